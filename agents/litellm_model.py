@@ -1,0 +1,78 @@
+"""Remote models through litellm: the only module that imports litellm, and only when called."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from agents.profile import ModelProfile
+from orchestrator.errors import ModelCallError
+from orchestrator.types import Message, ModelReply, estimate_tokens
+
+__all__ = ["LiteLLMModel"]
+
+_import_lock = threading.Lock()
+
+
+def _litellm() -> Any:
+    # Without this litellm fetches a price map over the network at import time.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    with _import_lock:
+        import litellm
+
+    return litellm
+
+
+class LiteLLMModel:
+    """Calls any litellm model string (OpenAI, Anthropic, Ollama, vLLM, OpenAI-compatible)."""
+
+    def __init__(self, profile: ModelProfile) -> None:
+        self.name = profile.name
+        self.profile = profile
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
+        """One chat completion; any failure becomes ModelCallError naming the model."""
+        p = self.profile
+        kwargs: dict[str, Any] = {
+            "model": p.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "timeout": p.timeout_s,
+            "num_retries": 0,
+        }
+        if p.api_base:
+            kwargs["api_base"] = p.api_base
+        if p.api_key_env:
+            key = os.environ.get(p.api_key_env)
+            if not key:
+                raise ModelCallError(
+                    f"model {p.name!r} ({p.model}) needs an API key in ${p.api_key_env}, "
+                    "which is not set"
+                )
+            kwargs["api_key"] = key
+        elif p.api_base:
+            kwargs["api_key"] = "not-needed"  # OpenAI-compatible servers often ignore it
+        try:
+            response = _litellm().completion(**kwargs)
+            text = response.choices[0].message.content
+        except Exception as exc:
+            raise ModelCallError(
+                f"model {p.name!r} ({p.model}) failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(text, str):
+            raise ModelCallError(f"model {p.name!r} ({p.model}) returned no text content")
+        usage = getattr(response, "usage", None)
+        in_tok = getattr(usage, "prompt_tokens", None) or sum(
+            estimate_tokens(m.content) for m in messages
+        )
+        out_tok = getattr(usage, "completion_tokens", None) or estimate_tokens(text)
+        return ModelReply(
+            text=text,
+            model=p.name,
+            input_tokens=int(in_tok),
+            output_tokens=int(out_tok),
+            cost_usd=p.cost(int(in_tok), int(out_tok)),
+            provider=p.model.split("/", 1)[0] if "/" in p.model else "litellm",
+        )

@@ -1,0 +1,46 @@
+"""Model profiles: what a model costs, what it can do and how to reach it (configuration)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ModelProfile"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelProfile:
+    """One entry of the model pool."""
+
+    name: str
+    """Pool name that roles refer to (e.g. ``mini``)."""
+    backend: str = "offline"
+    """``offline`` (built-in deterministic model), ``litellm`` (any litellm model string),
+    or ``custom`` (an adapter object supplied in code)."""
+    model: str = ""
+    """The litellm model string (e.g. ``openai/gpt-4o-mini``); unused offline."""
+    api_base: str | None = None
+    """Endpoint for OpenAI-compatible or self-hosted servers."""
+    api_key_env: str | None = None
+    """Environment variable that holds the API key, if the provider needs one."""
+    input_price: float = 0.0
+    """USD per million input tokens."""
+    output_price: float = 0.0
+    """USD per million output tokens."""
+    context_window: int = 8192
+    """Maximum prompt tokens."""
+    capabilities: Mapping[str, float] = field(default_factory=dict)
+    """Capability scores in [0, 1], e.g. ``{"reasoning": 0.8, "code": 0.6}``."""
+    latency_ms: float = 0.0
+    """Expected latency of one call."""
+    quality: float = 0.7
+    """Offline backend only: how often its answers are grounded in the facts (0..1)."""
+    timeout_s: float = 60.0
+    """Per-call timeout for remote backends."""
+    adapter: Any = None
+    """For ``custom``: the ModelAdapter object that answers."""
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """USD for one call with these token counts."""
+        return (input_tokens * self.input_price + output_tokens * self.output_price) / 1e6

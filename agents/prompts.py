@@ -1,0 +1,97 @@
+"""Prompt assembly and reply parsing: the text protocol between the runtime and any model.
+
+Prompts are cache-aligned: the static part (role instructions and the reply protocol) comes
+first in the system message, everything specific to the run comes last.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.types import Message
+
+__all__ = ["ParsedReply", "SkillCall", "build_messages", "parse_reply"]
+
+PROTOCOL = (
+    "Answer the request using the facts and context you are given. To use a skill, write a "
+    'line `CALL: <skill> {"arg": value}`. End your reply with a line `NEXT: <stage>` naming '
+    "one of the allowed next stages."
+)
+_NEXT = re.compile(r"^\s*NEXT:\s*([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
+_CALL = re.compile(r"^\s*CALL:\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\{.*\})?\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SkillCall:
+    """A skill call a model asked for."""
+
+    skill: str
+    """Name of the requested skill."""
+    args: Mapping[str, Any]
+    """Arguments as the model wrote them (not yet validated)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ParsedReply:
+    """A model reply split into answer text and control requests."""
+
+    answer: str
+    """The reply without protocol lines."""
+    next_stage: str | None
+    """The stage the model asked to move to, if it named one."""
+    calls: tuple[SkillCall, ...]
+    """Skill calls the model asked for, in order."""
+
+
+def _fmt(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def build_messages(
+    *,
+    role_name: str,
+    instructions: str,
+    stage: str,
+    query: str,
+    intent: str,
+    facts: Mapping[str, Any],
+    context: Sequence[str],
+    skills: Sequence[str],
+    allowed_next: Sequence[str],
+) -> list[Message]:
+    """The two messages of one agent call: static system part first, run data last."""
+    system = f"You are the {role_name}. {instructions}\n\n{PROTOCOL}"
+    lines = [f"Stage: {stage}", f"Intent: {intent}", f"Request: {query}"]
+    if facts:
+        lines.append("Facts:")
+        lines.extend(f"- {k}: {_fmt(v)}" for k, v in facts.items())
+    if context:
+        lines.append("Context:")
+        lines.extend(f"- {c}" for c in context)
+    if skills:
+        lines.append("Skills you may call: " + ", ".join(skills))
+    lines.append("Allowed next stages: " + (", ".join(allowed_next) if allowed_next else "(none)"))
+    return [Message(role="system", content=system), Message(role="user", content="\n".join(lines))]
+
+
+def parse_reply(text: str) -> ParsedReply:
+    """Split a model's reply into its answer, its NEXT request and its CALL requests.
+
+    A malformed CALL line (arguments that are not a JSON object) is kept as a call with
+    no arguments, so that the guard, not the parser, decides what happens to it.
+    """
+    calls = []
+    for m in _CALL.finditer(text):
+        try:
+            args = json.loads(m.group(2)) if m.group(2) else {}
+        except json.JSONDecodeError:
+            args = {}
+        calls.append(SkillCall(skill=m.group(1), args=args if isinstance(args, dict) else {}))
+    nexts = _NEXT.findall(text)
+    answer = _CALL.sub("", _NEXT.sub("", text)).strip()
+    return ParsedReply(answer=answer, next_stage=nexts[-1] if nexts else None, calls=tuple(calls))

@@ -1,0 +1,66 @@
+"""ScriptedModel: a model for tests that answers exactly what the test says it should."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from agents.prompts import parse_reply
+from orchestrator.errors import ModelCallError
+from orchestrator.types import Message, ModelReply, estimate_tokens
+
+__all__ = ["ScriptedModel"]
+
+Step = str | Callable[[Sequence[Message]], str] | BaseException
+
+
+def _protocol_echo(messages: Sequence[Message]) -> str:
+    user = messages[-1].content
+    allowed = ""
+    for line in user.splitlines():
+        if line.startswith("Allowed next stages: "):
+            allowed = line.split(": ", 1)[1].split(", ")[0]
+    facts = [line[2:] for line in user.splitlines() if line.startswith("- ") and ": " in line]
+    text = "ok" + (": " + "; ".join(facts) if facts else "")
+    return text + (f"\nNEXT: {allowed}" if allowed and allowed != "(none)" else "")
+
+
+class ScriptedModel:
+    """Replies from a script, then falls back to a protocol-following echo.
+
+    Each script step is a reply string, a function of the messages returning one, or an
+    exception to raise (wrapped in ModelCallError). ``calls`` keeps every prompt received.
+    """
+
+    def __init__(
+        self,
+        script: Sequence[Step] = (),
+        *,
+        name: str = "scripted",
+        price_per_mtok: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.calls: list[list[Message]] = []
+        self._script = list(script)
+        self._price = price_per_mtok
+        self._lock = threading.Lock()
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
+        """Next scripted reply (or the echo once the script is used up)."""
+        with self._lock:
+            self.calls.append(list(messages))
+            step: Step = self._script.pop(0) if self._script else _protocol_echo
+        if isinstance(step, BaseException):
+            raise ModelCallError(f"model {self.name!r} failed: {step}") from step
+        text = step(messages) if callable(step) else step
+        parse_reply(text)  # scripts must be parseable, as a real reply would be
+        in_tok = sum(estimate_tokens(m.content) for m in messages)
+        out_tok = estimate_tokens(text)
+        return ModelReply(
+            text=text,
+            model=self.name,
+            input_tokens=in_tok,
+            output_tokens=out_tok,
+            cost_usd=(in_tok + out_tok) * self._price / 1e6,
+            provider="scripted",
+        )

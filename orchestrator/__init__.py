@@ -1,0 +1,53 @@
+"""A learning multi-agent orchestration runtime.
+
+Public API (imported lazily, so that ``import orchestrator.errors`` stays cheap)::
+
+    from orchestrator import Pipeline, Stage, Role, Intent, Runtime
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "Intent",
+    "ModelPool",
+    "ModelProfile",
+    "Pipeline",
+    "Role",
+    "RunResult",
+    "Runtime",
+    "ScriptedModel",
+    "Stage",
+    "StageView",
+    "skill",
+]
+
+_WHERE = {
+    "Intent": "orchestrator.pipeline",
+    "Pipeline": "orchestrator.pipeline",
+    "Stage": "orchestrator.pipeline",
+    "StageView": "orchestrator.pipeline",
+    "Runtime": "orchestrator.engine",
+    "RunResult": "orchestrator.engine",
+    "Role": "agents",
+    "ModelPool": "agents",
+    "ModelProfile": "agents",
+    "ScriptedModel": "agents",
+    "skill": "skills",
+}
+
+if TYPE_CHECKING:
+    from agents import ModelPool, ModelProfile, Role, ScriptedModel
+    from orchestrator.engine import RunResult, Runtime
+    from orchestrator.pipeline import Intent, Pipeline, Stage, StageView
+    from skills import skill
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")

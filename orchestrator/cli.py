@@ -1,0 +1,307 @@
+"""The ``orch`` command line. Heavy modules are imported inside commands, so --help is fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.errors import ConfigError, InputError
+
+__all__ = ["main"]
+
+TRACE_MODES = ("jsonl", "console", "otlp", "off")
+
+
+def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """User mistakes exit 2 with one line on stderr, no traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, InputError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _data_dir(value: str | None) -> Path:
+    from orchestrator.paths import data_dir
+
+    return data_dir(value)
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="ORCH_HOME",
+    help="Local data directory for policy state, traces and checkpoints "
+    "[default: $ORCH_HOME or ~/.local/share/orchestrator].",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="orchestrator-runtime", prog_name="orch")
+def cli() -> None:
+    """Run learning multi-agent pipelines and read why they decided what they did."""
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--query", "-q", help="The request to run [default: the pipeline's sample query].")
+@click.option("--pipeline", "pipeline_name", help="Which pipeline, if FILE defines several.")
+@click.option(
+    "--pool",
+    "pool_file",
+    type=click.Path(dir_okay=False),
+    help="Model pool file (TOML or JSON) [default: the built-in offline pool].",
+)
+@click.option(
+    "--model",
+    help="Use this one litellm model string for every role "
+    "(e.g. ollama/llama3.2); imports litellm only when it is called.",
+)
+@click.option(
+    "--trace",
+    "trace_mode",
+    type=click.Choice(TRACE_MODES),
+    default="jsonl",
+    show_default=True,
+    help="Where spans go: JSONL files in the data dir, the "
+    "console, an OTLP/HTTP collector, or nowhere.",
+)
+@click.option(
+    "--otlp-endpoint",
+    help="OTLP/HTTP traces endpoint for --trace otlp "
+    "[default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces].",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Spending limit for this run in USD.",
+)
+@click.option(
+    "--cost-weight",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Reward = quality - COST_WEIGHT * cost in USD: higher prefers cheaper models.",
+)
+@click.option("--no-learn", is_flag=True, help="Do not update the learned policy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@data_dir_option
+@_clean_errors
+def run(
+    file: str,
+    query: str | None,
+    pipeline_name: str | None,
+    pool_file: str | None,
+    model: str | None,
+    trace_mode: str,
+    otlp_endpoint: str | None,
+    budget: float | None,
+    cost_weight: float,
+    no_learn: bool,
+    as_json: bool,
+    data_dir: str | None,
+) -> None:
+    """Run the pipeline defined in FILE on --query (or its sample query)."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from agents import ModelPool
+    from orchestrator.engine import Runtime
+    from orchestrator.loader import load_pipeline
+    from orchestrator.telemetry import make_provider
+
+    if pool_file and model:
+        raise InputError("give either --pool or --model, not both")
+    pipeline, _ = load_pipeline(file, pipeline_name)
+    pool = ModelPool.from_file(pool_file) if pool_file else None
+    if model:
+        pool = ModelPool.single_litellm(model)
+    home = _data_dir(data_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    provider = make_provider(trace_mode, trace_dir=home / "traces", otlp_endpoint=otlp_endpoint)  # type: ignore[arg-type]
+    conn = sqlite3.connect(home / "checkpoints.sqlite", check_same_thread=False)
+    try:
+        runtime = Runtime(
+            pipeline,
+            pool=pool,
+            data_dir=home,
+            tracer_provider=provider,
+            checkpointer=SqliteSaver(conn),
+            cost_weight=cost_weight,
+            budget_usd=budget,
+            learn=not no_learn,
+            only_model=model,
+        )
+        if query is None and not pipeline.sample_query:
+            raise InputError(f"{file} has no sample_query; pass --query TEXT")
+        result = runtime.run(query)
+    finally:
+        conn.close()
+        if provider is not None:
+            provider.shutdown()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run_id": result.run_id,
+                    "status": result.status,
+                    "answer": result.answer,
+                    "intent": result.intent,
+                    "trail": list(result.trail),
+                    "cost_usd": result.cost_usd,
+                    "quality": result.quality,
+                    "reward": result.reward,
+                    "error": result.error,
+                    "decisions": [d.as_dict() for d in result.decisions],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"answer:  {result.answer or '(none)'}")
+        click.echo(
+            f"run:     {result.run_id}"
+            + (f"   (details: orch trace show {result.run_id})" if trace_mode == "jsonl" else "")
+        )
+        click.echo(
+            f"cost:    ${result.cost_usd:.6f}  ({result.input_tokens} in / "
+            f"{result.output_tokens} out tokens)  quality {result.quality:.2f}  "
+            f"status {result.status}"
+        )
+        click.echo(f"summary: {result.summary()}")
+    if result.error:
+        click.echo(f"error: {result.error}", err=True)
+        sys.exit(1)
+
+
+@cli.group()
+def skills() -> None:
+    """Inspect the skills agents can call."""
+
+
+@skills.command("list")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@_clean_errors
+def skills_list(file: str | None) -> None:
+    """List built-in and plugin skills, plus the @skill functions of FILE if given."""
+    from skills import Skill, default_registry
+
+    rows = [(e.skill, e.source) for e in default_registry()]
+    if file:
+        from orchestrator.loader import load_module
+
+        module = load_module(file)
+        known = {s.name for s, _ in rows}
+        rows += [
+            (v, file) for v in vars(module).values() if isinstance(v, Skill) and v.name not in known
+        ]
+    width = max(len(s.name) for s, _ in rows)
+    for s, source in sorted(rows, key=lambda r: (r[1] != file, r[1], r[0].name)):
+        args = ", ".join(s.params)
+        click.echo(f"{s.name:<{width}}  ({args}) -> {s.produces:<12} [{source}]  {s.description}")
+
+
+@cli.group()
+def trace() -> None:
+    """Read the decision traces of past runs (JSONL traces in the data dir)."""
+
+
+@trace.command("list")
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many runs to show, newest first.",
+)
+@data_dir_option
+@_clean_errors
+def trace_list(limit: int, data_dir: str | None) -> None:
+    """List traced runs, newest first."""
+    from orchestrator.traceview import list_runs
+
+    runs = list_runs(_data_dir(data_dir) / "traces")
+    if not runs:
+        click.echo("no traced runs yet; `orch run FILE` records one")
+        return
+    for r in runs[:limit]:
+        q = r.query if len(r.query) <= 50 else r.query[:47] + "..."
+        click.echo(
+            f"{r.run_id}  {r.started:%Y-%m-%d %H:%M:%S}  {r.pipeline:<16} {r.status:<9} "
+            f"{r.intent:<10} ${r.cost_usd:.6f}  {q}"
+        )
+
+
+@trace.command("show")
+@click.argument("run_id")
+@data_dir_option
+@_clean_errors
+def trace_show(run_id: str, data_dir: str | None) -> None:
+    """Show RUN_ID (or a unique prefix) as a tree of spans and decisions."""
+    from orchestrator.traceview import find_run, load_spans, render_run
+
+    path = find_run(_data_dir(data_dir) / "traces", run_id)
+    click.echo(render_run(load_spans(path)))
+
+
+@cli.group()
+def policy() -> None:
+    """Inspect or reset the learned assignment policy."""
+
+
+@policy.command("show")
+@click.argument("pipeline", required=False)
+@data_dir_option
+@_clean_errors
+def policy_show(pipeline: str | None, data_dir: str | None) -> None:
+    """Per-arm LinUCB statistics of PIPELINE (or list pipelines with saved state)."""
+    from orchestrator.features import DIM
+    from orchestrator.policystore import PolicyStore
+
+    store = PolicyStore(_data_dir(data_dir) / "policy")
+    if pipeline is None:
+        names = store.pipelines()
+        click.echo(
+            "\n".join(names) if names else "no learned policy yet; `orch run FILE` learns one"
+        )
+        return
+    if not store.path(pipeline).exists():
+        raise InputError(f"no learned policy for {pipeline!r}; known: {store.pipelines()}")
+    bandit, runs = store.load(pipeline, dim=DIM, alpha=0.5)
+    click.echo(f"pipeline {pipeline}: {runs} runs learned from, {len(bandit.arms)} arms")
+    for i, arm in enumerate(bandit.arms):
+        click.echo(
+            f"  {arm:<32} pulls {int(bandit.pulls[i]):>5}  bias weight {bandit.theta[i][0]:+.3f}"
+        )
+
+
+@policy.command("reset")
+@click.argument("pipeline")
+@data_dir_option
+@_clean_errors
+def policy_reset(pipeline: str, data_dir: str | None) -> None:
+    """Forget what PIPELINE's policy learned."""
+    from orchestrator.policystore import PolicyStore
+
+    store = PolicyStore(_data_dir(data_dir) / "policy")
+    click.echo(
+        f"reset {pipeline}" if store.reset(pipeline) else f"{pipeline} had no learned policy"
+    )
+
+
+def main() -> None:
+    """Entry point of the ``orch`` script."""
+    cli(prog_name="orch")

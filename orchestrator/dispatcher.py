@@ -1,0 +1,84 @@
+"""The state-aware dispatcher: every stage move and skill call passes its guards.
+
+Requests to move come from several sources, in priority order: an escalation forced by the
+tool graph, the stage's ``route`` function, the model's ``NEXT:`` line. The first request
+the automaton allows wins; each one it refuses becomes a ``guard_block`` decision, and if
+none is allowed the stage's first allowed next stage is taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from orchestrator.automaton import StageMachine
+from orchestrator.types import Candidate, Decision
+
+__all__ = ["Dispatcher"]
+
+
+class Dispatcher:
+    """Applies the stage automaton and skill permissions to requests."""
+
+    def __init__(self, machine: StageMachine) -> None:
+        self.machine = machine
+
+    def next_stage(
+        self, stage: str, requests: Sequence[tuple[str, str | None]]
+    ) -> tuple[str | None, list[Decision]]:
+        """Pick the next stage from ``(source, requested stage)`` pairs.
+
+        Returns (next stage or None when ``stage`` is terminal, decisions made).
+        """
+        if self.machine.is_terminal(stage):
+            return None, []
+        allowed = self.machine.next_of(stage)
+        decisions: list[Decision] = []
+        chosen: str | None = None
+        reason = ""
+        for source, target in requests:
+            if target is None:
+                continue
+            if target in allowed:
+                chosen, reason = target, f"{source} asked for {target!r}"
+                break
+            decisions.append(
+                Decision(
+                    kind="guard_block",
+                    stage=stage,
+                    chosen="",
+                    reason=(
+                        f"{source} asked to move from {stage!r} to {target!r}: not allowed; "
+                        f"allowed next stages are {list(allowed)}"
+                    ),
+                    candidates=(Candidate(name=target, excluded_by="stage automaton"),),
+                )
+            )
+        if chosen is None:
+            chosen = allowed[0]
+            reason = f"no allowed request; took the first allowed next stage {chosen!r}"
+        decisions.append(
+            Decision(
+                kind="stage",
+                stage=stage,
+                chosen=chosen,
+                reason=reason,
+                candidates=tuple(Candidate(name=a) for a in allowed),
+            )
+        )
+        return chosen, decisions
+
+    @staticmethod
+    def skill_block(stage: str, role: str, skill: str, permitted: Sequence[str]) -> Decision | None:
+        """A ``guard_block`` decision if ``role`` may not call ``skill`` in ``stage``."""
+        if skill in permitted:
+            return None
+        return Decision(
+            kind="guard_block",
+            stage=stage,
+            chosen="",
+            reason=(
+                f"role {role!r} may not call skill {skill!r} in stage {stage!r}; permitted "
+                f"skills are {list(permitted)}"
+            ),
+            candidates=(Candidate(name=skill, excluded_by="skill permissions"),),
+        )

@@ -1,0 +1,661 @@
+"""The engine: compiles a Pipeline to a LangGraph StateGraph and runs queries through it.
+
+One node per stage. In each node the policy assigns a (role, model) arm, the tool graph
+runs the cheapest skill chain toward the stage goal (rerouting around failures), memory
+hands the role its context, the model answers, and the dispatcher decides the next stage,
+which the node writes to the state for the conditional edge to follow. The control plane
+lives in ``RunContext`` (LangGraph's run-scoped context), the checkpointed data in the
+state; LangGraph executes and checkpoints.
+"""
+
+from __future__ import annotations
+
+import operator
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphRecursionError
+from langgraph.graph import END, StateGraph
+from langgraph.runtime import Runtime as GraphRuntime
+from opentelemetry import trace
+from opentelemetry.trace import Span
+
+from agents import ModelPool, build_messages, default_pool, parse_reply
+from memory import make_item, select_recent
+from orchestrator.budget import Budget
+from orchestrator.dispatcher import Dispatcher
+from orchestrator.errors import (
+    GoalUnreachable,
+    OrchestratorError,
+    PoolConfigError,
+    PostconditionFailed,
+    PreconditionFailed,
+    RunError,
+    SkillFailed,
+)
+from orchestrator.features import DIM, FeatureBuilder
+from orchestrator.intent import IntentResult, IntentRouter
+from orchestrator.judge import GroundedJudge
+from orchestrator.linucb import LinUCB
+from orchestrator.pipeline import Pipeline, Stage, StageView
+from orchestrator.policy import AssignmentPolicy, arm_name, reward
+from orchestrator.policystore import PolicyStore
+from orchestrator.protocols import Judge
+from orchestrator.tracing import ATTR, RunTracer
+from orchestrator.types import Candidate, Decision
+
+__all__ = ["RunResult", "Runtime"]
+
+
+def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    return {**left, **right} if right else left
+
+
+class RunState(TypedDict, total=False):
+    """The checkpointed state of one run."""
+
+    query: str
+    intent: str
+    confidence: float
+    next: str
+    trail: Annotated[list[str], operator.add]
+    facts: Annotated[dict[str, Any], _merge]
+    outputs: Annotated[list[dict[str, Any]], operator.add]
+    used: Annotated[list[list[Any]], operator.add]
+    cost: Annotated[float, operator.add]
+    input_tokens: Annotated[int, operator.add]
+    output_tokens: Annotated[int, operator.add]
+
+
+@dataclass(kw_only=True, slots=True)
+class RunContext:
+    """Run-scoped control-plane objects, handed to every node by LangGraph."""
+
+    run_id: str
+    root: Span
+    intent: IntentResult
+    decisions: list[Decision] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunResult:
+    """Everything a finished (or failed) run produced."""
+
+    run_id: str
+    """Identifier of the run; also names its trace."""
+    pipeline: str
+    """Pipeline name."""
+    query: str
+    """The request."""
+    status: str
+    """``ok``, ``failed`` (an error stopped it) or ``escalated`` (ended in a failure stage)."""
+    answer: str
+    """The final answer text."""
+    intent: str
+    """Routed intent."""
+    confidence: float
+    """Intent confidence."""
+    trail: tuple[str, ...]
+    """Stages visited in order."""
+    cost_usd: float
+    """Total model spend."""
+    input_tokens: int
+    """Total prompt tokens."""
+    output_tokens: int
+    """Total completion tokens."""
+    quality: float
+    """Judge's score of the outcome."""
+    reward: float
+    """quality - cost_weight * cost, credited to the policy."""
+    decisions: tuple[Decision, ...]
+    """Every decision, in order."""
+    outputs: tuple[dict[str, Any], ...]
+    """Each stage's answer with role, model and the facts it was shown."""
+    facts: dict[str, Any]
+    """Facts produced by skills."""
+    error: str | None = None
+    """Why the run failed, if it did."""
+
+    def summary(self) -> str:
+        """One line: intent, stage path, assignments, tool paths, blocks."""
+        parts = [f"intent={self.intent}({self.confidence:.2f})", "->".join(self.trail)]
+        assigns = []
+        for d in self.decisions:
+            if d.kind != "assign":
+                continue
+            role, model = d.chosen.split("@", 1)
+            scored = {c.name: c.score for c in d.candidates if c.score is not None}
+            rivals = sorted(((v, k) for k, v in scored.items() if k != d.chosen), reverse=True)
+            detail = f"ucb {scored[d.chosen]:.2f}"
+            if rivals:
+                detail += f" vs {rivals[0][1]} {rivals[0][0]:.2f}"
+            assigns.append(f"{role}={model}({detail})")
+        if assigns:
+            parts.append("assign: " + " ".join(assigns))
+        tools = [
+            d.chosen for d in self.decisions if d.kind in ("tool_path", "reroute") and d.chosen
+        ]
+        if tools:
+            parts.append("tools: " + " | ".join(tools))
+        blocks = sum(1 for d in self.decisions if d.kind == "guard_block")
+        if blocks:
+            parts.append(f"blocked: {blocks}")
+        escal = sum(1 for d in self.decisions if d.kind == "escalate")
+        if escal:
+            parts.append(f"escalated: {escal}")
+        return "  ".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Outcome:
+    status: str
+    answer: str
+    outputs: Sequence[dict[str, Any]]
+    facts: dict[str, Any]
+
+
+class Runtime:
+    """Runs one pipeline: policy, pool, tracing and persistence wired together.
+
+    ``data_dir`` (a Path) persists the learned policy between processes; without it the
+    policy lives in memory. ``checkpointer`` is any LangGraph checkpoint saver.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        pool: ModelPool | None = None,
+        data_dir: Path | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
+        judge: Judge | None = None,
+        cost_weight: float = 20.0,
+        budget_usd: float | None = None,
+        alpha: float = 0.5,
+        learn: bool = True,
+        only_model: str | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.pool = pool or pipeline.pool or default_pool()
+        self.judge = judge or pipeline.judge or GroundedJudge()
+        self.cost_weight = cost_weight
+        self.budget = Budget(budget_usd if budget_usd is not None else pipeline.budget_usd)
+        self.learn = learn
+        self.tracer = RunTracer(tracer_provider)
+        self.router = IntentRouter(pipeline.intents, min_confidence=pipeline.min_intent_confidence)
+        self.dispatcher = Dispatcher(pipeline.machine)
+        self.features = FeatureBuilder(DIM)
+        self.store = PolicyStore(data_dir / "policy") if data_dir is not None else None
+        bandit, self.runs = (
+            self.store.load(pipeline.name, dim=DIM, alpha=alpha)
+            if self.store
+            else (LinUCB(DIM, alpha=alpha), 0)
+        )
+        stage_arms = self._stage_arms(only_model)
+        self.policy = AssignmentPolicy(bandit, stage_arms)
+        self._expected = {
+            arm_name(r, m): Budget.expected_cost(
+                self.pool.profile(m).input_price,
+                self.pool.profile(m).output_price,
+                pipeline.roles[r].context_tokens,
+                pipeline.roles[r].max_output_tokens,
+            )
+            for pairs in stage_arms.values()
+            for r, m in pairs
+        }
+        self.graph = self._compile().compile(checkpointer=checkpointer)
+        self.checkpointer = checkpointer
+
+    # ----------------------------------------------------------------- set-up
+
+    def _stage_arms(self, only_model: str | None) -> dict[str, list[tuple[str, str]]]:
+        arms: dict[str, list[tuple[str, str]]] = {}
+        for stage in self.pipeline.stages.values():
+            if not stage.roles:
+                continue
+            pairs = []
+            for r in stage.roles:
+                role = self.pipeline.roles[r]
+                models = [only_model] if only_model else list(role.models or self.pool.names())
+                for m in models:
+                    if m not in self.pool:
+                        raise PoolConfigError(
+                            f"role {r!r} names model {m!r}, which the pool does not define; the "
+                            f"pool has {self.pool.names()}. Add it to your pool file (--pool) or "
+                            "change the role's models"
+                        )
+                    pairs.append((r, m))
+            arms[stage.name] = pairs
+        return arms
+
+    def _compile(self) -> StateGraph[Any, Any, Any, Any]:
+        graph: StateGraph[Any, Any, Any, Any] = StateGraph(RunState, context_schema=RunContext)
+        machine = self.pipeline.machine
+        for stage in self.pipeline.stages.values():
+            graph.add_node(stage.name, self._node(stage))
+        graph.set_entry_point(machine.start)
+        for stage in self.pipeline.stages.values():
+            if stage.terminal:
+                graph.add_edge(stage.name, END)
+            else:
+                graph.add_conditional_edges(stage.name, _follow, list(stage.next))
+        return graph
+
+    # ----------------------------------------------------------------- running
+
+    def run(self, query: str | None = None, *, run_id: str | None = None) -> RunResult:
+        """Route, dispatch, assign, execute and judge one query; learn from the outcome.
+
+        Run failures (guards with no way on, unreachable goals, model errors) end the run
+        with status ``failed`` and the reason in ``error``; they are not raised.
+        """
+        query = query if query is not None else self.pipeline.sample_query
+        if not query or not query.strip():
+            raise OrchestratorError(
+                f"no query given and pipeline {self.pipeline.name!r} has no sample_query; "
+                "pass a query (orch run FILE --query TEXT)"
+            )
+        run_id = run_id or uuid.uuid4().hex[:12]
+        root = self.tracer.workflow(self.pipeline.name, run_id=run_id, query=query)
+        intent = self.router.classify(query)
+        ctx = RunContext(run_id=run_id, root=root, intent=intent)
+        self._record(ctx, root, intent.decision)
+        if root.is_recording():
+            root.set_attribute(ATTR.INTENT, intent.label)
+        state: dict[str, Any] = {
+            "query": query,
+            "intent": intent.label,
+            "confidence": intent.confidence,
+            "trail": [],
+            "facts": {},
+            "outputs": [],
+            "used": [],
+            "cost": 0.0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+        }
+        config: dict[str, Any] = {"recursion_limit": self.pipeline.max_steps + 1}
+        if self.checkpointer is not None:
+            config["configurable"] = {"thread_id": run_id}
+        error: str | None = None
+        final: dict[str, Any] = state
+        try:
+            for snapshot in self.graph.stream(state, config, context=ctx, stream_mode="values"):
+                final = snapshot  # the last snapshot survives a failure in a later step
+        except RunError as exc:
+            error = str(exc)
+        except GraphRecursionError:
+            error = (
+                f"run exceeded max_steps={self.pipeline.max_steps} (stages so far: "
+                f"{' -> '.join(final['trail'])}); a loop never reached a terminal stage: fix "
+                "the stages' routes or raise max_steps"
+            )
+        except Exception as exc:
+            RunTracer.fail(root, f"{type(exc).__name__}: {exc}")
+            root.end()
+            raise
+        return self._finish(ctx, final, error)
+
+    def _finish(self, ctx: RunContext, final: Mapping[str, Any], error: str | None) -> RunResult:
+        trail = tuple(final.get("trail", ()))
+        outputs = tuple(final.get("outputs", ()))
+        last = trail[-1] if trail else ""
+        stage = self.pipeline.stages.get(last)
+        status = "failed" if error else ("escalated" if stage and stage.failure else "ok")
+        answer = next((o["text"] for o in reversed(outputs) if o.get("text")), "")
+        facts = dict(final.get("facts", {}))
+        quality = self.judge.score(
+            _Outcome(status=status, answer=answer, outputs=outputs, facts=facts)
+        )
+        cost = float(final.get("cost", 0.0))
+        value = reward(quality, cost, self.cost_weight)
+        if self.learn and final.get("used"):
+            self.policy.credit(((a, x) for a, x in final["used"]), value)
+            self.runs += 1
+            if self.store is not None:
+                self.store.save(self.pipeline.name, self.policy.bandit, self.runs)
+        root = ctx.root
+        if root.is_recording():
+            root.set_attributes(
+                {
+                    ATTR.STATUS: status,
+                    ATTR.COST: cost,
+                    ATTR.QUALITY: quality,
+                    ATTR.REWARD: value,
+                    ATTR.ANSWER: answer[:2000],
+                    ATTR.INPUT_TOKENS: int(final.get("input_tokens", 0)),
+                    ATTR.OUTPUT_TOKENS: int(final.get("output_tokens", 0)),
+                }
+            )
+            if error:
+                RunTracer.fail(root, error)
+        root.end()
+        return RunResult(
+            run_id=ctx.run_id,
+            pipeline=self.pipeline.name,
+            query=str(final.get("query", "")),
+            status=status,
+            answer=answer,
+            intent=ctx.intent.label,
+            confidence=ctx.intent.confidence,
+            trail=trail,
+            cost_usd=cost,
+            input_tokens=int(final.get("input_tokens", 0)),
+            output_tokens=int(final.get("output_tokens", 0)),
+            quality=quality,
+            reward=value,
+            decisions=tuple(ctx.decisions),
+            outputs=outputs,
+            facts=facts,
+            error=error,
+        )
+
+    def _record(self, ctx: RunContext, span: Span, decision: Decision) -> None:
+        ctx.decisions.append(decision)
+        self.tracer.decision(span, decision)
+
+    # ----------------------------------------------------------------- one stage
+
+    def _node(self, stage: Stage) -> Any:
+        def run_stage(state: RunState, runtime: GraphRuntime[RunContext]) -> dict[str, Any]:
+            return self._run_stage(stage, state, runtime.context)
+
+        run_stage.__name__ = f"stage_{stage.name}"
+        return run_stage
+
+    def _run_stage(self, stage: Stage, state: RunState, ctx: RunContext) -> dict[str, Any]:
+        if not stage.roles:  # a terminal stage nobody works on: the run ends here
+            return {"trail": [stage.name]}
+        p = self.pipeline
+        trail = state["trail"]
+        spent = state["cost"]
+        x = self.features.build(
+            query=state["query"],
+            intent=state["intent"],
+            confidence=state["confidence"],
+            stage=stage.name,
+            visits=trail.count(stage.name),
+            budget_left=self.budget.left_fraction(spent),
+        )
+        names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
+        excluded, budget_decision = self.budget.exclusions(stage.name, spent, self._expected, names)
+        if budget_decision is not None:
+            self._record(ctx, ctx.root, budget_decision)
+        assignment = self.policy.assign(stage.name, x, excluded=excluded)
+        role = p.roles[assignment.role]
+        span = self.tracer.agent(ctx.root, role=role.name, stage=stage.name, model=assignment.model)
+        try:
+            self._record(ctx, span, assignment.decision)
+            return self._work(stage, role.name, assignment.model, state, ctx, span) | {
+                "used": [[assignment.decision.chosen, x.tolist()]]
+            }
+        except RunError as exc:
+            RunTracer.fail(span, str(exc))
+            raise
+        finally:
+            span.end()
+
+    def _work(
+        self, stage: Stage, role_name: str, model: str, state: RunState, ctx: RunContext, span: Span
+    ) -> dict[str, Any]:
+        p = self.pipeline
+        role = p.roles[role_name]
+        permitted = p.permitted[(stage.name, role_name)]
+        facts: dict[str, Any] = dict(state["facts"])
+        new_facts: dict[str, Any] = {}
+        forced: str | None = None
+        graph = p.tool_graphs.get((stage.name, role_name))
+        if graph is not None:
+            reached = self._run_tools(stage, role_name, graph, state, facts, ctx, span)
+            new_facts = {k: v for k, v in facts.items() if k not in state["facts"]}
+            if not reached:
+                if stage.escalate_to is None:
+                    raise GoalUnreachable(
+                        f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
+                        f"(failed: {self._failed_text(ctx, stage.name)}); give the stage "
+                        "escalate_to=... or another skill that produces it"
+                    )
+                forced = stage.escalate_to
+        update: dict[str, Any] = {"trail": [stage.name], "facts": new_facts}
+        if forced is not None:  # escalating: no model call, straight to the escalation stage
+            nxt, decisions = self.dispatcher.next_stage(stage.name, [("escalation", forced)])
+            for d in decisions:
+                self._record(ctx, span, d)
+            return update | {"next": nxt}
+
+        selection = select_recent(state["outputs"], role.context_tokens)
+        self._record(
+            ctx,
+            span,
+            Decision(
+                kind="memory_tier",
+                stage=stage.name,
+                chosen=selection.tier,
+                reason=(
+                    f"{len(selection.lines)} of {selection.considered} earlier outputs, "
+                    f"{selection.tokens} of {role.context_tokens} context tokens"
+                ),
+            ),
+        )
+        allowed_next = p.machine.next_of(stage.name)
+        messages = build_messages(
+            role_name=role.name,
+            instructions=role.instructions,
+            stage=stage.name,
+            query=state["query"],
+            intent=state["intent"],
+            facts=facts,
+            context=selection.lines,
+            skills=[f"{k}({', '.join(p.registry.get(k).params)})" for k in permitted],
+            allowed_next=allowed_next,
+        )
+        chat = self.tracer.chat(span, model=model)
+        try:
+            reply = self.pool.adapter(model).complete(messages, max_tokens=role.max_output_tokens)
+            if chat.is_recording():
+                chat.set_attributes(
+                    {
+                        ATTR.PROVIDER: reply.provider,
+                        ATTR.RESPONSE_MODEL: reply.model,
+                        ATTR.INPUT_TOKENS: reply.input_tokens,
+                        ATTR.OUTPUT_TOKENS: reply.output_tokens,
+                        ATTR.COST: reply.cost_usd,
+                    }
+                )
+        except RunError as exc:
+            RunTracer.fail(chat, str(exc))
+            raise
+        finally:
+            chat.end()
+        parsed = parse_reply(reply.text)
+        blocked = 0
+        for call in parsed.calls:
+            block = self.dispatcher.skill_block(stage.name, role.name, call.skill, permitted)
+            if block is not None:
+                self._record(ctx, span, block)
+                blocked += 1
+                continue
+            inputs = {"query": state["query"], "intent": state["intent"], **facts, **call.args}
+            ok, value = self._call_skill(stage.name, call.skill, inputs, ctx, span)
+            if ok:
+                produced = p.registry.get(call.skill).produces
+                facts[produced] = new_facts[produced] = value
+            else:
+                blocked += 1
+        view = StageView(
+            query=state["query"],
+            intent=state["intent"],
+            stage=stage.name,
+            answer=parsed.answer,
+            facts=facts,
+            trail=(*state["trail"], stage.name),
+        )
+        requests: list[tuple[str, str | None]] = []
+        if stage.route is not None:
+            requests.append((f"route of stage {stage.name!r}", stage.route(view)))
+        requests.append((f"model {model!r}", parsed.next_stage))
+        nxt, decisions = self.dispatcher.next_stage(stage.name, requests)
+        for d in decisions:
+            self._record(ctx, span, d)
+            if d.kind == "guard_block" and d.reason.startswith("model"):
+                blocked += 1
+        output = make_item(stage=stage.name, role=role.name, text=parsed.answer) | {
+            "model": model,
+            "facts": {k: v for k, v in facts.items()},
+            "check": bool(stage.check(view)) if stage.check is not None else None,
+            "blocked_requests": blocked,
+        }
+        return update | {
+            "facts": new_facts,
+            "next": nxt if nxt is not None else END,
+            "outputs": [output],
+            "cost": reply.cost_usd,
+            "input_tokens": reply.input_tokens,
+            "output_tokens": reply.output_tokens,
+        }
+
+    # ----------------------------------------------------------------- tools
+
+    def _run_tools(
+        self,
+        stage: Stage,
+        role: str,
+        graph: Any,
+        state: RunState,
+        facts: dict[str, Any],
+        ctx: RunContext,
+        span: Span,
+    ) -> bool:
+        """Run the cheapest tool chain to the stage goal, rerouting on failure.
+
+        Adds results to ``facts``; returns whether the goal was reached.
+        """
+        goal = stage.goal
+        assert goal is not None
+        if goal in facts:
+            self._record(
+                ctx,
+                span,
+                Decision(
+                    kind="tool_path",
+                    stage=stage.name,
+                    chosen="",
+                    reason=f"goal {goal!r} already known from an earlier visit; no tool rerun",
+                ),
+            )
+            return True
+        route = graph.route()
+        inputs = {"query": state["query"], "intent": state["intent"], **facts}
+        done: list[str] = []
+        plan = route.plan(inputs)
+        if plan is None:
+            self._escalate(stage, route, ctx, span)
+            return False
+        self._record(
+            ctx,
+            span,
+            Decision(
+                kind="tool_path",
+                stage=stage.name,
+                chosen="->".join(plan[0]),
+                reason=f"cheapest path to {goal!r}, cost {plan[1]:.4f}",
+                candidates=tuple(
+                    Candidate(name=t, score=-graph.weight[t]) for t in sorted(graph.tools)
+                ),
+            ),
+        )
+        while plan is not None:
+            for tool in plan[0]:
+                ok, value = self._call_skill(stage.name, tool, inputs, ctx, span)
+                if ok:
+                    produced = graph.tools[tool].produces
+                    inputs[produced] = facts[produced] = value
+                    done.append(tool)
+                    continue
+                route.fail(tool, str(value))
+                plan = route.plan(inputs, done=done)
+                if plan is None:
+                    self._escalate(stage, route, ctx, span)
+                    return False
+                self._record(
+                    ctx,
+                    span,
+                    Decision(
+                        kind="reroute",
+                        stage=stage.name,
+                        chosen="->".join(plan[0]),
+                        reason=f"{tool!r} failed ({value}); its edges now weigh infinity; "
+                        f"new path costs {plan[1]:.4f}",
+                        candidates=(Candidate(name=tool, excluded_by="failed"),),
+                    ),
+                )
+                break
+            else:
+                return True
+        return False  # pragma: no cover - the loop returns on every path
+
+    def _escalate(self, stage: Stage, route: Any, ctx: RunContext, span: Span) -> None:
+        failed = ", ".join(f"{t} ({why})" for t, why in route.failed.items()) or "none"
+        self._record(
+            ctx,
+            span,
+            Decision(
+                kind="escalate",
+                stage=stage.name,
+                chosen=stage.escalate_to or "",
+                reason=f"no tool path reaches goal {stage.goal!r}; failed tools: {failed}",
+                candidates=tuple(Candidate(name=t, excluded_by="failed") for t in route.failed),
+            ),
+        )
+
+    @staticmethod
+    def _failed_text(ctx: RunContext, stage: str) -> str:
+        for d in reversed(ctx.decisions):
+            if d.kind == "escalate" and d.stage == stage:
+                return d.reason.split("failed tools: ", 1)[-1]
+        return "none"
+
+    def _call_skill(
+        self, stage: str, name: str, inputs: Mapping[str, Any], ctx: RunContext, span: Span
+    ) -> tuple[bool, Any]:
+        """Run one skill under its contract; a broken contract is recorded, never passed on."""
+        skill = self.pipeline.registry.get(name)
+        tspan = self.tracer.tool(span, tool=name, call_id=uuid.uuid4().hex[:8])
+        try:
+            try:
+                result = skill.invoke(inputs)
+            except (PreconditionFailed, PostconditionFailed) as exc:
+                what = "call" if isinstance(exc, PreconditionFailed) else "result"
+                self._record(
+                    ctx,
+                    tspan,
+                    Decision(
+                        kind="guard_block",
+                        stage=stage,
+                        chosen="",
+                        reason=f"{exc}; the {what} was blocked",
+                        candidates=(Candidate(name=name, excluded_by=type(exc).__name__),),
+                    ),
+                )
+                RunTracer.fail(tspan, str(exc))
+                return False, exc.detail
+            except SkillFailed as exc:
+                RunTracer.fail(tspan, str(exc))
+                return False, exc.detail
+            except Exception as exc:  # a skill's own bug or outage is a tool failure
+                RunTracer.fail(tspan, f"{type(exc).__name__}: {exc}")
+                return False, f"raised {type(exc).__name__}: {exc}"
+            if tspan.is_recording():
+                tspan.set_attribute(ATTR.TOOL_OUTCOME, "ok")
+            return True, result
+        finally:
+            tspan.end()
+
+
+def _follow(state: RunState) -> str:
+    return state["next"]

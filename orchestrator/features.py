@@ -1,0 +1,66 @@
+"""Context features for assignment: query, intent, stage and budget state as a fixed vector.
+
+The layout (32 dimensions by default) is stable so that learned state stays valid:
+0 bias, 1 intent confidence, 2 query length, 3 budget left, 4 stage visit count,
+5 query has digits, 6 query is a question, 7 intent is unknown, then three hashed one-hot
+blocks of equal width for intent, stage and query words.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["DIM", "FeatureBuilder"]
+
+DIM = 32
+_FIXED = 8
+
+
+@lru_cache(maxsize=4096)
+def _bucket(token: str, width: int) -> int:
+    return zlib.crc32(token.encode()) % width
+
+
+class FeatureBuilder:
+    """Builds the context vector x for one assignment decision."""
+
+    def __init__(self, dim: int = DIM) -> None:
+        if dim < _FIXED + 3 or (dim - _FIXED) % 3:
+            raise ValueError(f"feature dim must be {_FIXED} + a multiple of 3, got {dim}")
+        self.dim = dim
+        self._w = (dim - _FIXED) // 3
+
+    def build(
+        self,
+        *,
+        query: str,
+        intent: str,
+        confidence: float,
+        stage: str,
+        visits: int = 0,
+        budget_left: float = 1.0,
+    ) -> np.ndarray:
+        """The feature vector; every entry lies in [0, 1]."""
+        w = self._w
+        x = np.zeros(self.dim)
+        words = query.lower().split()
+        x[0] = 1.0
+        x[1] = confidence
+        x[2] = min(math.log1p(len(words)) / 5.0, 1.0)
+        x[3] = min(max(budget_left, 0.0), 1.0)
+        x[4] = min(visits / 4.0, 1.0)
+        x[5] = 1.0 if any(c.isdigit() for c in query) else 0.0
+        x[6] = 1.0 if "?" in query else 0.0
+        x[7] = 1.0 if intent == "unknown" else 0.0
+        x[_FIXED + _bucket(intent, w)] = 1.0
+        x[_FIXED + w + _bucket(stage, w)] = 1.0
+        if words:
+            base = _FIXED + 2 * w
+            share = 1.0 / len(words)
+            for word in words:
+                x[base + _bucket(word, w)] += share
+        return x

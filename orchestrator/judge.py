@@ -1,0 +1,71 @@
+"""Judges score a finished run; the default one checks answers against the run's facts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.protocols import RunOutcome
+
+__all__ = ["GroundedJudge", "grounded"]
+
+BLOCK_PENALTY = 0.1
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9-]+", text.lower()) if len(w) > 4}
+
+
+def _stated(value: Any, low: str, low_words: set[str]) -> bool | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(value).lower() in low
+    if isinstance(value, str):
+        if len(value) <= 40:
+            return value.lower() in low
+        words = _words(value)  # long text: most of its distinctive words must be there
+        return len(words & low_words) >= 0.5 * len(words) if words else None
+    if isinstance(value, list | tuple):
+        checks = [_stated(v, low, low_words) for v in value]
+        checks = [c for c in checks if c is not None]
+        return all(checks) if checks else None
+    return None  # records (dicts) are evidence, not claims to repeat
+
+
+def grounded(text: str, facts: Mapping[str, Any]) -> bool | None:
+    """Whether ``text`` states the facts it was shown; None when none can be checked.
+
+    Short strings and numbers must appear verbatim, most distinctive words of long text
+    must appear, lists need every element; records (dicts) are not checked.
+    """
+    low = text.lower()
+    low_words = _words(text)
+    checks = [_stated(v, low, low_words) for v in facts.values()]
+    checks = [c for c in checks if c is not None]
+    return all(checks) if checks else None
+
+
+class GroundedJudge:
+    """Quality = share of stage outputs that pass their check, minus blocked model requests.
+
+    A stage's check is its own ``check`` verifier when the pipeline gives one, else whether
+    the answer states the facts the stage was shown. A failed run scores 0.
+    """
+
+    def score(self, outcome: RunOutcome) -> float:
+        """Quality in [0, 1]."""
+        if outcome.status != "ok":
+            return 0.0
+        results = []
+        blocks = 0
+        for out in outcome.outputs:
+            check = out.get("check")
+            if check is None:
+                check = grounded(out.get("text", ""), out.get("facts", {}))
+            if check is not None:
+                results.append(1.0 if check else 0.0)
+            blocks += int(out.get("blocked_requests", 0))
+        base = sum(results) / len(results) if results else 1.0
+        return max(0.0, base - BLOCK_PENALTY * blocks)

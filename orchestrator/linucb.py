@@ -1,0 +1,112 @@
+"""Disjoint LinUCB (Li et al. 2010) with Sherman-Morrison updates, vectorised over arms.
+
+Each arm a keeps A_a^-1 (d x d) and b_a (d). For context x the score is
+``theta_a . x + alpha * sqrt(x^T A_a^-1 x)`` with ``theta_a = A_a^-1 b_a``. Observing reward
+r for arm a applies the rank-one update of A_a = A_a + x x^T directly to the inverse:
+``A^-1 -= (A^-1 x)(A^-1 x)^T / (1 + x^T A^-1 x)``; b_a += r x.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ArmScores", "LinUCB"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArmScores:
+    """Scores of every arm for one context."""
+
+    mean: np.ndarray
+    """Estimated reward theta . x per arm."""
+    bonus: np.ndarray
+    """Exploration bonus alpha * sqrt(x^T A^-1 x) per arm."""
+
+    @property
+    def ucb(self) -> np.ndarray:
+        """Upper confidence bound per arm."""
+        return self.mean + self.bonus
+
+
+class LinUCB:
+    """A growable set of disjoint ridge-regression arms over ``dim`` features."""
+
+    def __init__(self, dim: int, *, alpha: float = 0.5, ridge: float = 1.0) -> None:
+        if dim <= 0 or alpha < 0 or ridge <= 0:
+            raise ValueError("LinUCB needs dim > 0, alpha >= 0 and ridge > 0")
+        self.dim = dim
+        self.alpha = alpha
+        self.ridge = ridge
+        self.arms: list[str] = []
+        self._index: dict[str, int] = {}
+        self.a_inv = np.empty((0, dim, dim))
+        self.b = np.empty((0, dim))
+        self.theta = np.empty((0, dim))
+        self.pulls = np.empty(0, dtype=np.int64)
+
+    def ensure_arms(self, names: Sequence[str]) -> list[int]:
+        """Indices of ``names``, adding unseen arms with the prior A = ridge * I."""
+        new = [n for n in dict.fromkeys(names) if n not in self._index]
+        if new:
+            k = len(new)
+            eye = np.broadcast_to(np.eye(self.dim) / self.ridge, (k, self.dim, self.dim))
+            self.a_inv = np.concatenate([self.a_inv, eye])
+            self.b = np.concatenate([self.b, np.zeros((k, self.dim))])
+            self.theta = np.concatenate([self.theta, np.zeros((k, self.dim))])
+            self.pulls = np.concatenate([self.pulls, np.zeros(k, dtype=np.int64)])
+            for n in new:
+                self._index[n] = len(self.arms)
+                self.arms.append(n)
+        return [self._index[n] for n in names]
+
+    def index(self, name: str) -> int:
+        """Index of a known arm."""
+        return self._index[name]
+
+    def scores(self, x: np.ndarray) -> ArmScores:
+        """Mean and exploration bonus of every arm for context ``x``."""
+        ax = self.a_inv @ x
+        var = np.maximum(ax @ x, 0.0)
+        return ArmScores(mean=self.theta @ x, bonus=self.alpha * np.sqrt(var))
+
+    def update(self, arm: int, x: np.ndarray, reward: float) -> None:
+        """Credit ``reward`` to ``arm`` for context ``x`` (Sherman-Morrison)."""
+        a_inv = self.a_inv[arm]
+        ax = a_inv @ x
+        a_inv -= np.outer(ax, ax) / (1.0 + x @ ax)
+        self.b[arm] += reward * x
+        self.theta[arm] = a_inv @ self.b[arm]
+        self.pulls[arm] += 1
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-ready snapshot."""
+        return {
+            "dim": self.dim,
+            "alpha": self.alpha,
+            "ridge": self.ridge,
+            "arms": list(self.arms),
+            "a_inv": self.a_inv.tolist(),
+            "b": self.b.tolist(),
+            "pulls": self.pulls.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LinUCB:
+        """Rebuild from ``to_state``; raises ValueError on inconsistent shapes."""
+        bandit = cls(int(state["dim"]), alpha=float(state["alpha"]), ridge=float(state["ridge"]))
+        arms = [str(a) for a in state["arms"]]
+        n, d = len(arms), bandit.dim
+        a_inv = np.asarray(state["a_inv"], dtype=float).reshape(n, d, d)
+        b = np.asarray(state["b"], dtype=float).reshape(n, d)
+        pulls = np.asarray(state["pulls"], dtype=np.int64).reshape(n)
+        if not (np.isfinite(a_inv).all() and np.isfinite(b).all()):
+            raise ValueError("non-finite numbers in the bandit state")
+        bandit.arms = arms
+        bandit._index = {a: i for i, a in enumerate(arms)}
+        bandit.a_inv, bandit.b, bandit.pulls = a_inv, b, pulls
+        bandit.theta = np.einsum("nij,nj->ni", a_inv, b)
+        return bandit

@@ -1,0 +1,98 @@
+"""Policy state on disk: one JSON file per pipeline, written atomically, never reset silently."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pydantic
+
+from orchestrator.errors import StateFileError
+from orchestrator.linucb import LinUCB
+
+__all__ = ["PolicyStore"]
+
+VERSION = 1
+
+
+class _StateFile(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    version: int
+    pipeline: str
+    updated: float
+    runs: int = pydantic.Field(ge=0)
+    bandit: dict  # type: ignore[type-arg]
+
+
+class PolicyStore:
+    """Loads and saves the learned policy of each pipeline under ``<data>/policy/``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, pipeline: str) -> Path:
+        """The state file of ``pipeline``."""
+        return self.directory / f"{pipeline}.json"
+
+    def load(self, pipeline: str, *, dim: int, alpha: float) -> tuple[LinUCB, int]:
+        """The saved bandit and run count, or a fresh bandit if nothing was saved.
+
+        A file that cannot be read raises StateFileError and is left as it is.
+        """
+        path = self.path(pipeline)
+        if not path.exists():
+            return LinUCB(dim, alpha=alpha), 0
+        fix = (
+            f"it was left untouched; move it away or run `orch policy reset {pipeline}` to "
+            "start learning afresh"
+        )
+        try:
+            state = _StateFile.model_validate_json(path.read_bytes())
+            if state.version != VERSION:
+                raise ValueError(f"version {state.version}, this runtime reads {VERSION}")
+            bandit = LinUCB.from_state(state.bandit)
+        except (pydantic.ValidationError, ValueError, KeyError, TypeError) as exc:
+            reason = str(exc).splitlines()[0]
+            raise StateFileError(
+                f"policy state {str(path)!r} is corrupt ({reason}); {fix}"
+            ) from None
+        if bandit.dim != dim:
+            raise StateFileError(
+                f"policy state {str(path)!r} has {bandit.dim} features but this runtime uses "
+                f"{dim}; {fix}"
+            )
+        bandit.alpha = alpha
+        return bandit, state.runs
+
+    def save(self, pipeline: str, bandit: LinUCB, runs: int) -> Path:
+        """Write atomically (temp file + rename) so a crash never leaves half a file."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(pipeline)
+        body = {
+            "version": VERSION,
+            "pipeline": pipeline,
+            "updated": time.time(),
+            "runs": runs,
+            "bandit": bandit.to_state(),
+        }
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(body), "utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def reset(self, pipeline: str) -> bool:
+        """Delete the saved state of ``pipeline``; returns whether there was one."""
+        path = self.path(pipeline)
+        if path.exists():
+            path.unlink()
+            return True
+        return False
+
+    def pipelines(self) -> list[str]:
+        """Pipelines with saved state."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.stem for p in self.directory.glob("*.json"))

@@ -1,0 +1,48 @@
+"""Narrow interfaces the control plane depends on; backends live in other packages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from orchestrator.types import Message, ModelReply
+
+__all__ = ["Judge", "ModelAdapter", "RunOutcome"]
+
+
+@runtime_checkable
+class ModelAdapter(Protocol):
+    """Something that answers chat messages.
+
+    Contract: ``complete`` returns a ModelReply whose token counts and cost are those of
+    this one call, or raises ``orchestrator.errors.ModelCallError``. It must not retry on
+    its own (retries are a wrapper's job) and must be safe to call from several threads.
+    """
+
+    name: str
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
+        """Answer the conversation in ``messages``."""
+        ...
+
+
+class RunOutcome(Protocol):
+    """What a judge sees of a finished run."""
+
+    status: str
+    answer: str
+    outputs: Sequence[dict[str, Any]]
+    facts: dict[str, Any]
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Scores a finished run.
+
+    Contract: ``score`` returns a quality in [0, 1]; it is deterministic for equal input
+    unless the judge is itself a model.
+    """
+
+    def score(self, outcome: RunOutcome) -> float:
+        """Quality of the run's outcome, 0 (useless) to 1 (fully correct)."""
+        ...

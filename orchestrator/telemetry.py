@@ -1,0 +1,121 @@
+"""OpenTelemetry SDK set-up for the CLI: JSONL files (default), console, or OTLP.
+
+The JSONL exporter writes one file per run, ``<data>/traces/<run_id>.jsonl``, one span per
+line with the workflow (root) span first, so listing runs reads one line per file.
+Library code never imports this module; it only uses the OTel API (``tracing``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from orchestrator.errors import InputError
+from orchestrator.tracing import ATTR
+
+__all__ = ["JsonlRunExporter", "TraceMode", "make_provider", "span_to_dict"]
+
+TraceMode = Literal["jsonl", "console", "otlp", "off"]
+
+
+def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
+    """A JSON-ready form of a finished span."""
+    ctx = span.get_span_context()
+    assert ctx is not None  # finished SDK spans always carry a context
+    return {
+        "name": span.name,
+        "trace_id": f"{ctx.trace_id:032x}",
+        "span_id": f"{ctx.span_id:016x}",
+        "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+        "start_ns": span.start_time,
+        "end_ns": span.end_time,
+        "status": span.status.status_code.name,
+        "status_message": span.status.description,
+        "attributes": dict(span.attributes or {}),
+        "events": [
+            {"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})}
+            for e in span.events
+        ],
+    }
+
+
+class JsonlRunExporter(SpanExporter):
+    """Buffers a run's spans and writes them to one JSONL file when its root span ends."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._pending: dict[int, list[ReadableSpan]] = {}
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Buffer ``spans``; flush a trace to disk when its root arrives."""
+        ready: list[tuple[ReadableSpan, list[ReadableSpan]]] = []
+        with self._lock:
+            for span in spans:
+                ctx = span.get_span_context()
+                if ctx is None:
+                    continue
+                if span.parent is None:
+                    ready.append((span, self._pending.pop(ctx.trace_id, [])))
+                else:
+                    self._pending.setdefault(ctx.trace_id, []).append(span)
+        try:
+            for root, children in ready:
+                self._write(root, children)
+        except OSError:
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def _write(self, root: ReadableSpan, children: list[ReadableSpan]) -> None:
+        attrs = root.attributes or {}
+        ctx = root.get_span_context()
+        run_id = str(attrs.get(ATTR.RUN_ID) or "")
+        if not run_id:
+            run_id = f"{ctx.trace_id:032x}"[:12] if ctx is not None else "unknown"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps(span_to_dict(s), default=str) for s in [root, *children]]
+        tmp = self.directory / f".{run_id}.jsonl.tmp"
+        tmp.write_text("\n".join(lines) + "\n", "utf-8")
+        os.replace(tmp, self.directory / f"{run_id}.jsonl")
+
+    def shutdown(self) -> None:
+        """Drop spans of runs that never finished (their root never ended)."""
+        with self._lock:
+            self._pending.clear()
+
+
+def make_provider(
+    mode: TraceMode, *, trace_dir: Path, otlp_endpoint: str | None = None
+) -> TracerProvider | None:
+    """A TracerProvider exporting as ``mode``; None for ``off``."""
+    if mode == "off":
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": "orchestrator"}))
+    if mode == "jsonl":
+        provider.add_span_processor(SimpleSpanProcessor(JsonlRunExporter(trace_dir)))
+    elif mode == "console":
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    elif mode == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = otlp_endpoint or os.environ.get(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://localhost:4318/v1/traces"
+        )
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    else:
+        raise InputError(f"unknown trace mode {mode!r}; use jsonl, console, otlp or off")
+    return provider

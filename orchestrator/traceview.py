@@ -1,0 +1,184 @@
+"""Reading JSONL run traces back and rendering them as a readable decision tree."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import InputError
+from orchestrator.tracing import ATTR, DECISION_EVENT
+
+__all__ = ["RunListing", "find_run", "list_runs", "load_spans", "render_run"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunListing:
+    """One line of ``orch trace list``."""
+
+    run_id: str
+    started: _dt.datetime
+    pipeline: str
+    status: str
+    intent: str
+    cost_usd: float
+    query: str
+
+
+def _read_first(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return json.loads(fh.readline())  # type: ignore[no-any-return]
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def list_runs(trace_dir: Path) -> list[RunListing]:
+    """Runs traced under ``trace_dir``, newest first; unreadable files are skipped."""
+    out = []
+    for path in trace_dir.glob("*.jsonl") if trace_dir.is_dir() else ():
+        root = _read_first(path)
+        if root is None:
+            continue
+        a = root.get("attributes", {})
+        out.append(
+            RunListing(
+                run_id=path.stem,
+                started=_dt.datetime.fromtimestamp(root.get("start_ns", 0) / 1e9),
+                pipeline=str(a.get(ATTR.PIPELINE, "?")),
+                status=str(a.get(ATTR.STATUS, "?")),
+                intent=str(a.get(ATTR.INTENT, "?")),
+                cost_usd=float(a.get(ATTR.COST, 0.0)),
+                query=str(a.get(ATTR.QUERY, "")),
+            )
+        )
+    return sorted(out, key=lambda r: r.started, reverse=True)
+
+
+def find_run(trace_dir: Path, run_id: str) -> Path:
+    """The trace file of ``run_id`` (a unique prefix is enough)."""
+    exact = trace_dir / f"{run_id}.jsonl"
+    if run_id and "/" not in run_id and exact.is_file():
+        return exact
+    matches = sorted(trace_dir.glob(f"{run_id}*.jsonl")) if run_id and trace_dir.is_dir() else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        ids = ", ".join(m.stem for m in matches[:5])
+        raise InputError(f"run id {run_id!r} is ambiguous ({ids}...); give more characters")
+    raise InputError(
+        f"no traced run {run_id!r} in {trace_dir}; `orch trace list` shows the traced runs"
+    )
+
+
+def load_spans(path: Path) -> list[dict[str, Any]]:
+    """Every span of a trace file."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"trace file {str(path)!r} is unreadable: {exc}") from None
+
+
+def _ms(span: dict[str, Any]) -> str:
+    return f"{(span['end_ns'] - span['start_ns']) / 1e6:.1f} ms"
+
+
+def _candidates(raw: str) -> str:
+    try:
+        cands = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    parts = []
+    for c in cands:
+        if c.get("excluded_by"):
+            parts.append(f"{c['name']} excluded ({c['excluded_by']})")
+        elif "mean" in c and "bonus" in c:
+            parts.append(f"{c['name']} ucb {c['score']:.3f} = {c['mean']:.3f} + {c['bonus']:.3f}")
+        elif "score" in c:
+            parts.append(f"{c['name']} {c['score']:.3f}")
+        else:
+            parts.append(c["name"])
+    return "; ".join(parts)
+
+
+def _decision_lines(a: dict[str, Any]) -> list[str]:
+    kind = a.get(ATTR.D_KIND, "?")
+    chosen = a.get(ATTR.D_CHOSEN, "")
+    mark = "✗" if kind in ("guard_block", "escalate") else "◆"
+    explore = " [explore]" if a.get(ATTR.D_EXPLORE) else ""
+    head = f"{mark} {kind}: {chosen}{explore}" if chosen else f"{mark} {kind}"
+    lines = [f"{head} — {a.get(ATTR.D_REASON, '')}"]
+    if a.get(ATTR.D_CANDIDATES):
+        lines.append(f"  candidates: {_candidates(a[ATTR.D_CANDIDATES])}")
+    return lines
+
+
+def _span_label(span: dict[str, Any]) -> str:
+    a = span.get("attributes", {})
+    op = a.get(ATTR.OPERATION)
+    extra = [_ms(span)]
+    if op == "invoke_agent":
+        extra.insert(0, f"stage {a.get(ATTR.STAGE)}, model {a.get(ATTR.REQUEST_MODEL)}")
+    elif op == "chat":
+        extra.insert(
+            0,
+            f"{a.get(ATTR.INPUT_TOKENS, '?')} in / {a.get(ATTR.OUTPUT_TOKENS, '?')} out tokens, "
+            f"${float(a.get(ATTR.COST, 0.0)):.6f}",
+        )
+    elif op == "execute_tool":
+        extra.insert(0, str(a.get(ATTR.TOOL_OUTCOME, "failed")))
+    label = f"{span['name']}  [{', '.join(extra)}]"
+    if span.get("status") == "ERROR":
+        label += f"  ERROR: {span.get('status_message')}"
+    return label
+
+
+def render_run(spans: Sequence[dict[str, Any]]) -> str:
+    """The run as a tree of spans and decisions, with a header of its outcome."""
+    roots = [s for s in spans if s.get("parent_id") is None]
+    if not roots:
+        raise InputError("the trace has no workflow (root) span; it may be incomplete")
+    root = roots[0]
+    a = root.get("attributes", {})
+    children: dict[str, list[dict[str, Any]]] = {}
+    for s in spans:
+        if s.get("parent_id"):
+            children.setdefault(s["parent_id"], []).append(s)
+    header = [
+        f"run {a.get(ATTR.RUN_ID, '?')}  pipeline {a.get(ATTR.PIPELINE, '?')}  "
+        f"status {a.get(ATTR.STATUS, '?')}  cost ${float(a.get(ATTR.COST, 0.0)):.6f}  "
+        f"quality {float(a.get(ATTR.QUALITY, 0.0)):.2f}  "
+        f"reward {float(a.get(ATTR.REWARD, 0.0)):.3f}",
+        f"query:  {a.get(ATTR.QUERY, '')}",
+        f"answer: {a.get(ATTR.ANSWER, '')}",
+    ]
+    if root.get("status") == "ERROR":
+        header.append(f"error:  {root.get('status_message')}")
+    out = [*header, ""]
+
+    def walk(span: dict[str, Any], prefix: str, is_root: bool) -> None:
+        items: list[tuple[int, str, Any]] = [
+            (e["time_ns"], "event", e)
+            for e in span.get("events", [])
+            if e["name"] == DECISION_EVENT
+        ]
+        items += [(c["start_ns"], "span", c) for c in children.get(span["span_id"], [])]
+        items.sort(key=lambda t: t[0])
+        for i, (_, kind, item) in enumerate(items):
+            last = i == len(items) - 1
+            branch, cont = ("└─ ", "   ") if last else ("├─ ", "│  ")
+            if kind == "event":
+                lines = _decision_lines(item["attributes"])
+                out.append(prefix + branch + lines[0])
+                out.extend(prefix + cont + line for line in lines[1:])
+            else:
+                out.append(prefix + branch + _span_label(item))
+                walk(item, prefix + cont, False)
+
+    out.append(_span_label(root))
+    walk(root, "", True)
+    return "\n".join(out)

@@ -1,0 +1,115 @@
+"""Plain values shared by every package: messages, model replies, decisions, artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "DECISION_KINDS",
+    "Candidate",
+    "Decision",
+    "DecisionKind",
+    "Message",
+    "ModelReply",
+    "estimate_tokens",
+]
+
+DecisionKind = Literal[
+    "intent",
+    "stage",
+    "assign",
+    "tool_path",
+    "reroute",
+    "escalate",
+    "compound",
+    "memory_tier",
+    "guard_block",
+    "budget",
+]
+DECISION_KINDS: tuple[str, ...] = DecisionKind.__args__  # type: ignore[attr-defined]
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (4 characters per token), used where no tokenizer is available."""
+    return (len(text) + 3) // 4
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Message:
+    """One chat message handed to a model."""
+
+    role: Literal["system", "user", "assistant"]
+    """Who speaks: system instructions, the user's turn, or an earlier model turn."""
+    content: str
+    """The text of the message."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelReply:
+    """What a model adapter returns for one call."""
+
+    text: str
+    """The model's answer."""
+    model: str
+    """The pool name of the model that answered."""
+    input_tokens: int
+    """Prompt tokens billed."""
+    output_tokens: int
+    """Completion tokens billed."""
+    cost_usd: float
+    """Cost of this call in USD, from the pool's prices."""
+    provider: str = "offline"
+    """Where the answer came from (offline, litellm provider name, scripted)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Candidate:
+    """One option a decision considered."""
+
+    name: str
+    """The option, e.g. ``resolver@mini`` or a stage name."""
+    score: float | None = None
+    """The score it was ranked by (higher wins), if scored."""
+    detail: Mapping[str, float] = field(default_factory=dict)
+    """Components of the score, e.g. ``{"mean": 0.5, "bonus": 0.2}``."""
+    excluded_by: str | None = None
+    """The hard constraint that removed it before scoring, if any."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Decision:
+    """One control-plane decision, recorded as an ``orchestrator.decision`` span event."""
+
+    kind: DecisionKind
+    """What was decided (intent, stage, assign, tool_path, reroute, ...)."""
+    chosen: str
+    """What was chosen; empty when nothing could be."""
+    reason: str
+    """Why, in one human sentence."""
+    stage: str = ""
+    """The stage the decision belongs to, if any."""
+    candidates: tuple[Candidate, ...] = ()
+    """The options considered, in the order they were ranked."""
+    explore: bool | None = None
+    """For learned choices: True when the choice was not the best mean (exploration)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (for traces and run results)."""
+        out: dict[str, Any] = {"kind": self.kind, "chosen": self.chosen, "reason": self.reason}
+        if self.stage:
+            out["stage"] = self.stage
+        if self.explore is not None:
+            out["explore"] = self.explore
+        if self.candidates:
+            out["candidates"] = [
+                {
+                    "name": c.name,
+                    **({"score": round(c.score, 6)} if c.score is not None else {}),
+                    **({k: round(v, 6) for k, v in c.detail.items()}),
+                    **({"excluded_by": c.excluded_by} if c.excluded_by else {}),
+                }
+                for c in self.candidates
+            ]
+        return out
