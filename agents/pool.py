@@ -149,7 +149,7 @@ class ModelPool:
 
 def _build_adapter(profile: ModelProfile) -> ModelAdapter:
     if profile.backend == "custom":
-        return profile.adapter  # type: ignore[no-any-return]
+        return profile.adapter
     if profile.backend == "offline":
         from agents.offline import OfflineModel
 

@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, StateGraph
@@ -285,7 +286,9 @@ class Runtime:
         error: str | None = None
         final: dict[str, Any] = state
         try:
-            for snapshot in self.graph.stream(state, config, context=ctx, stream_mode="values"):
+            for snapshot in self.graph.stream(
+                state, cast(RunnableConfig, config), context=ctx, stream_mode="values"
+            ):
                 final = snapshot  # the last snapshot survives a failure in a later step
         except RunError as exc:
             error = str(exc)

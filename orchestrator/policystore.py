@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
@@ -24,7 +25,7 @@ class _StateFile(pydantic.BaseModel):
     pipeline: str
     updated: float
     runs: int = pydantic.Field(ge=0)
-    bandit: dict  # type: ignore[type-arg]
+    bandit: dict[str, Any]
 
 
 class PolicyStore:

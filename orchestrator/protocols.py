@@ -29,10 +29,25 @@ class ModelAdapter(Protocol):
 class RunOutcome(Protocol):
     """What a judge sees of a finished run."""
 
-    status: str
-    answer: str
-    outputs: Sequence[dict[str, Any]]
-    facts: dict[str, Any]
+    @property
+    def status(self) -> str:
+        """``ok``, ``escalated`` or ``failed``."""
+        ...
+
+    @property
+    def answer(self) -> str:
+        """The final answer."""
+        ...
+
+    @property
+    def outputs(self) -> Sequence[dict[str, Any]]:
+        """Each stage's output record (text, facts shown, check result)."""
+        ...
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """Facts produced by skills."""
+        ...
 
 
 @runtime_checkable

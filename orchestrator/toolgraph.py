@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from orchestrator.errors import ToolGraphError
 
@@ -24,13 +24,18 @@ __all__ = ["Route", "ToolGraph", "ToolNode"]
 class ToolNode(Protocol):
     """What the graph needs to know of a skill."""
 
-    name: str
-    produces: str
-    cost: float
-    latency_ms: float
-    risk: float
+    @property
+    def name(self) -> str: ...
+    @property
+    def produces(self) -> str: ...
+    @property
+    def cost(self) -> float: ...
+    @property
+    def latency_ms(self) -> float: ...
+    @property
+    def risk(self) -> float: ...
 
-    def missing(self, available: Mapping[str, object]) -> list[str]: ...
+    def missing(self, available: Mapping[str, Any]) -> list[str]: ...
 
 
 class ToolGraph:

@@ -31,7 +31,7 @@ class RunListing:
 def _read_first(path: Path) -> dict[str, Any] | None:
     try:
         with path.open(encoding="utf-8") as fh:
-            return json.loads(fh.readline())  # type: ignore[no-any-return]
+            return json.loads(fh.readline())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
 

@@ -6,12 +6,14 @@ import ast
 import datetime as _dt
 import operator
 import re
+from collections.abc import Callable
+from typing import Any
 
 from skills.skill import Skill, skill
 
 __all__ = ["BUILTIN_SKILLS", "calculate", "extract_number", "today", "word_count"]
 
-_OPS = {
+_OPS: dict[type, Callable[..., Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,

@@ -67,7 +67,7 @@ class Skill:
         risk: float = 0.0,
         side_effects: bool = False,
     ) -> None:
-        label = name or getattr(fn, "__name__", repr(fn))
+        label: str = name or str(getattr(fn, "__name__", repr(fn)))
         if not _NAME.match(label):
             raise SkillDefinitionError(
                 f"skill name {label!r} is not an identifier; pass name='like_this' to @skill"
@@ -117,11 +117,11 @@ class Skill:
         self.__wrapped__ = fn
         self.__name__ = label
         self.__doc__ = doc  # help() and IDEs show the function's own text
-        self.name = label
-        self.description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
-        self.params = tuple(params)
+        self.name: str = label
+        self.description: str = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+        self.params: tuple[str, ...] = tuple(params)
         self.return_type = hints["return"]
-        self.produces = produces or label
+        self.produces: str = produces or label
         self.requires = requires
         self.ensures = ensures
         self.cost = float(cost)

@@ -1,0 +1,98 @@
+"""Real servers for tests: llm-katan (an OpenAI-compatible HTTP model server, echo backend)
+and a minimal OTLP/HTTP trace receiver that decodes what the real exporter sends."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def llm_katan(served_name: str = "test-model") -> Iterator[str]:
+    """Start ``llm-katan`` (echo backend) on a loopback port; yields its /v1 base URL."""
+    port = free_port()
+    exe = Path(sys.executable).with_name("llm-katan")
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "-m",
+            "echo",
+            "-n",
+            served_name,
+            "-b",
+            "echo",
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError(f"llm-katan did not start: {err[-500:]}") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def otlp_receiver() -> Iterator[tuple[str, list[Any]]]:
+    """An HTTP server accepting OTLP/HTTP protobuf trace exports; yields (endpoint, requests)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    received: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            req = ExportTraceServiceRequest()
+            req.ParseFromString(body)
+            received.append(req)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", received
+    finally:
+        server.shutdown()
+        server.server_close()

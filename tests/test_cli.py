@@ -1,0 +1,201 @@
+"""End to end: the real `orch` CLI in a subprocess, as a user would drive it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.plugin_fixture import install_plugin
+from tests.servers import llm_katan, otlp_receiver
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+ORCH = str(Path(sys.executable).with_name("orch"))
+
+
+def orch(
+    *args: str, env: dict[str, str] | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [ORCH, *args], capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=timeout
+    )
+
+
+def assert_clean_error(out: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        [],
+        ["run"],
+        ["skills"],
+        ["skills", "list"],
+        ["trace"],
+        ["trace", "list"],
+        ["trace", "show"],
+        ["policy"],
+        ["policy", "show"],
+        ["policy", "reset"],
+    ],
+)
+def test_every_command_has_help(cmd: list[str]) -> None:
+    out = orch(*cmd, "--help")
+    assert out.returncode == 0 and "Usage: orch" in out.stdout
+    assert len(out.stdout.splitlines()) >= 3
+
+
+def test_run_example_then_read_its_trace(orch_home: Path) -> None:
+    out = orch("run", "examples/support_desk.py")
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(":", 1) for line in out.stdout.splitlines())
+    run_id = lines["run"].split()[0]
+    assert "RF-123" in lines["answer"]
+    assert lines["cost"].strip().startswith("$")
+    assert "intent=refund" in lines["summary"] and "triage->refund->review" in lines["summary"]
+    assert (
+        "assign: triager=" in lines["summary"]
+        and "tools: extract_order_id->lookup_order" in lines["summary"]
+    )
+    assert (orch_home / "traces" / f"{run_id}.jsonl").is_file()
+
+    listed = orch("trace", "list")
+    assert listed.returncode == 0 and run_id in listed.stdout and "support-desk" in listed.stdout
+    shown = orch("trace", "show", run_id[:6])
+    assert shown.returncode == 0, shown.stderr
+    tree = shown.stdout
+    for needle in (
+        "invoke_workflow support-desk",
+        "◆ intent: refund",
+        "invoke_agent resolver",
+        "◆ assign: resolver@",
+        "ucb",
+        "◆ tool_path: extract_order_id->lookup_order->issue_refund",
+        "execute_tool issue_refund",
+        "chat ",
+        "in /",
+        "◆ stage: review",
+    ):
+        assert needle in tree, needle
+
+
+def test_custom_query_guard_block_and_json(orch_home: Path) -> None:
+    out = orch("run", "examples/support_desk.py", "--query", "refund order 456", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "escalated" and result["trail"][-1] == "escalate"
+    kinds = [d["kind"] for d in result["decisions"]]
+    assert "guard_block" in kinds and "escalate" in kinds
+    shown = orch("trace", "show", result["run_id"])
+    assert "✗ guard_block" in shown.stdout and "precondition rejected" in shown.stdout
+
+
+def test_policy_state_persists_between_invocations(orch_home: Path) -> None:
+    for _ in range(2):
+        assert orch("run", "examples/research.py").returncode == 0
+    shown = orch("policy", "show", "research")
+    assert shown.returncode == 0 and "2 runs learned from" in shown.stdout
+    assert orch("policy", "reset", "research").stdout.strip() == "reset research"
+    assert_clean_error(orch("policy", "show", "research"), "no learned policy for 'research'")
+
+
+def test_corrupt_policy_state_is_refused_and_kept(orch_home: Path) -> None:
+    state = orch_home / "policy" / "research.json"
+    state.parent.mkdir(parents=True)
+    state.write_text("not json")
+    assert_clean_error(orch("run", "examples/research.py"), "is corrupt")
+    assert state.read_text() == "not json"
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, orch_home: Path) -> None:
+    assert_clean_error(orch("run", "nope.py"), "file 'nope.py' does not exist")
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    assert_clean_error(orch("run", str(empty)), "defines no pipeline")
+    broken = tmp_path / "broken.py"
+    broken.write_text(
+        "from orchestrator import Pipeline, Role, Stage\n"
+        "pipeline = Pipeline('p', stages=[Stage('a', roles=['ghost'], next=['b']),"
+        " Stage('b', terminal=True)], roles=[Role('r', 'Do.')])\n"
+    )
+    assert_clean_error(orch("run", str(broken)), "stage 'a' names role 'ghost'")
+    assert_clean_error(orch("trace", "show", "feedbeef"), "no traced run 'feedbeef'")
+    bad_pool = tmp_path / "pool.toml"
+    bad_pool.write_text("[[models]]\nname = 'mini'\ninput_price = -1\n")
+    assert_clean_error(
+        orch("run", "examples/research.py", "--pool", str(bad_pool)), "models.0.input_price"
+    )
+    bad_pool.write_text("[[models\n")
+    assert_clean_error(
+        orch("run", "examples/research.py", "--pool", str(bad_pool)), "not valid TOML"
+    )
+    bad_pool.write_text("[[models]]\nname = 'other'\n")
+    assert_clean_error(
+        orch("run", "examples/research.py", "--pool", str(bad_pool)),
+        "names model 'mini', which the pool does not define",
+    )
+
+
+def test_skills_list_shows_plugins_and_file_skills(tmp_path: Path) -> None:
+    site = install_plugin(tmp_path / "site")
+    out = orch("skills", "list", "examples/support_desk.py", env={"PYTHONPATH": str(site)})
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line for line in out.stdout.splitlines()}
+    assert "(city, days)" in rows["weather"] and "plugin:orch-weather-skills" in rows["weather"]
+    assert (
+        "(order_id, order)" in rows["issue_refund"]
+        and "examples/support_desk.py" in rows["issue_refund"]
+    )
+    assert "[builtin]" in rows["calculate"]
+
+
+def test_console_and_otlp_exporters(orch_home: Path) -> None:
+    out = orch("run", "examples/research.py", "--trace", "console")
+    assert out.returncode == 0, out.stderr
+    assert '"name": "invoke_workflow research"' in out.stdout
+    assert "orchestrator.decision" in out.stdout
+
+    with otlp_receiver() as (endpoint, received):
+        out = orch("run", "examples/research.py", "--trace", "otlp", "--otlp-endpoint", endpoint)
+        assert out.returncode == 0, out.stderr
+    names = {
+        span.name
+        for req in received
+        for rs in req.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    }
+    assert {
+        "invoke_workflow research",
+        "invoke_agent planner",
+        "execute_tool search_notes",
+    } <= names
+    assert any(n.startswith("chat ") for n in names)
+
+
+def test_pool_file_routes_examples_to_a_real_http_model(tmp_path: Path, orch_home: Path) -> None:
+    with llm_katan() as url:
+        pool = tmp_path / "pool.toml"
+        pool.write_text(
+            "".join(
+                f"[[models]]\nname = '{n}'\nbackend = 'litellm'\nmodel = 'openai/test-model'\n"
+                f"api_base = '{url}'\ninput_price = 0.5\noutput_price = 1.5\n\n"
+                for n in ("mini", "standard", "large")
+            )
+        )
+        out = orch("run", "examples/research.py", "--pool", str(pool), "--json", timeout=180)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "ok" and result["cost_usd"] > 0
+    assert result["trail"][:4] == ["plan", "research", "write", "critique"]

@@ -1,0 +1,264 @@
+"""Runs through the engine with the library's own ScriptedModel: guards, tools, learning, traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agents import ScriptedModel
+from orchestrator import Pipeline, Role, Runtime, Stage
+from orchestrator.errors import StateFileError
+from orchestrator.testing import decision_events, scripted_pool, span_recorder
+from orchestrator.tracing import ATTR
+from skills import skill
+from tests.conftest import find_order_id, make_desk, refund
+
+
+def kinds(result: object) -> list[str]:
+    return [d.kind for d in result.decisions]  # type: ignore[attr-defined]
+
+
+def test_happy_path_runs_every_stage_and_traces_it(desk: Pipeline) -> None:
+    provider, exporter = span_recorder()
+    model = ScriptedModel(name="m")
+    rt = Runtime(desk, pool=scripted_pool(model), tracer_provider=provider)
+    result = rt.run("refund my order 42")
+    assert result.status == "ok", result.error
+    assert result.trail == ("triage", "resolve", "review", "done")
+    assert result.facts == {
+        "order_id": "42",
+        "order": {"id": "42", "status": "delivered"},
+        "refund_id": "RF-42",
+    }
+    assert result.intent == "refund"
+    assert "RF-42" in result.answer
+    assert len(model.calls) == 3
+
+    spans = exporter.get_finished_spans()
+    names = [s.name for s in spans]
+    assert "invoke_workflow desk" in names
+    assert names.count("chat m") == 3
+    assert {"invoke_agent triager", "invoke_agent resolver", "invoke_agent reviewer"} <= set(names)
+    assert {"execute_tool find_order_id", "execute_tool fetch_order", "execute_tool refund"} <= set(
+        names
+    )
+    chat = next(s for s in spans if s.name == "chat m")
+    assert chat.attributes[ATTR.OPERATION] == "chat"
+    assert chat.attributes[ATTR.INPUT_TOKENS] > 0 and chat.attributes[ATTR.OUTPUT_TOKENS] > 0
+    assert ATTR.COST in chat.attributes
+    root = next(s for s in spans if s.parent is None)
+    assert root.attributes[ATTR.RUN_ID] == result.run_id
+    assert all(s.context.trace_id == root.context.trace_id for s in spans)
+    recorded = {e[ATTR.D_KIND] for e in decision_events(spans)}
+    assert {"intent", "assign", "tool_path", "memory_tier", "stage"} <= recorded
+    assign = decision_events(spans, "assign")[0]
+    cands = json.loads(assign[ATTR.D_CANDIDATES])
+    assert {"name", "score", "mean", "bonus"} <= set(cands[0])
+
+
+def test_model_asking_for_a_forbidden_stage_is_blocked_and_the_run_continues(
+    desk: Pipeline,
+) -> None:
+    model = ScriptedModel(["Sure.\nNEXT: done"], name="m")
+    result = Runtime(desk, pool=scripted_pool(model)).run("refund order 42")
+    blocks = [d for d in result.decisions if d.kind == "guard_block"]
+    assert len(blocks) == 1
+    assert "asked to move from 'triage' to 'done': not allowed" in blocks[0].reason
+    assert result.trail[:2] == ("triage", "resolve") and result.status == "ok"
+    assert result.outputs[0]["blocked_requests"] == 1
+
+
+def test_forbidden_and_failing_skill_calls_are_blocked(desk: Pipeline) -> None:
+    script = [
+        'Let me refund.\nCALL: refund {"order_id": "1"}\nCALL: calculate {"expression": "1+1"}\nNEXT: resolve',
+    ]
+    result = Runtime(desk, pool=scripted_pool(ScriptedModel(script, name="m"))).run(
+        "refund order 42"
+    )
+    reasons = [d.reason for d in result.decisions if d.kind == "guard_block"]
+    assert any("role 'triager' may not call skill 'refund'" in r for r in reasons)
+    assert any("may not call skill 'calculate'" in r for r in reasons)
+    assert result.status == "ok"
+
+
+def test_precondition_failure_in_a_permitted_call_is_blocked() -> None:
+    p = make_desk(
+        stages=[
+            Stage("triage", roles=["triager"], skills=[find_order_id], next=["done"], start=True),
+            Stage("done", terminal=True),
+        ],
+        roles=[Role("triager", "Route.", skills=[find_order_id])],
+    )
+    script = ['CALL: find_order_id {"query": "no digits here"}\nNEXT: done']
+    result = Runtime(p, pool=scripted_pool(ScriptedModel(script, name="m"))).run("refund please")
+    block = next(d for d in result.decisions if d.kind == "guard_block")
+    assert "precondition rejected" in block.reason and "order_id" not in result.facts
+
+
+def _chain_pipeline(primary: object, **stage: object) -> Pipeline:
+    @skill(produces="order", cost=5.0)
+    def fetch_order_slow(order_id: str) -> dict:
+        """Fetch from the archive."""
+        return {"id": order_id, "status": "delivered", "from": "archive"}
+
+    tools = [find_order_id, primary, fetch_order_slow, refund]
+    return make_desk(
+        stages=[
+            Stage(
+                "resolve",
+                roles=["resolver"],
+                skills=tools,
+                goal="refund_id",
+                next=["done"],
+                start=True,
+                **stage,
+            ),  # type: ignore[arg-type]
+            Stage("done", terminal=True),
+        ],
+        roles=[Role("resolver", "Resolve.", skills=tools)],
+    )
+
+
+def test_failing_tool_is_rerouted_without_redoing_completed_steps() -> None:
+    calls: list[str] = []
+
+    @skill(produces="order", cost=0.01)
+    def fetch_order_live(order_id: str) -> dict:
+        """Fetch from the live database (down)."""
+        calls.append(order_id)
+        raise ConnectionError("database unreachable")
+
+    p = _chain_pipeline(fetch_order_live)
+    result = Runtime(p, pool=scripted_pool(ScriptedModel(name="m"))).run("refund order 7")
+    assert result.status == "ok", result.error
+    assert result.facts["order"]["from"] == "archive" and result.facts["refund_id"] == "RF-7"
+    reroute = next(d for d in result.decisions if d.kind == "reroute")
+    assert reroute.chosen == "fetch_order_slow->refund"
+    assert (
+        "'fetch_order_live' failed (raised ConnectionError: database unreachable)" in reroute.reason
+    )
+    assert calls == ["7"]
+    assert kinds(result).count("tool_path") == 1
+
+
+def test_postcondition_failure_is_never_passed_on() -> None:
+    @skill(produces="order", cost=0.01, ensures=lambda result: "status" in result)
+    def fetch_order_bad(order_id: str) -> dict:
+        """Returns a record without status."""
+        return {"id": order_id}
+
+    p = _chain_pipeline(fetch_order_bad)
+    result = Runtime(p, pool=scripted_pool(ScriptedModel(name="m"))).run("refund order 7")
+    block = next(d for d in result.decisions if d.kind == "guard_block")
+    assert "postcondition rejected" in block.reason and "the result was blocked" in block.reason
+    assert result.facts["order"]["from"] == "archive"  # the bad record never reached `refund`
+
+
+def test_no_path_escalates_or_fails_clearly() -> None:
+    @skill(produces="order", cost=0.01)
+    def fetch_order_down(order_id: str) -> dict:
+        """Always down."""
+        raise TimeoutError("timed out")
+
+    @skill(produces="refund_id")
+    def refund_down(order_id: str, order: dict) -> str:
+        """Always down."""
+        raise TimeoutError("timed out")
+
+    tools = [find_order_id, fetch_order_down, refund_down]
+    stages = lambda **kw: [
+        Stage(
+            "resolve",
+            roles=["resolver"],
+            skills=tools,
+            goal="refund_id",
+            start=True,
+            next=["done", "escalate"],
+            **kw,
+        ),
+        Stage("escalate", terminal=True, failure=True),
+        Stage("done", terminal=True),
+    ]
+    roles = [Role("resolver", "Resolve.", skills=tools)]
+    model = ScriptedModel(name="m")
+    result = Runtime(
+        make_desk(stages=stages(escalate_to="escalate"), roles=roles), pool=scripted_pool(model)
+    ).run("refund order 7")
+    assert result.status == "escalated" and result.trail == ("resolve", "escalate")
+    esc = next(d for d in result.decisions if d.kind == "escalate")
+    assert (
+        "no tool path reaches goal 'refund_id'" in esc.reason and "fetch_order_down" in esc.reason
+    )
+    assert model.calls == []  # escalation needs no model call
+
+    failed = Runtime(make_desk(stages=stages(), roles=roles), pool=scripted_pool(model)).run(
+        "refund order 7"
+    )
+    assert failed.status == "failed" and failed.quality == 0.0
+    assert "stage 'resolve': no tool path reaches goal 'refund_id'" in (failed.error or "")
+    assert "fetch_order_down" in (failed.error or "")
+
+
+def test_policy_learns_and_persists_between_runtimes(tmp_path: Path, desk: Pipeline) -> None:
+    pool = scripted_pool(ScriptedModel(name="a"), ScriptedModel(name="b"))
+    first = Runtime(desk, pool=pool, data_dir=tmp_path)
+    first.run("refund order 1")
+    state_file = tmp_path / "policy" / "desk.json"
+    assert state_file.exists()
+    pulls = first.policy.bandit.pulls.copy()
+    assert pulls.sum() == 3
+    second = Runtime(desk, pool=pool, data_dir=tmp_path)
+    assert (second.policy.bandit.pulls == pulls).all() and second.runs == 1
+    second.run("refund order 2")
+    assert Runtime(desk, pool=pool, data_dir=tmp_path).policy.bandit.pulls.sum() == 6
+
+
+def test_corrupt_policy_state_is_refused_and_kept(tmp_path: Path, desk: Pipeline) -> None:
+    (tmp_path / "policy").mkdir()
+    bad = tmp_path / "policy" / "desk.json"
+    bad.write_text('{"version": 1, "pipeline": "desk"')
+    with pytest.raises(StateFileError, match=r"is corrupt .* left untouched"):
+        Runtime(desk, pool=scripted_pool(ScriptedModel(name="m")), data_dir=tmp_path)
+    assert bad.read_text() == '{"version": 1, "pipeline": "desk"'
+
+
+def test_budget_excludes_expensive_models_then_stops(desk: Pipeline) -> None:
+    pool = scripted_pool(
+        ScriptedModel(name="cheap"), ScriptedModel(name="pricey"), prices=[0.1, 1000.0]
+    )
+    result = Runtime(desk, pool=pool, budget_usd=0.01).run("refund order 3")
+    budget = [d for d in result.decisions if d.kind == "budget"]
+    assert budget and all("pricey" not in d.chosen for d in result.decisions if d.kind == "assign")
+    broke = Runtime(desk, pool=pool, budget_usd=1e-9).run("refund order 3")
+    assert broke.status == "failed" and "every candidate was excluded" in (broke.error or "")
+
+
+def test_endless_loop_ends_with_a_clear_error() -> None:
+    p = make_desk(
+        stages=[
+            Stage("a", roles=["triager"], next=["b", "done"], start=True, route=lambda v: "b"),
+            Stage("b", roles=["triager"], next=["a"]),
+            Stage("done", terminal=True),
+        ],
+        max_steps=6,
+    )
+    result = Runtime(p, pool=scripted_pool(ScriptedModel(name="m"))).run("loop")
+    assert result.status == "failed"
+    assert "run exceeded max_steps=6" in (result.error or "") and "a -> b -> a" in (
+        result.error or ""
+    )
+
+
+def test_model_failure_fails_the_run_and_keeps_the_checkpoint(desk: Pipeline) -> None:
+    saver = InMemorySaver()
+    model = ScriptedModel(["ok\nNEXT: resolve", RuntimeError("HTTP 503")], name="m")
+    rt = Runtime(desk, pool=scripted_pool(model), checkpointer=saver)
+    result = rt.run("refund order 5")
+    assert result.status == "failed" and "model 'm' failed: HTTP 503" in (result.error or "")
+    assert result.trail == ("triage",)
+    snapshot = rt.graph.get_state({"configurable": {"thread_id": result.run_id}})
+    assert snapshot.values["trail"] == ["triage"]
+    assert snapshot.values["facts"] == {}

@@ -1,0 +1,105 @@
+"""The intent router and the cost-weighted tool graph."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.errors import ToolGraphError
+from orchestrator.intent import UNKNOWN_INTENT, IntentRouter
+from orchestrator.toolgraph import ToolGraph
+
+ROUTER = IntentRouter(
+    {
+        "refund": ["I want my money back", "refund order 123", "the item arrived broken"],
+        "tech": ["the app crashes", "I cannot log in", "login fails with an error"],
+    }
+)
+
+
+def test_router_picks_the_closest_intent_with_numbers_normalised() -> None:
+    got = ROUTER.classify("please refund order 98765")
+    assert got.label == "refund" and got.confidence > 0.5
+    assert got.decision.kind == "intent" and got.decision.chosen == "refund"
+    assert [c.name for c in got.decision.candidates] == ["refund", "tech"]
+    assert ROUTER.classify("my app keeps crashing").label == "tech"
+
+
+def test_router_says_unknown_explicitly() -> None:
+    got = ROUTER.classify("what is the capital of peru")
+    assert got.label == UNKNOWN_INTENT
+    assert "below the 0.20 confidence floor" in got.decision.reason
+
+
+class T:
+    """A minimal tool node for graph tests."""
+
+    def __init__(self, name: str, needs: tuple[str, ...], produces: str, cost: float) -> None:
+        self.name, self.params, self.produces = name, needs, produces
+        self.cost, self.latency_ms, self.risk = cost, 0.0, 0.0
+
+    def missing(self, available: dict[str, object]) -> list[str]:
+        return [p for p in self.params if p not in available]
+
+
+def test_cheapest_chain_then_reroute_then_escalation() -> None:
+    tools = [
+        T("extract", ("query",), "id", 1),
+        T("db", ("id",), "record", 1),
+        T("archive", ("id",), "record", 5),
+        T("pay", ("id", "record"), "receipt", 1),
+    ]
+    g = ToolGraph(tools, goal="receipt")
+    route = g.route()
+    assert route.plan({"query": 1}) == (["extract", "db", "pay"], 3)
+    route.fail("db", "down")
+    assert route.edge_weight("db") == math.inf
+    assert route.plan({"query": 1, "id": 7}, done=["extract"]) == (["archive", "pay"], 6)
+    route.fail("archive", "down")
+    assert route.plan({"query": 1, "id": 7}, done=["extract"]) is None
+    assert g.route().plan({"query": 1})[0] == ["extract", "db", "pay"]  # failures are per route
+
+
+def test_no_producer_is_a_definition_error() -> None:
+    try:
+        ToolGraph([T("a", (), "x", 1)], goal="y")
+    except ToolGraphError as exc:
+        assert "no tool produces the goal 'y'" in str(exc)
+    else:
+        raise AssertionError("expected ToolGraphError")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(0, 10, allow_nan=False), min_size=6, max_size=6),
+    st.sets(st.integers(0, 5), max_size=3),
+)
+def test_plan_is_the_cheapest_feasible_layered_path(costs: list[float], failed: set[int]) -> None:
+    # three layers of two alternatives each: a* -> b* -> c* (goal)
+    tools = [
+        T(f"{layer}{i}", (("query",) if layer == "a" else (prev,)), layer, costs[k])
+        for k, (layer, prev, i) in enumerate(
+            (layer, prev, i) for layer, prev in (("a", ""), ("b", "a"), ("c", "b")) for i in (0, 1)
+        )
+    ]
+    g = ToolGraph(tools, goal="c")
+    route = g.route()
+    for k in failed:
+        route.fail(tools[k].name, "down")
+    alive = [
+        [t for t in tools if t.produces == layer and tools.index(t) not in failed]
+        for layer in "abc"
+    ]
+    options = [
+        (sum(t.cost for t in combo), [t.name for t in combo]) for combo in itertools.product(*alive)
+    ]
+    got = route.plan({"query": "q"})
+    if not options:
+        assert got is None
+    else:
+        best = min(options)[0]
+        assert got is not None and math.isclose(got[1], best, abs_tol=1e-9)
+        assert route.plan({"query": "q"}) == got  # deterministic
