@@ -44,6 +44,8 @@ def select_recent(items: Sequence[Mapping[str, Any]], budget_tokens: int) -> Con
     chosen: list[Mapping[str, Any]] = []
     used = 0
     for item in reversed(items):
+        if not item["text"]:
+            continue
         cost = int(item["tokens"])
         if used + cost > budget_tokens:
             continue

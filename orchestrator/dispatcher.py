@@ -21,6 +21,9 @@ class Dispatcher:
 
     def __init__(self, machine: StageMachine) -> None:
         self.machine = machine
+        self._options = {
+            s: tuple(Candidate(name=n) for n in machine.next_of(s)) for s in machine.stages
+        }
 
     def next_stage(
         self, stage: str, requests: Sequence[tuple[str, str | None]]
@@ -62,7 +65,7 @@ class Dispatcher:
                 stage=stage,
                 chosen=chosen,
                 reason=reason,
-                candidates=tuple(Candidate(name=a) for a in allowed),
+                candidates=self._options[stage],
             )
         )
         return chosen, decisions

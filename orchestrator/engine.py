@@ -59,17 +59,16 @@ def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
 class RunState(TypedDict, total=False):
     """The checkpointed state of one run."""
 
-    query: str
-    intent: str
-    confidence: float
+    request: dict[str, Any]
+    """``query``, ``intent`` and ``confidence``, set once."""
     next: str
+    """The stage the dispatcher chose, read by the conditional edge."""
     trail: Annotated[list[str], operator.add]
+    """Stages visited."""
     facts: Annotated[dict[str, Any], _merge]
+    """Skill results by ``produces`` name."""
     outputs: Annotated[list[dict[str, Any]], operator.add]
-    used: Annotated[list[list[Any]], operator.add]
-    cost: Annotated[float, operator.add]
-    input_tokens: Annotated[int, operator.add]
-    output_tokens: Annotated[int, operator.add]
+    """One record per stage visit: answer, arm and context used, cost and tokens."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -77,6 +76,7 @@ class RunContext:
     """Run-scoped control-plane objects, handed to every node by LangGraph."""
 
     run_id: str
+    query: str
     root: Span
     intent: IntentResult
     decisions: list[Decision] = field(default_factory=list)
@@ -243,6 +243,8 @@ class Runtime:
         for stage in self.pipeline.stages.values():
             if stage.terminal:
                 graph.add_edge(stage.name, END)
+            elif len(stage.next) == 1:  # no choice to make: a plain edge is cheaper
+                graph.add_edge(stage.name, stage.next[0])
             else:
                 graph.add_conditional_edges(stage.name, _follow, list(stage.next))
         return graph
@@ -264,21 +266,15 @@ class Runtime:
         run_id = run_id or uuid.uuid4().hex[:12]
         root = self.tracer.workflow(self.pipeline.name, run_id=run_id, query=query)
         intent = self.router.classify(query)
-        ctx = RunContext(run_id=run_id, root=root, intent=intent)
+        ctx = RunContext(run_id=run_id, query=query, root=root, intent=intent)
         self._record(ctx, root, intent.decision)
         if root.is_recording():
             root.set_attribute(ATTR.INTENT, intent.label)
         state: dict[str, Any] = {
-            "query": query,
-            "intent": intent.label,
-            "confidence": intent.confidence,
+            "request": {"query": query, "intent": intent.label, "confidence": intent.confidence},
             "trail": [],
             "facts": {},
             "outputs": [],
-            "used": [],
-            "cost": 0.0,
-            "input_tokens": 0,
-            "output_tokens": 0,
         }
         config: dict[str, Any] = {"recursion_limit": self.pipeline.max_steps + 1}
         if self.checkpointer is not None:
@@ -306,7 +302,8 @@ class Runtime:
 
     def _finish(self, ctx: RunContext, final: Mapping[str, Any], error: str | None) -> RunResult:
         trail = tuple(final.get("trail", ()))
-        outputs = tuple(final.get("outputs", ()))
+        records = final.get("outputs", [])
+        outputs = tuple(o for o in records if o["kind"] == "answer")
         last = trail[-1] if trail else ""
         stage = self.pipeline.stages.get(last)
         status = "failed" if error else ("escalated" if stage and stage.failure else "ok")
@@ -315,10 +312,12 @@ class Runtime:
         quality = self.judge.score(
             _Outcome(status=status, answer=answer, outputs=outputs, facts=facts)
         )
-        cost = float(final.get("cost", 0.0))
+        cost = sum(o["cost"] for o in records)
+        tokens_in = sum(o["input_tokens"] for o in records)
+        tokens_out = sum(o["output_tokens"] for o in records)
         value = reward(quality, cost, self.cost_weight)
-        if self.learn and final.get("used"):
-            self.policy.credit(((a, x) for a, x in final["used"]), value)
+        if self.learn and records:
+            self.policy.credit(((o["arm"], o["x"]) for o in records), value)
             self.runs += 1
             if self.store is not None:
                 self.store.save(self.pipeline.name, self.policy.bandit, self.runs)
@@ -331,8 +330,8 @@ class Runtime:
                     ATTR.QUALITY: quality,
                     ATTR.REWARD: value,
                     ATTR.ANSWER: answer[:2000],
-                    ATTR.INPUT_TOKENS: int(final.get("input_tokens", 0)),
-                    ATTR.OUTPUT_TOKENS: int(final.get("output_tokens", 0)),
+                    ATTR.INPUT_TOKENS: tokens_in,
+                    ATTR.OUTPUT_TOKENS: tokens_out,
                 }
             )
             if error:
@@ -341,15 +340,15 @@ class Runtime:
         return RunResult(
             run_id=ctx.run_id,
             pipeline=self.pipeline.name,
-            query=str(final.get("query", "")),
+            query=ctx.query,
             status=status,
             answer=answer,
             intent=ctx.intent.label,
             confidence=ctx.intent.confidence,
             trail=trail,
             cost_usd=cost,
-            input_tokens=int(final.get("input_tokens", 0)),
-            output_tokens=int(final.get("output_tokens", 0)),
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
             quality=quality,
             reward=value,
             decisions=tuple(ctx.decisions),
@@ -374,62 +373,68 @@ class Runtime:
     def _run_stage(self, stage: Stage, state: RunState, ctx: RunContext) -> dict[str, Any]:
         if not stage.roles:  # a terminal stage nobody works on: the run ends here
             return {"trail": [stage.name]}
-        p = self.pipeline
-        trail = state["trail"]
-        spent = state["cost"]
+        request = state["request"]
+        spent = sum(o["cost"] for o in state["outputs"])
         x = self.features.build(
-            query=state["query"],
-            intent=state["intent"],
-            confidence=state["confidence"],
+            query=request["query"],
+            intent=request["intent"],
+            confidence=request["confidence"],
             stage=stage.name,
-            visits=trail.count(stage.name),
+            visits=state["trail"].count(stage.name),
             budget_left=self.budget.left_fraction(spent),
         )
-        names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
-        excluded, budget_decision = self.budget.exclusions(stage.name, spent, self._expected, names)
-        if budget_decision is not None:
-            self._record(ctx, ctx.root, budget_decision)
+        excluded: dict[str, str] = {}
+        if self.budget.limit_usd is not None:
+            names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
+            excluded, budget_decision = self.budget.exclusions(
+                stage.name, spent, self._expected, names
+            )
+            if budget_decision is not None:
+                self._record(ctx, ctx.root, budget_decision)
         assignment = self.policy.assign(stage.name, x, excluded=excluded)
-        role = p.roles[assignment.role]
-        span = self.tracer.agent(ctx.root, role=role.name, stage=stage.name, model=assignment.model)
+        span = self.tracer.agent(
+            ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
+        )
         try:
             self._record(ctx, span, assignment.decision)
-            return self._work(stage, role.name, assignment.model, state, ctx, span) | {
-                "used": [[assignment.decision.chosen, x.tolist()]]
-            }
+            update = self._work(stage, assignment.role, assignment.model, state, ctx, span)
         except RunError as exc:
             RunTracer.fail(span, str(exc))
             raise
         finally:
             span.end()
+        update["outputs"][0] |= {"arm": assignment.decision.chosen, "x": x.tolist()}
+        return update
 
     def _work(
         self, stage: Stage, role_name: str, model: str, state: RunState, ctx: RunContext, span: Span
     ) -> dict[str, Any]:
+        """Tools, context, model call and next stage for one assigned stage visit."""
         p = self.pipeline
         role = p.roles[role_name]
+        request = state["request"]
         permitted = p.permitted[(stage.name, role_name)]
         facts: dict[str, Any] = dict(state["facts"])
-        new_facts: dict[str, Any] = {}
-        forced: str | None = None
         graph = p.tool_graphs.get((stage.name, role_name))
-        if graph is not None:
-            reached = self._run_tools(stage, role_name, graph, state, facts, ctx, span)
-            new_facts = {k: v for k, v in facts.items() if k not in state["facts"]}
-            if not reached:
-                if stage.escalate_to is None:
-                    raise GoalUnreachable(
-                        f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
-                        f"(failed: {self._failed_text(ctx, stage.name)}); give the stage "
-                        "escalate_to=... or another skill that produces it"
-                    )
-                forced = stage.escalate_to
-        update: dict[str, Any] = {"trail": [stage.name], "facts": new_facts}
-        if forced is not None:  # escalating: no model call, straight to the escalation stage
-            nxt, decisions = self.dispatcher.next_stage(stage.name, [("escalation", forced)])
+        if graph is not None and not self._run_tools(stage, graph, request, facts, ctx, span):
+            if stage.escalate_to is None:
+                raise GoalUnreachable(
+                    f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
+                    f"(failed: {self._failed_text(ctx, stage.name)}); give the stage "
+                    "escalate_to=... or another skill that produces it"
+                )
+            # escalating: no model call, straight to the escalation stage
+            nxt, decisions = self.dispatcher.next_stage(
+                stage.name, [("escalation", stage.escalate_to)]
+            )
             for d in decisions:
                 self._record(ctx, span, d)
-            return update | {"next": nxt}
+            return {
+                "trail": [stage.name],
+                "facts": _new(facts, state["facts"]),
+                "next": nxt,
+                "outputs": [_record_of("escalation", stage.name, role_name, model)],
+            }
 
         selection = select_recent(state["outputs"], role.context_tokens)
         self._record(
@@ -445,36 +450,18 @@ class Runtime:
                 ),
             ),
         )
-        allowed_next = p.machine.next_of(stage.name)
         messages = build_messages(
             role_name=role.name,
             instructions=role.instructions,
             stage=stage.name,
-            query=state["query"],
-            intent=state["intent"],
+            query=request["query"],
+            intent=request["intent"],
             facts=facts,
             context=selection.lines,
             skills=[f"{k}({', '.join(p.registry.get(k).params)})" for k in permitted],
-            allowed_next=allowed_next,
+            allowed_next=p.machine.next_of(stage.name),
         )
-        chat = self.tracer.chat(span, model=model)
-        try:
-            reply = self.pool.adapter(model).complete(messages, max_tokens=role.max_output_tokens)
-            if chat.is_recording():
-                chat.set_attributes(
-                    {
-                        ATTR.PROVIDER: reply.provider,
-                        ATTR.RESPONSE_MODEL: reply.model,
-                        ATTR.INPUT_TOKENS: reply.input_tokens,
-                        ATTR.OUTPUT_TOKENS: reply.output_tokens,
-                        ATTR.COST: reply.cost_usd,
-                    }
-                )
-        except RunError as exc:
-            RunTracer.fail(chat, str(exc))
-            raise
-        finally:
-            chat.end()
+        reply = self._chat(model, messages, role.max_output_tokens, span)
         parsed = parse_reply(reply.text)
         blocked = 0
         for call in parsed.calls:
@@ -483,16 +470,15 @@ class Runtime:
                 self._record(ctx, span, block)
                 blocked += 1
                 continue
-            inputs = {"query": state["query"], "intent": state["intent"], **facts, **call.args}
+            inputs = {"query": request["query"], "intent": request["intent"], **facts, **call.args}
             ok, value = self._call_skill(stage.name, call.skill, inputs, ctx, span)
             if ok:
-                produced = p.registry.get(call.skill).produces
-                facts[produced] = new_facts[produced] = value
+                facts[p.registry.get(call.skill).produces] = value
             else:
                 blocked += 1
         view = StageView(
-            query=state["query"],
-            intent=state["intent"],
+            query=request["query"],
+            intent=request["intent"],
             stage=stage.name,
             answer=parsed.answer,
             facts=facts,
@@ -507,29 +493,50 @@ class Runtime:
             self._record(ctx, span, d)
             if d.kind == "guard_block" and d.reason.startswith("model"):
                 blocked += 1
-        output = make_item(stage=stage.name, role=role.name, text=parsed.answer) | {
-            "model": model,
-            "facts": {k: v for k, v in facts.items()},
+        record = _record_of("answer", stage.name, role.name, model, parsed.answer) | {
+            "facts": facts,
             "check": bool(stage.check(view)) if stage.check is not None else None,
             "blocked_requests": blocked,
-        }
-        return update | {
-            "facts": new_facts,
-            "next": nxt if nxt is not None else END,
-            "outputs": [output],
             "cost": reply.cost_usd,
             "input_tokens": reply.input_tokens,
             "output_tokens": reply.output_tokens,
         }
+        return {
+            "trail": [stage.name],
+            "facts": _new(facts, state["facts"]),
+            "next": nxt if nxt is not None else END,
+            "outputs": [record],
+        }
+
+    def _chat(self, model: str, messages: Any, max_tokens: int, parent: Span) -> Any:
+        """One model call under a ``chat {model}`` span."""
+        chat = self.tracer.chat(parent, model=model)
+        try:
+            reply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
+        except RunError as exc:
+            RunTracer.fail(chat, str(exc))
+            chat.end()
+            raise
+        if chat.is_recording():
+            chat.set_attributes(
+                {
+                    ATTR.PROVIDER: reply.provider,
+                    ATTR.RESPONSE_MODEL: reply.model,
+                    ATTR.INPUT_TOKENS: reply.input_tokens,
+                    ATTR.OUTPUT_TOKENS: reply.output_tokens,
+                    ATTR.COST: reply.cost_usd,
+                }
+            )
+        chat.end()
+        return reply
 
     # ----------------------------------------------------------------- tools
 
     def _run_tools(
         self,
         stage: Stage,
-        role: str,
         graph: Any,
-        state: RunState,
+        request: Mapping[str, Any],
         facts: dict[str, Any],
         ctx: RunContext,
         span: Span,
@@ -553,7 +560,7 @@ class Runtime:
             )
             return True
         route = graph.route()
-        inputs = {"query": state["query"], "intent": state["intent"], **facts}
+        inputs = {"query": request["query"], "intent": request["intent"], **facts}
         done: list[str] = []
         plan = route.plan(inputs)
         if plan is None:
@@ -662,3 +669,19 @@ class Runtime:
 
 def _follow(state: RunState) -> str:
     return state["next"]
+
+
+def _new(facts: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    """Facts added since ``before``."""
+    return {k: v for k, v in facts.items() if k not in before}
+
+
+def _record_of(kind: str, stage: str, role: str, model: str, text: str = "") -> dict[str, Any]:
+    """A stage-visit record for the ``outputs`` channel (memory item + accounting)."""
+    return make_item(stage=stage, role=role, text=text) | {
+        "kind": kind,
+        "model": model,
+        "cost": 0.0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+    }

@@ -9,6 +9,7 @@ blocks of equal width for intent, stage and query words.
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from functools import lru_cache
 
@@ -17,6 +18,7 @@ import numpy as np
 __all__ = ["DIM", "FeatureBuilder"]
 
 DIM = 32
+_DIGIT = re.compile(r"\d")
 _FIXED = 8
 
 
@@ -46,14 +48,14 @@ class FeatureBuilder:
     ) -> np.ndarray:
         """The feature vector; every entry lies in [0, 1]."""
         w = self._w
-        x = np.zeros(self.dim)
         words = query.lower().split()
+        x = [0.0] * self.dim
         x[0] = 1.0
         x[1] = confidence
         x[2] = min(math.log1p(len(words)) / 5.0, 1.0)
         x[3] = min(max(budget_left, 0.0), 1.0)
         x[4] = min(visits / 4.0, 1.0)
-        x[5] = 1.0 if any(c.isdigit() for c in query) else 0.0
+        x[5] = 1.0 if _DIGIT.search(query) else 0.0
         x[6] = 1.0 if "?" in query else 0.0
         x[7] = 1.0 if intent == "unknown" else 0.0
         x[_FIXED + _bucket(intent, w)] = 1.0
@@ -63,4 +65,4 @@ class FeatureBuilder:
             share = 1.0 / len(words)
             for word in words:
                 x[base + _bucket(word, w)] += share
-        return x
+        return np.array(x)

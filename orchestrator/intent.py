@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from orchestrator.types import Candidate, Decision
 
@@ -65,21 +66,22 @@ _STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
+def _normalise(word: str) -> str:
+    if word in _STOP:
+        return ""
+    if word.isdigit():
+        return "<num>"
+    if len(word) > 4 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case content words; numbers become ``<num>``; a light plural/-ing strip."""
-    out = []
-    for w in _WORD.findall(text.lower()):
-        if w in _STOP:
-            continue
-        if w.isdigit():
-            out.append("<num>")
-            continue
-        if len(w) > 4 and w.endswith("ing"):
-            w = w[:-3]
-        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out.append(w)
-    return out
+    return [t for t in map(_normalise, _WORD.findall(text.lower())) if t]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,29 +108,41 @@ class IntentRouter:
         n = max(len(docs), 1)
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._default_idf = math.log(1 + n)
-        self._examples: list[tuple[str, dict[str, float]]] = []
-        for label, examples in intents.items():
+        self._labels = tuple(intents)
+        # inverted index: token -> [(example number, weight)], for sparse dot products
+        self._owner: list[int] = []
+        self._index: dict[str, list[tuple[int, float]]] = {}
+        for li, examples in enumerate(intents.values()):
             for e in examples:
                 vec = self._vector(tokenize(e))
-                if vec:
-                    self._examples.append((label, vec))
-        self._labels = tuple(intents)
+                if not vec:
+                    continue
+                ex = len(self._owner)
+                self._owner.append(li)
+                for t, w in vec.items():
+                    self._index.setdefault(t, []).append((ex, w))
 
     def _vector(self, tokens: Sequence[str]) -> dict[str, float]:
-        tf = Counter(tokens)
-        vec = {t: c * self._idf.get(t, self._default_idf) for t, c in tf.items()}
+        vec: dict[str, float] = {}
+        for t in tokens:
+            vec[t] = vec.get(t, 0.0) + self._idf.get(t, self._default_idf)
         norm = math.sqrt(sum(v * v for v in vec.values()))
         return {t: v / norm for t, v in vec.items()} if norm else {}
 
     def classify(self, query: str) -> IntentResult:
         """Score ``query`` against every intent and decide, with a recorded reason."""
-        q = self._vector(tokenize(query))
-        scores = dict.fromkeys(self._labels, 0.0)
-        for label, vec in self._examples:
-            s = sum(w * vec.get(t, 0.0) for t, w in q.items())
-            if s > scores[label]:
-                scores[label] = s
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self._labels.index(kv[0])))
+        dots: dict[int, float] = {}
+        for t, w in self._vector(tokenize(query)).items():
+            for ex, v in self._index.get(t, ()):
+                dots[ex] = dots.get(ex, 0.0) + w * v
+        best_of = [0.0] * len(self._labels)
+        for ex, s in dots.items():
+            li = self._owner[ex]
+            if s > best_of[li]:
+                best_of[li] = s
+        scores = dict(zip(self._labels, best_of, strict=True))
+        order = sorted(range(len(self._labels)), key=lambda i: -best_of[i])
+        ranked = [(self._labels[i], best_of[i]) for i in order]
         best, conf = ranked[0] if ranked else (UNKNOWN_INTENT, 0.0)
         if conf < self.min_confidence:
             label = UNKNOWN_INTENT

@@ -61,6 +61,8 @@ class GroundedJudge:
         results = []
         blocks = 0
         for out in outcome.outputs:
+            if out.get("kind", "answer") != "answer":
+                continue
             check = out.get("check")
             if check is None:
                 check = grounded(out.get("text", ""), out.get("facts", {}))

@@ -33,7 +33,11 @@ class ArmScores:
 
 
 class LinUCB:
-    """A growable set of disjoint ridge-regression arms over ``dim`` features."""
+    """A growable set of disjoint ridge-regression arms over ``dim`` features.
+
+    All A^-1 rows and all theta vectors live in one matrix so that scoring every arm is a
+    single matrix-vector product; ``a_inv`` and ``theta`` are views into it.
+    """
 
     def __init__(self, dim: int, *, alpha: float = 0.5, ridge: float = 1.0) -> None:
         if dim <= 0 or alpha < 0 or ridge <= 0:
@@ -43,10 +47,15 @@ class LinUCB:
         self.ridge = ridge
         self.arms: list[str] = []
         self._index: dict[str, int] = {}
-        self.a_inv = np.empty((0, dim, dim))
         self.b = np.empty((0, dim))
-        self.theta = np.empty((0, dim))
         self.pulls = np.empty(0, dtype=np.int64)
+        self._stack(np.empty((0, dim, dim)), np.empty((0, dim)))
+
+    def _stack(self, a_inv: np.ndarray, theta: np.ndarray) -> None:
+        n, d = len(theta), self.dim
+        self._m = np.concatenate([a_inv.reshape(n * d, d), theta])
+        self.a_inv = self._m[: n * d].reshape(n, d, d)
+        self.theta = self._m[n * d :]
 
     def ensure_arms(self, names: Sequence[str]) -> list[int]:
         """Indices of ``names``, adding unseen arms with the prior A = ridge * I."""
@@ -54,9 +63,11 @@ class LinUCB:
         if new:
             k = len(new)
             eye = np.broadcast_to(np.eye(self.dim) / self.ridge, (k, self.dim, self.dim))
-            self.a_inv = np.concatenate([self.a_inv, eye])
+            self._stack(
+                np.concatenate([self.a_inv, eye]),
+                np.concatenate([self.theta, np.zeros((k, self.dim))]),
+            )
             self.b = np.concatenate([self.b, np.zeros((k, self.dim))])
-            self.theta = np.concatenate([self.theta, np.zeros((k, self.dim))])
             self.pulls = np.concatenate([self.pulls, np.zeros(k, dtype=np.int64)])
             for n in new:
                 self._index[n] = len(self.arms)
@@ -67,11 +78,19 @@ class LinUCB:
         """Index of a known arm."""
         return self._index[name]
 
-    def scores(self, x: np.ndarray) -> ArmScores:
-        """Mean and exploration bonus of every arm for context ``x``."""
-        ax = self.a_inv @ x
-        var = np.maximum(ax @ x, 0.0)
-        return ArmScores(mean=self.theta @ x, bonus=self.alpha * np.sqrt(var))
+    def scores(self, x: np.ndarray, arms: slice | None = None) -> ArmScores:
+        """Mean and exploration bonus for context ``x`` of every arm, or of a slice of arms."""
+        n, d = len(self.arms), self.dim
+        if arms is None:
+            r = np.dot(self._m, x)
+            var = np.dot(r[: n * d].reshape(n, d), x)
+            mean = r[n * d :]
+        else:
+            lo, hi, _ = arms.indices(n)
+            ax = np.dot(self._m[lo * d : hi * d], x)
+            var = np.dot(ax.reshape(hi - lo, d), x)
+            mean = np.dot(self.theta[lo:hi], x)
+        return ArmScores(mean=mean, bonus=self.alpha * np.sqrt(np.maximum(var, 0.0)))
 
     def update(self, arm: int, x: np.ndarray, reward: float) -> None:
         """Credit ``reward`` to ``arm`` for context ``x`` (Sherman-Morrison)."""
@@ -81,6 +100,33 @@ class LinUCB:
         self.b[arm] += reward * x
         self.theta[arm] = a_inv @ self.b[arm]
         self.pulls[arm] += 1
+
+    def update_many(self, arms: Sequence[int], xs: np.ndarray, reward: float) -> None:
+        """Credit one ``reward`` to several (arm, context) pairs, vectorised over arms.
+
+        Equal to calling ``update`` for each pair in order: pairs on distinct arms are
+        independent, so each batch holds every arm at most once.
+        """
+        pending = list(range(len(arms)))
+        while pending:
+            batch: list[int] = []
+            later: list[int] = []
+            seen: set[int] = set()
+            for i in pending:
+                (later if arms[i] in seen else batch).append(i)
+                seen.add(arms[i])
+            idx = np.asarray([arms[i] for i in batch])
+            x = xs[batch]
+            a_inv = self.a_inv[idx]
+            ax = np.matmul(a_inv, x[:, :, None])[:, :, 0]
+            denom = 1.0 + (ax * x).sum(axis=1)
+            a_inv -= ax[:, :, None] * (ax / denom[:, None])[:, None, :]
+            self.a_inv[idx] = a_inv
+            b = self.b[idx] + reward * x
+            self.b[idx] = b
+            self.theta[idx] = np.matmul(a_inv, b[:, :, None])[:, :, 0]
+            self.pulls[idx] += 1
+            pending = later
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-ready snapshot."""
@@ -107,6 +153,6 @@ class LinUCB:
             raise ValueError("non-finite numbers in the bandit state")
         bandit.arms = arms
         bandit._index = {a: i for i, a in enumerate(arms)}
-        bandit.a_inv, bandit.b, bandit.pulls = a_inv, b, pulls
-        bandit.theta = np.einsum("nij,nj->ni", a_inv, b)
+        bandit.b, bandit.pulls = b, pulls
+        bandit._stack(a_inv, np.einsum("nij,nj->ni", a_inv, b))
         return bandit

@@ -9,6 +9,7 @@ credited to every arm the run used, each with the context it was chosen in.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -48,11 +49,17 @@ class AssignmentPolicy:
 
     def __init__(self, bandit: LinUCB, stage_arms: Mapping[str, Sequence[tuple[str, str]]]):
         self.bandit = bandit
-        self._stage: dict[str, tuple[list[tuple[str, str]], list[str], np.ndarray]] = {}
+        self._stage: dict[str, tuple[list[tuple[str, str]], list[str], list[int] | slice]] = {}
         for stage, pairs in stage_arms.items():
             names = [arm_name(r, m) for r, m in pairs]
-            idx = np.asarray(bandit.ensure_arms(names), dtype=np.intp)
-            self._stage[stage] = (list(pairs), names, idx)
+            idx = bandit.ensure_arms(names)
+            contiguous = idx == list(range(idx[0], idx[0] + len(idx))) if idx else False
+            # arms of a stage are usually adjacent: score just that block of the bandit
+            self._stage[stage] = (
+                list(pairs),
+                names,
+                slice(idx[0], idx[-1] + 1) if contiguous else idx,
+            )
 
     def candidates(self, stage: str) -> list[tuple[str, str]]:
         """The (role, model) pairs a stage may assign."""
@@ -67,39 +74,34 @@ class AssignmentPolicy:
         BudgetExhausted when every arm is excluded by the budget.
         """
         pairs, names, idx = self._stage[stage]
-        scores = self.bandit.scores(x)
-        mean, bonus = scores.mean[idx], scores.bonus[idx]
-        ucb = mean + bonus
+        if isinstance(idx, slice):
+            scores = self.bandit.scores(x, idx)
+            mean, bonus = scores.mean.tolist(), scores.bonus.tolist()
+        else:
+            scores = self.bandit.scores(x)
+            all_mean, all_bonus = scores.mean.tolist(), scores.bonus.tolist()
+            mean = [all_mean[i] for i in idx]
+            bonus = [all_bonus[i] for i in idx]
+        ucb = list(map(operator.add, mean, bonus))
         excluded = excluded or {}
-        best = best_mean = -1
-        for i, name in enumerate(names):
-            if name in excluded:
-                continue
-            if best < 0 or ucb[i] > ucb[best]:
-                best = i
-            if best_mean < 0 or mean[i] > mean[best_mean]:
-                best_mean = i
-        cands = tuple(
-            Candidate(
-                name=name,
-                score=None if name in excluded else float(ucb[i]),
-                detail={"mean": float(mean[i]), "bonus": float(bonus[i])},
-                excluded_by=excluded.get(name),
-            )
-            for i, name in enumerate(names)
-        )
-        if best < 0:
+        allowed = [i for i, name in enumerate(names) if name not in excluded]
+        if not allowed:
             raise BudgetExhausted(
                 f"stage {stage!r}: every candidate was excluded "
                 f"({'; '.join(f'{k}: {v}' for k, v in excluded.items())}); raise the budget or "
                 "add a cheaper model to the roles of this stage"
             )
-        role, model = pairs[best]
-        runner_up = max(
-            (i for i in range(len(names)) if i != best and names[i] not in excluded),
-            key=lambda i: ucb[i],
-            default=None,
+        best = max(allowed, key=ucb.__getitem__)  # first of equals: deterministic
+        best_mean = max(allowed, key=mean.__getitem__)
+        shown = [None if n in excluded else u for n, u in zip(names, ucb, strict=True)]
+        cands = tuple(
+            map(
+                Candidate._make,
+                zip(names, shown, mean, bonus, map(excluded.get, names), strict=True),
+            )
         )
+        role, model = pairs[best]
+        runner_up = max((i for i in allowed if i != best), key=ucb.__getitem__, default=None)
         reason = f"highest UCB {ucb[best]:.3f} (mean {mean[best]:.3f} + bonus {bonus[best]:.3f})"
         if runner_up is not None:
             reason += f" vs {names[runner_up]} {ucb[runner_up]:.3f}"
@@ -117,8 +119,9 @@ class AssignmentPolicy:
         """Credit ``value`` to each (arm name, context) the run used; returns updates made."""
         if not math.isfinite(value):
             return 0
-        n = 0
-        for name, x in used:
-            self.bandit.update(self.bandit.index(name), np.asarray(x, dtype=float), value)
-            n += 1
-        return n
+        pairs = list(used)
+        if not pairs:
+            return 0
+        arms = [self.bandit.index(name) for name, _ in pairs]
+        self.bandit.update_many(arms, np.asarray([x for _, x in pairs], dtype=float), value)
+        return len(pairs)

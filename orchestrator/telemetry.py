@@ -10,24 +10,21 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
-    SpanExporter,
-    SpanExportResult,
 )
 
 from orchestrator.errors import InputError
 from orchestrator.tracing import ATTR
 
-__all__ = ["JsonlRunExporter", "TraceMode", "make_provider", "span_to_dict"]
+__all__ = ["JsonlRunProcessor", "TraceMode", "make_provider", "span_to_dict"]
 
 TraceMode = Literal["jsonl", "console", "otlp", "off"]
 
@@ -53,32 +50,32 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
-class JsonlRunExporter(SpanExporter):
-    """Buffers a run's spans and writes them to one JSONL file when its root span ends."""
+class JsonlRunProcessor(SpanProcessor):
+    """Buffers a run's spans and writes them to one JSONL file when its root span ends.
+
+    A span processor rather than an exporter behind SimpleSpanProcessor: spans are only
+    appended to a list while the run goes on, and serialised once, at the run's end.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._pending: dict[int, list[ReadableSpan]] = {}
         self._lock = threading.Lock()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Buffer ``spans``; flush a trace to disk when its root arrives."""
-        ready: list[tuple[ReadableSpan, list[ReadableSpan]]] = []
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        """Nothing to do when a span starts."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Buffer ``span``; write its trace when it is the root."""
+        ctx = span.get_span_context()
+        if ctx is None:
+            return
         with self._lock:
-            for span in spans:
-                ctx = span.get_span_context()
-                if ctx is None:
-                    continue
-                if span.parent is None:
-                    ready.append((span, self._pending.pop(ctx.trace_id, [])))
-                else:
-                    self._pending.setdefault(ctx.trace_id, []).append(span)
-        try:
-            for root, children in ready:
-                self._write(root, children)
-        except OSError:
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
+            if span.parent is not None:
+                self._pending.setdefault(ctx.trace_id, []).append(span)
+                return
+            children = self._pending.pop(ctx.trace_id, [])
+        self._write(span, children)
 
     def _write(self, root: ReadableSpan, children: list[ReadableSpan]) -> None:
         attrs = root.attributes or {}
@@ -87,7 +84,10 @@ class JsonlRunExporter(SpanExporter):
         if not run_id:
             run_id = f"{ctx.trace_id:032x}"[:12] if ctx is not None else "unknown"
         self.directory.mkdir(parents=True, exist_ok=True)
-        lines = [json.dumps(span_to_dict(s), default=str) for s in [root, *children]]
+        lines = [
+            json.dumps(span_to_dict(s), separators=(",", ":"), default=str)
+            for s in [root, *children]
+        ]
         tmp = self.directory / f".{run_id}.jsonl.tmp"
         tmp.write_text("\n".join(lines) + "\n", "utf-8")
         os.replace(tmp, self.directory / f"{run_id}.jsonl")
@@ -96,6 +96,10 @@ class JsonlRunExporter(SpanExporter):
         """Drop spans of runs that never finished (their root never ended)."""
         with self._lock:
             self._pending.clear()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Traces are written when their run ends; nothing is held back."""
+        return True
 
 
 def make_provider(
@@ -106,7 +110,7 @@ def make_provider(
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": "orchestrator"}))
     if mode == "jsonl":
-        provider.add_span_processor(SimpleSpanProcessor(JsonlRunExporter(trace_dir)))
+        provider.add_span_processor(JsonlRunProcessor(trace_dir))
     elif mode == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     elif mode == "otlp":

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "DECISION_KINDS",
@@ -64,16 +63,17 @@ class ModelReply:
     """Where the answer came from (offline, litellm provider name, scripted)."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Candidate:
-    """One option a decision considered."""
+class Candidate(NamedTuple):
+    """One option a decision considered (a NamedTuple: decisions build many, cheaply)."""
 
     name: str
     """The option, e.g. ``resolver@mini`` or a stage name."""
     score: float | None = None
     """The score it was ranked by (higher wins), if scored."""
-    detail: Mapping[str, float] = field(default_factory=dict)
-    """Components of the score, e.g. ``{"mean": 0.5, "bonus": 0.2}``."""
+    mean: float | None = None
+    """For learned choices: the estimated reward."""
+    bonus: float | None = None
+    """For learned choices: the exploration bonus."""
     excluded_by: str | None = None
     """The hard constraint that removed it before scoring, if any."""
 
@@ -107,7 +107,8 @@ class Decision:
                 {
                     "name": c.name,
                     **({"score": round(c.score, 6)} if c.score is not None else {}),
-                    **({k: round(v, 6) for k, v in c.detail.items()}),
+                    **({"mean": round(c.mean, 6)} if c.mean is not None else {}),
+                    **({"bonus": round(c.bonus, 6)} if c.bonus is not None else {}),
                     **({"excluded_by": c.excluded_by} if c.excluded_by else {}),
                 }
                 for c in self.candidates

@@ -89,3 +89,19 @@ def test_state_round_trip_and_corruption() -> None:
     broken["a_inv"] = broken["a_inv"][:1]
     with pytest.raises(ValueError):
         LinUCB.from_state(broken)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), vectors), min_size=1, max_size=12), st.floats(-1, 1))
+def test_batched_credit_equals_sequential_updates(
+    pairs: list[tuple[int, np.ndarray]], r: float
+) -> None:
+    one, many = LinUCB(DIM), LinUCB(DIM)
+    for b in (one, many):
+        b.ensure_arms(["a", "b", "c"])
+    for arm, x in pairs:
+        one.update(arm, x, r)
+    many.update_many([a for a, _ in pairs], np.asarray([x for _, x in pairs]), r)
+    np.testing.assert_allclose(many.a_inv, one.a_inv, atol=1e-9)
+    np.testing.assert_allclose(many.theta, one.theta, atol=1e-9)
+    np.testing.assert_array_equal(many.pulls, one.pulls)

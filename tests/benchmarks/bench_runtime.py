@@ -1,0 +1,212 @@
+"""Control-plane benchmarks. Run:  python tests/benchmarks/bench_runtime.py [--quick]
+
+1. Cost per pipeline step: a 10-stage linear pipeline through our Runtime vs the same graph
+   written by hand in raw LangGraph (same nodes, same offline model calls, no checkpointer),
+   with tracing off and with JSONL tracing on. Runs are interleaved; medians of per-run time.
+2. One assignment decision: intent routing + guards (automaton, budget) + LinUCB over 16
+   arms with 32 features, median and p99.
+3. `orch --help` wall time in a fresh process, median of several.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import operator
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import numpy as np
+from langgraph.graph import END, START, StateGraph
+
+from agents import Role, build_messages, default_pool, parse_reply
+from orchestrator import Intent, Pipeline, Runtime, Stage
+from orchestrator.automaton import StageMachine
+from orchestrator.budget import Budget
+from orchestrator.dispatcher import Dispatcher
+from orchestrator.features import DIM, FeatureBuilder
+from orchestrator.intent import IntentRouter
+from orchestrator.linucb import LinUCB
+from orchestrator.policy import AssignmentPolicy, arm_name
+from orchestrator.telemetry import make_provider
+
+STEPS = 10
+QUERY = "refund order 123, it arrived broken"
+INTENTS = {
+    "refund": ["I want my money back", "refund order 123", "the item arrived broken"],
+    "tech": ["the app crashes", "I cannot log in", "login fails with an error"],
+    "billing": ["I was charged twice", "update my card", "invoice is wrong"],
+}
+
+
+def our_pipeline() -> Pipeline:
+    names = [f"s{i}" for i in range(STEPS)]
+    stages = [
+        Stage(n, roles=[f"r{i}"], next=[names[i + 1]], start=i == 0)
+        for i, n in enumerate(names[:-1])
+    ]
+    stages.append(Stage(names[-1], roles=[f"r{STEPS - 1}"], terminal=True))
+    roles = [Role(f"r{i}", f"Do step {i}.", models=["mini", "standard"]) for i in range(STEPS)]
+    intents = [Intent(k, v) for k, v in INTENTS.items()]
+    return Pipeline("bench", stages=stages, roles=roles, intents=intents, max_steps=STEPS + 2)
+
+
+class RawState(TypedDict):
+    query: str
+    outputs: Annotated[list[dict[str, Any]], operator.add]
+    cost: Annotated[float, operator.add]
+
+
+def raw_langgraph() -> Any:
+    """The same pipeline as a user would write it by hand: fixed role and model per node."""
+    model = default_pool().adapter("mini")
+    names = [f"s{i}" for i in range(STEPS)]
+
+    def make(i: int) -> Any:
+        def node(state: RawState) -> dict[str, Any]:
+            nxt = [names[i + 1]] if i + 1 < STEPS else []
+            context = [f"{o['stage']}: {o['text']}" for o in state["outputs"][-5:]]
+            messages = build_messages(
+                role_name=f"r{i}",
+                instructions=f"Do step {i}.",
+                stage=names[i],
+                query=state["query"],
+                intent="refund",
+                facts={},
+                context=context,
+                skills=[],
+                allowed_next=nxt,
+            )
+            reply = model.complete(messages, max_tokens=400)
+            parsed = parse_reply(reply.text)
+            return {"outputs": [{"stage": names[i], "text": parsed.answer}], "cost": reply.cost_usd}
+
+        return node
+
+    g = StateGraph(RawState)
+    for i, n in enumerate(names):
+        g.add_node(n, make(i))
+    g.add_edge(START, names[0])
+    for a, b in itertools.pairwise(names):
+        g.add_edge(a, b)
+    g.add_edge(names[-1], END)
+    return g.compile()
+
+
+def bench_steps(runs: int) -> dict[str, float]:
+    raw = raw_langgraph()
+    tmp = Path(tempfile.mkdtemp())
+    off = Runtime(our_pipeline(), learn=True)
+    provider = make_provider("jsonl", trace_dir=tmp / "traces")
+    on = Runtime(our_pipeline(), learn=True, tracer_provider=provider)
+    raw_input = {"query": QUERY, "outputs": [], "cost": 0.0}
+    for _ in range(30):  # warm up caches and the bandit's arrays
+        raw.invoke(raw_input)
+        off.run(QUERY)
+        on.run(QUERY)
+    t_raw, t_off, t_on = [], [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        raw.invoke(raw_input)
+        t_raw.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        r = off.run(QUERY)
+        t_off.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        on.run(QUERY)
+        t_on.append(time.perf_counter() - t)
+    assert r.status == "ok" and len(r.trail) == STEPS, r.error
+    assert len(list((tmp / "traces").glob("*.jsonl"))) == runs + 30
+    m_raw, m_off, m_on = (statistics.median(x) / STEPS * 1e6 for x in (t_raw, t_off, t_on))
+    return {
+        "raw_us": m_raw,
+        "off_us": m_off,
+        "on_us": m_on,
+        "ratio_off": m_off / m_raw,
+        "ratio_on": m_on / m_raw,
+    }
+
+
+def bench_decision(n: int) -> dict[str, float]:
+    """intent + guards + LinUCB(16 arms, 32 features), as the engine does per stage visit."""
+    router = IntentRouter(INTENTS)
+    machine = StageMachine({"a": ["b"], "b": []}, start="a", terminals=["b"])
+    dispatcher = Dispatcher(machine)
+    pairs = [(f"role{r}", f"model{m}") for r in range(4) for m in range(4)]
+    bandit = LinUCB(DIM, alpha=0.5)
+    policy = AssignmentPolicy(bandit, {"a": pairs})
+    features = FeatureBuilder(DIM)
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # a policy that has learned something
+        x = rng.random(DIM)
+        policy.credit([(arm_name(*pairs[rng.integers(16)]), x)], float(rng.random()))
+    budget = Budget(1.0)
+    expected = {arm_name(r, m): 0.001 * (1 + i % 4) for i, (r, m) in enumerate(pairs)}
+    names = [arm_name(r, m) for r, m in pairs]
+    samples = []
+    for i in range(n + 200):
+        t = time.perf_counter()
+        intent = router.classify(QUERY)
+        x = features.build(
+            query=QUERY,
+            intent=intent.label,
+            confidence=intent.confidence,
+            stage="a",
+            visits=0,
+            budget_left=budget.left_fraction(0.5),
+        )
+        excluded, _ = budget.exclusions("a", 0.5, expected, names)
+        chosen = policy.assign("a", x, excluded=excluded)
+        dispatcher.next_stage("a", [("model", "b")])
+        dt = time.perf_counter() - t
+        if i >= 200:
+            samples.append(dt)
+    assert chosen.role
+    samples.sort()
+    return {
+        "median_us": statistics.median(samples) * 1e6,
+        "p99_us": samples[int(0.99 * len(samples))] * 1e6,
+    }
+
+
+def bench_help(n: int) -> float:
+    orch = str(Path(sys.executable).with_name("orch"))
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run([orch, "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
+    args = ap.parse_args()
+    runs, decisions, helps = (30, 2000, 3) if args.quick else (300, 20000, 10)
+    print(
+        f"# {platform.platform()} | {platform.processor() or platform.machine()} | "
+        f"Python {platform.python_version()} | {time.strftime('%Y-%m-%d')}"
+    )
+    s = bench_steps(runs)
+    print(
+        f"per step: raw LangGraph {s['raw_us']:.0f} us | ours, tracing off {s['off_us']:.0f} us "
+        f"({s['ratio_off']:.3f}x) | ours, JSONL tracing {s['on_us']:.0f} us ({s['ratio_on']:.3f}x)"
+        f"  [{runs} interleaved runs of {STEPS} steps, medians]"
+    )
+    d = bench_decision(decisions)
+    print(
+        f"assignment decision (intent + guards + LinUCB 16 arms x {DIM} features): "
+        f"median {d['median_us']:.1f} us, p99 {d['p99_us']:.1f} us  [{decisions} decisions]"
+    )
+    print(f"orch --help cold: median {bench_help(helps):.3f} s  [{helps} fresh processes]")
+
+
+if __name__ == "__main__":
+    main()
