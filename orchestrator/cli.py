@@ -113,12 +113,8 @@ def run(
     data_dir: str | None,
 ) -> None:
     """Run the pipeline defined in FILE on --query (or its sample query)."""
-    import sqlite3
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     from agents import ModelPool
-    from orchestrator.engine import Runtime
+    from orchestrator.engine import Runtime, sqlite_checkpointer
     from orchestrator.loader import load_pipeline
     from orchestrator.telemetry import make_provider
 
@@ -131,14 +127,14 @@ def run(
     home = _data_dir(data_dir)
     home.mkdir(parents=True, exist_ok=True)
     provider = make_provider(trace_mode, trace_dir=home / "traces", otlp_endpoint=otlp_endpoint)  # type: ignore[arg-type]
-    conn = sqlite3.connect(home / "checkpoints.sqlite", check_same_thread=False)
+    checkpointer = sqlite_checkpointer(home / "checkpoints.sqlite")
     try:
         runtime = Runtime(
             pipeline,
             pool=pool,
             data_dir=home,
             tracer_provider=provider,
-            checkpointer=SqliteSaver(conn),
+            checkpointer=checkpointer,
             cost_weight=cost_weight,
             budget_usd=budget,
             learn=not no_learn,
@@ -148,7 +144,7 @@ def run(
             raise InputError(f"{file} has no sample_query; pass --query TEXT")
         result = runtime.run(query)
     finally:
-        conn.close()
+        checkpointer.conn.close()  # type: ignore[attr-defined]
         if provider is not None:
             provider.shutdown()
     if as_json:

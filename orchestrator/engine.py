@@ -13,7 +13,7 @@ from __future__ import annotations
 import operator
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypedDict, cast
 
@@ -33,23 +33,22 @@ from orchestrator.errors import (
     GoalUnreachable,
     OrchestratorError,
     PoolConfigError,
-    PostconditionFailed,
-    PreconditionFailed,
     RunError,
-    SkillFailed,
 )
 from orchestrator.features import DIM, FeatureBuilder
-from orchestrator.intent import IntentResult, IntentRouter
+from orchestrator.intent import IntentRouter
 from orchestrator.judge import GroundedJudge
 from orchestrator.linucb import LinUCB
 from orchestrator.pipeline import Pipeline, Stage, StageView
 from orchestrator.policy import AssignmentPolicy, arm_name, reward
 from orchestrator.policystore import PolicyStore
 from orchestrator.protocols import Judge
+from orchestrator.run import RunContext, RunResult
+from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
-from orchestrator.types import Candidate, Decision
+from orchestrator.types import Decision
 
-__all__ = ["RunResult", "Runtime"]
+__all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
 
 
 def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
@@ -69,86 +68,6 @@ class RunState(TypedDict, total=False):
     """Skill results by ``produces`` name."""
     outputs: Annotated[list[dict[str, Any]], operator.add]
     """One record per stage visit: answer, arm and context used, cost and tokens."""
-
-
-@dataclass(kw_only=True, slots=True)
-class RunContext:
-    """Run-scoped control-plane objects, handed to every node by LangGraph."""
-
-    run_id: str
-    query: str
-    root: Span
-    intent: IntentResult
-    decisions: list[Decision] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RunResult:
-    """Everything a finished (or failed) run produced."""
-
-    run_id: str
-    """Identifier of the run; also names its trace."""
-    pipeline: str
-    """Pipeline name."""
-    query: str
-    """The request."""
-    status: str
-    """``ok``, ``failed`` (an error stopped it) or ``escalated`` (ended in a failure stage)."""
-    answer: str
-    """The final answer text."""
-    intent: str
-    """Routed intent."""
-    confidence: float
-    """Intent confidence."""
-    trail: tuple[str, ...]
-    """Stages visited in order."""
-    cost_usd: float
-    """Total model spend."""
-    input_tokens: int
-    """Total prompt tokens."""
-    output_tokens: int
-    """Total completion tokens."""
-    quality: float
-    """Judge's score of the outcome."""
-    reward: float
-    """quality - cost_weight * cost, credited to the policy."""
-    decisions: tuple[Decision, ...]
-    """Every decision, in order."""
-    outputs: tuple[dict[str, Any], ...]
-    """Each stage's answer with role, model and the facts it was shown."""
-    facts: dict[str, Any]
-    """Facts produced by skills."""
-    error: str | None = None
-    """Why the run failed, if it did."""
-
-    def summary(self) -> str:
-        """One line: intent, stage path, assignments, tool paths, blocks."""
-        parts = [f"intent={self.intent}({self.confidence:.2f})", "->".join(self.trail)]
-        assigns = []
-        for d in self.decisions:
-            if d.kind != "assign":
-                continue
-            role, model = d.chosen.split("@", 1)
-            scored = {c.name: c.score for c in d.candidates if c.score is not None}
-            rivals = sorted(((v, k) for k, v in scored.items() if k != d.chosen), reverse=True)
-            detail = f"ucb {scored[d.chosen]:.2f}"
-            if rivals:
-                detail += f" vs {rivals[0][1]} {rivals[0][0]:.2f}"
-            assigns.append(f"{role}={model}({detail})")
-        if assigns:
-            parts.append("assign: " + " ".join(assigns))
-        tools = [
-            d.chosen for d in self.decisions if d.kind in ("tool_path", "reroute") and d.chosen
-        ]
-        if tools:
-            parts.append("tools: " + " | ".join(tools))
-        blocks = sum(1 for d in self.decisions if d.kind == "guard_block")
-        if blocks:
-            parts.append(f"blocked: {blocks}")
-        escal = sum(1 for d in self.decisions if d.kind == "escalate")
-        if escal:
-            parts.append(f"escalated: {escal}")
-        return "  ".join(parts)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -190,6 +109,7 @@ class Runtime:
         self.tracer = RunTracer(tracer_provider)
         self.router = IntentRouter(pipeline.intents, min_confidence=pipeline.min_intent_confidence)
         self.dispatcher = Dispatcher(pipeline.machine)
+        self.tools = ToolRunner(pipeline.registry, self.tracer)
         self.features = FeatureBuilder(DIM)
         self.store = PolicyStore(data_dir / "policy") if data_dir is not None else None
         bandit, self.runs = (
@@ -267,7 +187,7 @@ class Runtime:
         root = self.tracer.workflow(self.pipeline.name, run_id=run_id, query=query)
         intent = self.router.classify(query)
         ctx = RunContext(run_id=run_id, query=query, root=root, intent=intent)
-        self._record(ctx, root, intent.decision)
+        ctx.record(root, intent.decision)
         if root.is_recording():
             root.set_attribute(ATTR.INTENT, intent.label)
         state: dict[str, Any] = {
@@ -357,10 +277,6 @@ class Runtime:
             error=error,
         )
 
-    def _record(self, ctx: RunContext, span: Span, decision: Decision) -> None:
-        ctx.decisions.append(decision)
-        self.tracer.decision(span, decision)
-
     # ----------------------------------------------------------------- one stage
 
     def _node(self, stage: Stage) -> Any:
@@ -390,13 +306,13 @@ class Runtime:
                 stage.name, spent, self._expected, names
             )
             if budget_decision is not None:
-                self._record(ctx, ctx.root, budget_decision)
+                ctx.record(ctx.root, budget_decision)
         assignment = self.policy.assign(stage.name, x, excluded=excluded)
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )
         try:
-            self._record(ctx, span, assignment.decision)
+            ctx.record(span, assignment.decision)
             update = self._work(stage, assignment.role, assignment.model, state, ctx, span)
         except RunError as exc:
             RunTracer.fail(span, str(exc))
@@ -416,11 +332,13 @@ class Runtime:
         permitted = p.permitted[(stage.name, role_name)]
         facts: dict[str, Any] = dict(state["facts"])
         graph = p.tool_graphs.get((stage.name, role_name))
-        if graph is not None and not self._run_tools(stage, graph, request, facts, ctx, span):
+        if graph is not None and not self.tools.run_to_goal(
+            stage, graph, request, facts, ctx, span
+        ):
             if stage.escalate_to is None:
                 raise GoalUnreachable(
                     f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
-                    f"(failed: {self._failed_text(ctx, stage.name)}); give the stage "
+                    f"(failed: {self.tools.failed_text(ctx, stage.name)}); give the stage "
                     "escalate_to=... or another skill that produces it"
                 )
             # escalating: no model call, straight to the escalation stage
@@ -428,7 +346,7 @@ class Runtime:
                 stage.name, [("escalation", stage.escalate_to)]
             )
             for d in decisions:
-                self._record(ctx, span, d)
+                ctx.record(span, d)
             return {
                 "trail": [stage.name],
                 "facts": _new(facts, state["facts"]),
@@ -437,8 +355,7 @@ class Runtime:
             }
 
         selection = select_recent(state["outputs"], role.context_tokens)
-        self._record(
-            ctx,
+        ctx.record(
             span,
             Decision(
                 kind="memory_tier",
@@ -467,11 +384,11 @@ class Runtime:
         for call in parsed.calls:
             block = self.dispatcher.skill_block(stage.name, role.name, call.skill, permitted)
             if block is not None:
-                self._record(ctx, span, block)
+                ctx.record(span, block)
                 blocked += 1
                 continue
             inputs = {"query": request["query"], "intent": request["intent"], **facts, **call.args}
-            ok, value = self._call_skill(stage.name, call.skill, inputs, ctx, span)
+            ok, value = self.tools.call(stage.name, call.skill, inputs, ctx, span)
             if ok:
                 facts[p.registry.get(call.skill).produces] = value
             else:
@@ -490,7 +407,7 @@ class Runtime:
         requests.append((f"model {model!r}", parsed.next_stage))
         nxt, decisions = self.dispatcher.next_stage(stage.name, requests)
         for d in decisions:
-            self._record(ctx, span, d)
+            ctx.record(span, d)
             if d.kind == "guard_block" and d.reason.startswith("model"):
                 blocked += 1
         record = _record_of("answer", stage.name, role.name, model, parsed.answer) | {
@@ -532,139 +449,14 @@ class Runtime:
 
     # ----------------------------------------------------------------- tools
 
-    def _run_tools(
-        self,
-        stage: Stage,
-        graph: Any,
-        request: Mapping[str, Any],
-        facts: dict[str, Any],
-        ctx: RunContext,
-        span: Span,
-    ) -> bool:
-        """Run the cheapest tool chain to the stage goal, rerouting on failure.
 
-        Adds results to ``facts``; returns whether the goal was reached.
-        """
-        goal = stage.goal
-        assert goal is not None
-        if goal in facts:
-            self._record(
-                ctx,
-                span,
-                Decision(
-                    kind="tool_path",
-                    stage=stage.name,
-                    chosen="",
-                    reason=f"goal {goal!r} already known from an earlier visit; no tool rerun",
-                ),
-            )
-            return True
-        route = graph.route()
-        inputs = {"query": request["query"], "intent": request["intent"], **facts}
-        done: list[str] = []
-        plan = route.plan(inputs)
-        if plan is None:
-            self._escalate(stage, route, ctx, span)
-            return False
-        self._record(
-            ctx,
-            span,
-            Decision(
-                kind="tool_path",
-                stage=stage.name,
-                chosen="->".join(plan[0]),
-                reason=f"cheapest path to {goal!r}, cost {plan[1]:.4f}",
-                candidates=tuple(
-                    Candidate(name=t, score=-graph.weight[t]) for t in sorted(graph.tools)
-                ),
-            ),
-        )
-        while plan is not None:
-            for tool in plan[0]:
-                ok, value = self._call_skill(stage.name, tool, inputs, ctx, span)
-                if ok:
-                    produced = graph.tools[tool].produces
-                    inputs[produced] = facts[produced] = value
-                    done.append(tool)
-                    continue
-                route.fail(tool, str(value))
-                plan = route.plan(inputs, done=done)
-                if plan is None:
-                    self._escalate(stage, route, ctx, span)
-                    return False
-                self._record(
-                    ctx,
-                    span,
-                    Decision(
-                        kind="reroute",
-                        stage=stage.name,
-                        chosen="->".join(plan[0]),
-                        reason=f"{tool!r} failed ({value}); its edges now weigh infinity; "
-                        f"new path costs {plan[1]:.4f}",
-                        candidates=(Candidate(name=tool, excluded_by="failed"),),
-                    ),
-                )
-                break
-            else:
-                return True
-        return False  # pragma: no cover - the loop returns on every path
+def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
+    """A LangGraph SQLite checkpointer at ``path`` (close it with ``.conn.close()``)."""
+    import sqlite3
 
-    def _escalate(self, stage: Stage, route: Any, ctx: RunContext, span: Span) -> None:
-        failed = ", ".join(f"{t} ({why})" for t, why in route.failed.items()) or "none"
-        self._record(
-            ctx,
-            span,
-            Decision(
-                kind="escalate",
-                stage=stage.name,
-                chosen=stage.escalate_to or "",
-                reason=f"no tool path reaches goal {stage.goal!r}; failed tools: {failed}",
-                candidates=tuple(Candidate(name=t, excluded_by="failed") for t in route.failed),
-            ),
-        )
+    from langgraph.checkpoint.sqlite import SqliteSaver
 
-    @staticmethod
-    def _failed_text(ctx: RunContext, stage: str) -> str:
-        for d in reversed(ctx.decisions):
-            if d.kind == "escalate" and d.stage == stage:
-                return d.reason.split("failed tools: ", 1)[-1]
-        return "none"
-
-    def _call_skill(
-        self, stage: str, name: str, inputs: Mapping[str, Any], ctx: RunContext, span: Span
-    ) -> tuple[bool, Any]:
-        """Run one skill under its contract; a broken contract is recorded, never passed on."""
-        skill = self.pipeline.registry.get(name)
-        tspan = self.tracer.tool(span, tool=name, call_id=uuid.uuid4().hex[:8])
-        try:
-            try:
-                result = skill.invoke(inputs)
-            except (PreconditionFailed, PostconditionFailed) as exc:
-                what = "call" if isinstance(exc, PreconditionFailed) else "result"
-                self._record(
-                    ctx,
-                    tspan,
-                    Decision(
-                        kind="guard_block",
-                        stage=stage,
-                        chosen="",
-                        reason=f"{exc}; the {what} was blocked",
-                        candidates=(Candidate(name=name, excluded_by=type(exc).__name__),),
-                    ),
-                )
-                RunTracer.fail(tspan, str(exc))
-                return False, exc.detail
-            except SkillFailed as exc:
-                RunTracer.fail(tspan, str(exc))
-                return False, exc.detail
-            except Exception as exc:  # a skill's own bug or outage is a tool failure
-                RunTracer.fail(tspan, f"{type(exc).__name__}: {exc}")
-                return False, f"raised {type(exc).__name__}: {exc}"
-            if tspan.is_recording():
-                tspan.set_attribute(ATTR.TOOL_OUTCOME, "ok")
-            return True, result
-        finally:
-            tspan.end()
+    return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
 
 
 def _follow(state: RunState) -> str:

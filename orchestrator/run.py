@@ -1,0 +1,99 @@
+"""Values of one run: the run-scoped context handed to every node, and the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.trace import Span
+
+from orchestrator.intent import IntentResult
+from orchestrator.tracing import RunTracer
+from orchestrator.types import Decision
+
+__all__ = ["RunContext", "RunResult"]
+
+
+@dataclass(kw_only=True, slots=True)
+class RunContext:
+    """Run-scoped control-plane objects, handed to every node by LangGraph."""
+
+    run_id: str
+    query: str
+    root: Span
+    intent: IntentResult
+    decisions: list[Decision] = field(default_factory=list)
+
+    def record(self, span: Span, decision: Decision) -> None:
+        """Keep ``decision`` for the result and emit it as an event on ``span``."""
+        self.decisions.append(decision)
+        RunTracer.decision(span, decision)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunResult:
+    """Everything a finished (or failed) run produced."""
+
+    run_id: str
+    """Identifier of the run; also names its trace."""
+    pipeline: str
+    """Pipeline name."""
+    query: str
+    """The request."""
+    status: str
+    """``ok``, ``failed`` (an error stopped it) or ``escalated`` (ended in a failure stage)."""
+    answer: str
+    """The final answer text."""
+    intent: str
+    """Routed intent."""
+    confidence: float
+    """Intent confidence."""
+    trail: tuple[str, ...]
+    """Stages visited in order."""
+    cost_usd: float
+    """Total model spend."""
+    input_tokens: int
+    """Total prompt tokens."""
+    output_tokens: int
+    """Total completion tokens."""
+    quality: float
+    """Judge's score of the outcome."""
+    reward: float
+    """quality - cost_weight * cost, credited to the policy."""
+    decisions: tuple[Decision, ...]
+    """Every decision, in order."""
+    outputs: tuple[dict[str, Any], ...]
+    """Each stage's answer with role, model and the facts it was shown."""
+    facts: dict[str, Any]
+    """Facts produced by skills."""
+    error: str | None = None
+    """Why the run failed, if it did."""
+
+    def summary(self) -> str:
+        """One line: intent, stage path, assignments, tool paths, blocks."""
+        parts = [f"intent={self.intent}({self.confidence:.2f})", "->".join(self.trail)]
+        assigns = []
+        for d in self.decisions:
+            if d.kind != "assign":
+                continue
+            role, model = d.chosen.split("@", 1)
+            scored = {c.name: c.score for c in d.candidates if c.score is not None}
+            rivals = sorted(((v, k) for k, v in scored.items() if k != d.chosen), reverse=True)
+            detail = f"ucb {scored[d.chosen]:.2f}"
+            if rivals:
+                detail += f" vs {rivals[0][1]} {rivals[0][0]:.2f}"
+            assigns.append(f"{role}={model}({detail})")
+        if assigns:
+            parts.append("assign: " + " ".join(assigns))
+        tools = [
+            d.chosen for d in self.decisions if d.kind in ("tool_path", "reroute") and d.chosen
+        ]
+        if tools:
+            parts.append("tools: " + " | ".join(tools))
+        blocks = sum(1 for d in self.decisions if d.kind == "guard_block")
+        if blocks:
+            parts.append(f"blocked: {blocks}")
+        escal = sum(1 for d in self.decisions if d.kind == "escalate")
+        if escal:
+            parts.append(f"escalated: {escal}")
+        return "  ".join(parts)
