@@ -18,8 +18,14 @@ TIER = "working/recent"
 
 
 def make_item(*, stage: str, role: str, text: str) -> dict[str, Any]:
-    """A memory item for an agent's output, with its token count."""
-    return {"stage": stage, "role": role, "text": text, "tokens": estimate_tokens(text)}
+    """A memory item for an agent's output, with its token count and its context line."""
+    return {
+        "stage": stage,
+        "role": role,
+        "text": text,
+        "tokens": estimate_tokens(text),
+        "line": f"{stage}/{role}: {text}",
+    }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -53,7 +59,7 @@ def select_recent(items: Sequence[Mapping[str, Any]], budget_tokens: int) -> Con
         used += cost
     chosen.reverse()
     return ContextSelection(
-        lines=tuple(f"{i['stage']}/{i['role']}: {i['text']}" for i in chosen),
+        lines=tuple(i["line"] for i in chosen),
         tokens=used,
         considered=len(items),
     )

@@ -186,7 +186,15 @@ class Runtime:
         run_id = run_id or uuid.uuid4().hex[:12]
         root = self.tracer.workflow(self.pipeline.name, run_id=run_id, query=query)
         intent = self.router.classify(query)
-        ctx = RunContext(run_id=run_id, query=query, root=root, intent=intent)
+        ctx = RunContext(
+            run_id=run_id,
+            query=query,
+            root=root,
+            intent=intent,
+            features=self.features.base(
+                query=query, intent=intent.label, confidence=intent.confidence
+            ),
+        )
         ctx.record(root, intent.decision)
         if root.is_recording():
             root.set_attribute(ATTR.INTENT, intent.label)
@@ -289,12 +297,9 @@ class Runtime:
     def _run_stage(self, stage: Stage, state: RunState, ctx: RunContext) -> dict[str, Any]:
         if not stage.roles:  # a terminal stage nobody works on: the run ends here
             return {"trail": [stage.name]}
-        request = state["request"]
         spent = sum(o["cost"] for o in state["outputs"])
-        x = self.features.build(
-            query=request["query"],
-            intent=request["intent"],
-            confidence=request["confidence"],
+        x = self.features.for_stage(
+            ctx.features,
             stage=stage.name,
             visits=state["trail"].count(stage.name),
             budget_left=self.budget.left_fraction(spent),
@@ -393,17 +398,19 @@ class Runtime:
                 facts[p.registry.get(call.skill).produces] = value
             else:
                 blocked += 1
-        view = StageView(
-            query=request["query"],
-            intent=request["intent"],
-            stage=stage.name,
-            answer=parsed.answer,
-            facts=facts,
-            trail=(*state["trail"], stage.name),
-        )
+        view = None
+        if stage.route is not None or stage.check is not None:  # only they look at it
+            view = StageView(
+                query=request["query"],
+                intent=request["intent"],
+                stage=stage.name,
+                answer=parsed.answer,
+                facts=facts,
+                trail=(*state["trail"], stage.name),
+            )
         requests: list[tuple[str, str | None]] = []
         if stage.route is not None:
-            requests.append((f"route of stage {stage.name!r}", stage.route(view)))
+            requests.append((f"route of stage {stage.name!r}", stage.route(view)))  # type: ignore[arg-type]
         requests.append((f"model {model!r}", parsed.next_stage))
         nxt, decisions = self.dispatcher.next_stage(stage.name, requests)
         for d in decisions:
@@ -412,7 +419,7 @@ class Runtime:
                 blocked += 1
         record = _record_of("answer", stage.name, role.name, model, parsed.answer) | {
             "facts": facts,
-            "check": bool(stage.check(view)) if stage.check is not None else None,
+            "check": bool(stage.check(view)) if stage.check is not None and view else None,
             "blocked_requests": blocked,
             "cost": reply.cost_usd,
             "input_tokens": reply.input_tokens,

@@ -36,6 +36,35 @@ class FeatureBuilder:
         self.dim = dim
         self._w = (dim - _FIXED) // 3
 
+    def base(self, *, query: str, intent: str, confidence: float) -> list[float]:
+        """The part of x that stays fixed for a whole run (query and intent)."""
+        w = self._w
+        words = query.lower().split()
+        x = [0.0] * self.dim
+        x[0] = 1.0
+        x[1] = confidence
+        x[2] = min(math.log1p(len(words)) / 5.0, 1.0)
+        x[5] = 1.0 if _DIGIT.search(query) else 0.0
+        x[6] = 1.0 if "?" in query else 0.0
+        x[7] = 1.0 if intent == "unknown" else 0.0
+        x[_FIXED + _bucket(intent, w)] = 1.0
+        if words:
+            start = _FIXED + 2 * w
+            share = 1.0 / len(words)
+            for word in words:
+                x[start + _bucket(word, w)] += share
+        return x
+
+    def for_stage(
+        self, base: list[float], *, stage: str, visits: int = 0, budget_left: float = 1.0
+    ) -> np.ndarray:
+        """x for one stage visit: the run's ``base`` plus stage, visits and budget state."""
+        x = base.copy()
+        x[3] = min(max(budget_left, 0.0), 1.0)
+        x[4] = min(visits / 4.0, 1.0)
+        x[_FIXED + self._w + _bucket(stage, self._w)] = 1.0
+        return np.array(x)
+
     def build(
         self,
         *,
@@ -46,23 +75,6 @@ class FeatureBuilder:
         visits: int = 0,
         budget_left: float = 1.0,
     ) -> np.ndarray:
-        """The feature vector; every entry lies in [0, 1]."""
-        w = self._w
-        words = query.lower().split()
-        x = [0.0] * self.dim
-        x[0] = 1.0
-        x[1] = confidence
-        x[2] = min(math.log1p(len(words)) / 5.0, 1.0)
-        x[3] = min(max(budget_left, 0.0), 1.0)
-        x[4] = min(visits / 4.0, 1.0)
-        x[5] = 1.0 if _DIGIT.search(query) else 0.0
-        x[6] = 1.0 if "?" in query else 0.0
-        x[7] = 1.0 if intent == "unknown" else 0.0
-        x[_FIXED + _bucket(intent, w)] = 1.0
-        x[_FIXED + w + _bucket(stage, w)] = 1.0
-        if words:
-            base = _FIXED + 2 * w
-            share = 1.0 / len(words)
-            for word in words:
-                x[base + _bucket(word, w)] += share
-        return np.array(x)
+        """The whole feature vector in one call; every entry lies in [0, 1]."""
+        base = self.base(query=query, intent=intent, confidence=confidence)
+        return self.for_stage(base, stage=stage, visits=visits, budget_left=budget_left)

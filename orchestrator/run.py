@@ -22,6 +22,8 @@ class RunContext:
     query: str
     root: Span
     intent: IntentResult
+    features: list[float]
+    """The run-constant part of the context vector (query and intent)."""
     decisions: list[Decision] = field(default_factory=list)
 
     def record(self, span: Span, decision: Decision) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,19 +56,23 @@ class JsonlRunProcessor(SpanProcessor):
     """Buffers a run's spans and writes them to one JSONL file when its root span ends.
 
     A span processor rather than an exporter behind SimpleSpanProcessor: spans are only
-    appended to a list while the run goes on, and serialised once, at the run's end.
+    appended to a list while the run goes on and serialised once, at the run's end. The
+    file is written by a background thread (file creation is slow on some file systems and
+    releases the GIL); ``force_flush`` and ``shutdown`` wait until every file is written.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._pending: dict[int, list[ReadableSpan]] = {}
         self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         """Nothing to do when a span starts."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Buffer ``span``; write its trace when it is the root."""
+        """Buffer ``span``; serialise its trace when it is the root."""
         ctx = span.get_span_context()
         if ctx is None:
             return
@@ -75,31 +81,44 @@ class JsonlRunProcessor(SpanProcessor):
                 self._pending.setdefault(ctx.trace_id, []).append(span)
                 return
             children = self._pending.pop(ctx.trace_id, [])
-        self._write(span, children)
-
-    def _write(self, root: ReadableSpan, children: list[ReadableSpan]) -> None:
-        attrs = root.attributes or {}
-        ctx = root.get_span_context()
-        run_id = str(attrs.get(ATTR.RUN_ID) or "")
-        if not run_id:
-            run_id = f"{ctx.trace_id:032x}"[:12] if ctx is not None else "unknown"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        lines = [
+        run_id = str((span.attributes or {}).get(ATTR.RUN_ID) or f"{ctx.trace_id:032x}"[:12])
+        text = "\n".join(
             json.dumps(span_to_dict(s), separators=(",", ":"), default=str)
-            for s in [root, *children]
-        ]
-        tmp = self.directory / f".{run_id}.jsonl.tmp"
-        tmp.write_text("\n".join(lines) + "\n", "utf-8")
-        os.replace(tmp, self.directory / f"{run_id}.jsonl")
+            for s in [span, *children]
+        )
+        if self._writer is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._writer = threading.Thread(target=self._write_loop, daemon=True)
+            self._writer.start()
+        self._queue.put((run_id, text + "\n"))
 
-    def shutdown(self) -> None:
-        """Drop spans of runs that never finished (their root never ended)."""
-        with self._lock:
-            self._pending.clear()
+    def _write_loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            run_id, text = item
+            try:
+                tmp = self.directory / f".{run_id}.jsonl.tmp"
+                tmp.write_text(text, "utf-8")
+                os.replace(tmp, self.directory / f"{run_id}.jsonl")  # never half a file
+            except OSError as exc:
+                warnings.warn(f"could not write trace of run {run_id}: {exc}", stacklevel=1)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Traces are written when their run ends; nothing is held back."""
+        """Wait until every finished run's file is written."""
+        if self._writer is not None:
+            self._queue.join()
         return True
+
+    def shutdown(self) -> None:
+        """Write what is queued, stop the writer, drop spans of runs that never finished."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+        with self._lock:
+            self._pending.clear()
 
 
 def make_provider(

@@ -262,3 +262,22 @@ def test_model_failure_fails_the_run_and_keeps_the_checkpoint(desk: Pipeline) ->
     snapshot = rt.graph.get_state({"configurable": {"thread_id": result.run_id}})
     assert snapshot.values["trail"] == ["triage"]
     assert snapshot.values["facts"] == {}
+
+
+def test_stage_check_feeds_the_judge() -> None:
+    p = make_desk(
+        stages=[
+            Stage(
+                "triage",
+                roles=["triager"],
+                next=["done"],
+                start=True,
+                check=lambda v: "approved" in v.answer,
+            ),
+            Stage("done", terminal=True),
+        ]
+    )
+    good = Runtime(p, pool=scripted_pool(ScriptedModel(["approved\nNEXT: done"], name="m")))
+    bad = Runtime(p, pool=scripted_pool(ScriptedModel(["no idea\nNEXT: done"], name="m")))
+    assert good.run("refund 1").quality == 1.0
+    assert bad.run("refund 1").quality == 0.0

@@ -122,6 +122,7 @@ def bench_steps(runs: int) -> dict[str, float]:
         on.run(QUERY)
         t_on.append(time.perf_counter() - t)
     assert r.status == "ok" and len(r.trail) == STEPS, r.error
+    provider.force_flush()  # type: ignore[union-attr]
     assert len(list((tmp / "traces").glob("*.jsonl"))) == runs + 30
     m_raw, m_off, m_on = (statistics.median(x) / STEPS * 1e6 for x in (t_raw, t_off, t_on))
     return {
