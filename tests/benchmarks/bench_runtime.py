@@ -151,9 +151,13 @@ def bench_decision(n: int) -> dict[str, float]:
     expected = {arm_name(r, m): 0.001 * (1 + i % 4) for i, (r, m) in enumerate(pairs)}
     names = [arm_name(r, m) for r, m in pairs]
     samples = []
+    parts: dict[str, list[float]] = {
+        k: [] for k in ("intent", "features", "budget", "linucb", "dispatch")
+    }
     for i in range(n + 200):
-        t = time.perf_counter()
+        t0 = time.perf_counter()
         intent = router.classify(QUERY)
+        t1 = time.perf_counter()
         x = features.build(
             query=QUERY,
             intent=intent.label,
@@ -162,18 +166,25 @@ def bench_decision(n: int) -> dict[str, float]:
             visits=0,
             budget_left=budget.left_fraction(0.5),
         )
+        t2 = time.perf_counter()
         excluded, _ = budget.exclusions("a", 0.5, expected, names)
+        t3 = time.perf_counter()
         chosen = policy.assign("a", x, excluded=excluded)
+        t4 = time.perf_counter()
         dispatcher.next_stage("a", [("model", "b")])
-        dt = time.perf_counter() - t
+        t5 = time.perf_counter()
         if i >= 200:
-            samples.append(dt)
+            samples.append(t5 - t0)
+            for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+                parts[k].append(v)
     assert chosen.role
     samples.sort()
-    return {
+    out = {
         "median_us": statistics.median(samples) * 1e6,
         "p99_us": samples[int(0.99 * len(samples))] * 1e6,
     }
+    out.update({f"{k}_us": statistics.median(v) * 1e6 for k, v in parts.items()})
+    return out
 
 
 def bench_help(n: int) -> float:
@@ -206,6 +217,8 @@ def main() -> None:
         f"assignment decision (intent + guards + LinUCB 16 arms x {DIM} features): "
         f"median {d['median_us']:.1f} us, p99 {d['p99_us']:.1f} us  [{decisions} decisions]"
     )
+    parts = ("intent", "features", "budget", "linucb", "dispatch")
+    print("  medians of its parts: " + ", ".join(f"{k} {d[k + '_us']:.1f} us" for k in parts))
     print(f"orch --help cold: median {bench_help(helps):.3f} s  [{helps} fresh processes]")
 
 
