@@ -35,8 +35,9 @@ class ArmScores:
 class LinUCB:
     """A growable set of disjoint ridge-regression arms over ``dim`` features.
 
-    All A^-1 rows and all theta vectors live in one matrix so that scoring every arm is a
-    single matrix-vector product; ``a_inv`` and ``theta`` are views into it.
+    Each arm is one (d+1) x d block of a single array: the d rows of A^-1, then theta, so
+    that scoring a run of adjacent arms is one matrix-vector product plus one for the
+    variances; ``a_inv`` and ``theta`` are views into that array.
     """
 
     def __init__(self, dim: int, *, alpha: float = 0.5, ridge: float = 1.0) -> None:
@@ -52,10 +53,9 @@ class LinUCB:
         self._stack(np.empty((0, dim, dim)), np.empty((0, dim)))
 
     def _stack(self, a_inv: np.ndarray, theta: np.ndarray) -> None:
-        n, d = len(theta), self.dim
-        self._m = np.concatenate([a_inv.reshape(n * d, d), theta])
-        self.a_inv = self._m[: n * d].reshape(n, d, d)
-        self.theta = self._m[n * d :]
+        self._m = np.concatenate([a_inv, theta[:, None, :]], axis=1)  # (n, d + 1, d)
+        self.a_inv = self._m[:, : self.dim, :]
+        self.theta = self._m[:, self.dim, :]
 
     def ensure_arms(self, names: Sequence[str]) -> list[int]:
         """Indices of ``names``, adding unseen arms with the prior A = ridge * I."""
@@ -80,17 +80,12 @@ class LinUCB:
 
     def scores(self, x: np.ndarray, arms: slice | None = None) -> ArmScores:
         """Mean and exploration bonus for context ``x`` of every arm, or of a slice of arms."""
-        n, d = len(self.arms), self.dim
-        if arms is None:
-            r = np.dot(self._m, x)
-            var = np.dot(r[: n * d].reshape(n, d), x)
-            mean = r[n * d :]
-        else:
-            lo, hi, _ = arms.indices(n)
-            ax = np.dot(self._m[lo * d : hi * d], x)
-            var = np.dot(ax.reshape(hi - lo, d), x)
-            mean = np.dot(self.theta[lo:hi], x)
-        return ArmScores(mean=mean, bonus=self.alpha * np.sqrt(np.maximum(var, 0.0)))
+        d = self.dim
+        block = self._m if arms is None else self._m[arms]
+        # (k, d + 1): A^-1 x for each arm, then theta . x; 2-D dot is numpy's fast path
+        r = np.dot(block.reshape(-1, d), x).reshape(-1, d + 1)
+        var = np.dot(r[:, :d], x)
+        return ArmScores(mean=r[:, self.dim], bonus=self.alpha * np.sqrt(np.maximum(var, 0.0)))
 
     def update(self, arm: int, x: np.ndarray, reward: float) -> None:
         """Credit ``reward`` to ``arm`` for context ``x`` (Sherman-Morrison)."""

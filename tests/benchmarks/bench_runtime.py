@@ -187,6 +187,39 @@ def bench_decision(n: int) -> dict[str, float]:
     return out
 
 
+def bench_cold(n: int) -> dict[str, float]:
+    """One stage visit of ours, back to back (warm caches) vs right after a raw LangGraph run."""
+    from opentelemetry.trace import INVALID_SPAN
+
+    from orchestrator.run import RunContext
+
+    rt = Runtime(our_pipeline(), learn=False)
+    raw = raw_langgraph()
+    raw_input = {"query": QUERY, "outputs": [], "cost": 0.0}
+    intent = rt.router.classify(QUERY)
+    base = rt.features.base(query=QUERY, intent=intent.label, confidence=intent.confidence)
+    state: dict[str, Any] = {
+        "request": {"query": QUERY, "intent": intent.label, "confidence": intent.confidence},
+        "trail": [],
+        "facts": {},
+        "outputs": [],
+    }
+    stage = rt.pipeline.stages["s3"]
+
+    def visit() -> float:
+        ctx = RunContext(run_id="x", query=QUERY, root=INVALID_SPAN, intent=intent, features=base)
+        t = time.perf_counter()
+        rt._run_stage(stage, state, ctx)  # type: ignore[arg-type]
+        return time.perf_counter() - t
+
+    warm = [visit() for _ in range(n)]
+    cold = []
+    for _ in range(n // 10):
+        raw.invoke(raw_input)
+        cold.append(visit())
+    return {"warm_us": statistics.median(warm) * 1e6, "cold_us": statistics.median(cold) * 1e6}
+
+
 def bench_help(n: int) -> float:
     orch = str(Path(sys.executable).with_name("orch"))
     times = []
@@ -219,6 +252,11 @@ def main() -> None:
     )
     parts = ("intent", "features", "budget", "linucb", "dispatch")
     print("  medians of its parts: " + ", ".join(f"{k} {d[k + '_us']:.1f} us" for k in parts))
+    c = bench_cold(decisions // 5)
+    print(
+        f"one stage visit of ours (incl. its model call): {c['warm_us']:.0f} us back to back, "
+        f"{c['cold_us']:.0f} us right after a raw LangGraph run (cold caches)"
+    )
     print(f"orch --help cold: median {bench_help(helps):.3f} s  [{helps} fresh processes]")
 
 
