@@ -10,17 +10,14 @@ are counted from the text with the profile's prices, so cost trade-offs are real
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Sequence
 
 from agents.profile import ModelProfile
+from agents.prompts import read_prompt
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
 __all__ = ["OfflineModel"]
-
-_LINE = re.compile(r"^(Stage|Intent|Request|Allowed next stages): (.*)$", re.MULTILINE)
-_FACT = re.compile(r"^- ([A-Za-z0-9_]+): (.*)$", re.MULTILINE)
 
 
 class OfflineModel:
@@ -33,24 +30,19 @@ class OfflineModel:
     def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
         """Answer from the prompt's facts; deterministic for equal messages."""
         user = messages[-1].content
-        fields = dict(_LINE.findall(user))
-        facts_part = (
-            user.split("Facts:\n", 1)[1].split("\nContext:", 1)[0] if "Facts:\n" in user else ""
-        )
-        facts = _FACT.findall(facts_part)
-        allowed = [
-            s for s in fields.get("Allowed next stages", "").split(", ") if s and s != "(none)"
-        ]
+        parts = read_prompt(user)
         roll = zlib.crc32(f"{self.name}|{user}".encode()) / 0xFFFFFFFF
         grounded = roll < self.profile.quality
-        request = fields.get("Request", "")
-        stage = fields.get("Stage", "")
+        request = parts.request.splitlines()[0] if parts.request else ""
+        allowed = parts.allowed_next
         if grounded:
-            detail = "; ".join(f"{k} is {v}" for k, v in facts) or "no further facts were needed"
-            text = f'[{stage}] On "{request}" (intent {fields.get("Intent", "?")}): {detail}.'
+            detail = (
+                "; ".join(f"{k} is {v}" for k, v in parts.facts) or "no further facts were needed"
+            )
+            text = f'[{parts.stage}] On "{request}" (intent {parts.intent}): {detail}.'
             next_stage = allowed[0] if allowed else None
         else:
-            text = f'[{stage}] I looked at "{request}" but could not pin down the details.'
+            text = f'[{parts.stage}] I looked at "{request}" but could not pin down the details.'
             # A weak answer sometimes skips ahead to "done", as weak models do.
             next_stage = "done" if (roll * 1000) % 2 < 1 else (allowed[0] if allowed else None)
         if next_stage:

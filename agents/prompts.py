@@ -14,7 +14,15 @@ from typing import Any
 
 from orchestrator.types import Message
 
-__all__ = ["ParsedReply", "SkillCall", "build_messages", "parse_reply"]
+__all__ = [
+    "REQUEST_HEADER",
+    "ParsedReply",
+    "PromptParts",
+    "SkillCall",
+    "build_messages",
+    "parse_reply",
+    "read_prompt",
+]
 
 PROTOCOL = (
     "Answer the request using the facts and context you are given. To use a skill, write a "
@@ -23,6 +31,25 @@ PROTOCOL = (
 )
 _NEXT = re.compile(r"^\s*NEXT:\s*([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
 _CALL = re.compile(r"^\s*CALL:\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\{.*\})?\s*$", re.MULTILINE)
+
+
+REQUEST_HEADER = "Request:\n"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PromptParts:
+    """What a user message built by ``build_messages`` says."""
+
+    stage: str
+    """The stage being worked on."""
+    intent: str
+    """The routed intent."""
+    request: str
+    """The user's request, verbatim."""
+    facts: tuple[tuple[str, str], ...]
+    """(name, rendered value) of each fact shown."""
+    allowed_next: tuple[str, ...]
+    """Stages the reply may name in ``NEXT:``."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,7 +93,7 @@ def build_messages(
 ) -> list[Message]:
     """The two messages of one agent call: static system part first, run data last."""
     system = f"You are the {role_name}. {instructions}\n\n{PROTOCOL}"
-    lines = [f"Stage: {stage}", f"Intent: {intent}", f"Request: {query}"]
+    lines = [f"Stage: {stage}", f"Intent: {intent}"]
     if facts:
         lines.append("Facts:")
         lines.extend(f"- {k}: {_fmt(v)}" for k, v in facts.items())
@@ -76,7 +103,31 @@ def build_messages(
     if skills:
         lines.append("Skills you may call: " + ", ".join(skills))
     lines.append("Allowed next stages: " + (", ".join(allowed_next) if allowed_next else "(none)"))
+    lines.append(REQUEST_HEADER + query)  # last: a request may span several lines
     return [Message(role="system", content=system), Message(role="user", content="\n".join(lines))]
+
+
+def read_prompt(user: str) -> PromptParts:
+    """The parts of a user message made by ``build_messages`` (for offline backends)."""
+    head, _, request = user.partition("\n" + REQUEST_HEADER)
+    fields: dict[str, str] = {}
+    facts: list[tuple[str, str]] = []
+    section = ""
+    for line in head.splitlines():
+        if line.startswith("- ") and section == "Facts":
+            key, _, value = line[2:].partition(": ")
+            facts.append((key, value))
+        elif not line.startswith("- "):
+            section, _, value = line.partition(":")
+            fields[section] = value.strip()
+    allowed = [s for s in fields.get("Allowed next stages", "").split(", ") if s and s != "(none)"]
+    return PromptParts(
+        stage=fields.get("Stage", ""),
+        intent=fields.get("Intent", ""),
+        request=request,
+        facts=tuple(facts),
+        allowed_next=tuple(allowed),
+    )
 
 
 def parse_reply(text: str) -> ParsedReply:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from agents.prompts import parse_reply
+from agents.prompts import parse_reply, read_prompt
 from orchestrator.errors import ModelCallError
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
@@ -15,14 +15,9 @@ Step = str | Callable[[Sequence[Message]], str] | BaseException
 
 
 def _protocol_echo(messages: Sequence[Message]) -> str:
-    user = messages[-1].content
-    allowed = ""
-    for line in user.splitlines():
-        if line.startswith("Allowed next stages: "):
-            allowed = line.split(": ", 1)[1].split(", ")[0]
-    facts = [line[2:] for line in user.splitlines() if line.startswith("- ") and ": " in line]
-    text = "ok" + (": " + "; ".join(facts) if facts else "")
-    return text + (f"\nNEXT: {allowed}" if allowed and allowed != "(none)" else "")
+    parts = read_prompt(messages[-1].content)
+    text = "ok" + (": " + "; ".join(f"{k}: {v}" for k, v in parts.facts) if parts.facts else "")
+    return text + (f"\nNEXT: {parts.allowed_next[0]}" if parts.allowed_next else "")
 
 
 class ScriptedModel:
