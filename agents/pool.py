@@ -34,7 +34,7 @@ class _EntryFile(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     name: str = pydantic.Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
-    backend: Literal["offline", "litellm"] = "offline"
+    backend: Literal["offline", "litellm", "replay"] = "offline"
     model: str = ""
     api_base: str | None = None
     api_key_env: str | None = None
@@ -45,6 +45,7 @@ class _EntryFile(pydantic.BaseModel):
     latency_ms: float = pydantic.Field(0.0, ge=0)
     quality: float = pydantic.Field(0.7, ge=0, le=1)
     timeout_s: float = pydantic.Field(60.0, gt=0)
+    data: str | None = None
 
     @pydantic.model_validator(mode="after")
     def _litellm_needs_model(self) -> _EntryFile:
@@ -52,6 +53,11 @@ class _EntryFile(pydantic.BaseModel):
             raise ValueError(
                 f"entry {self.name!r} uses backend 'litellm' but gives no `model` string "
                 '(e.g. model = "openai/gpt-4o-mini")'
+            )
+        if self.backend == "replay" and not (self.model and self.data):
+            raise ValueError(
+                f"entry {self.name!r} uses backend 'replay' and needs `model` (the recorded "
+                "model) and `data` (the routing-set folder)"
             )
         for cap, score in self.capabilities.items():
             if not 0 <= score <= 1:
@@ -158,6 +164,10 @@ def _build_adapter(profile: ModelProfile) -> ModelAdapter:
         from agents.litellm_model import LiteLLMModel
 
         return LiteLLMModel(profile)
+    if profile.backend == "replay":
+        from agents.replay import ReplayModel
+
+        return ReplayModel(profile)
     raise PoolConfigError(f"pool model {profile.name!r} has unknown backend {profile.backend!r}")
 
 

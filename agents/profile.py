@@ -17,9 +17,10 @@ class ModelProfile:
     """Pool name that roles refer to (e.g. ``mini``)."""
     backend: str = "offline"
     """``offline`` (built-in deterministic model), ``litellm`` (any litellm model string),
-    or ``custom`` (an adapter object supplied in code)."""
+    ``replay`` (recorded outcomes of a real model), or ``custom`` (an adapter object)."""
     model: str = ""
-    """The litellm model string (e.g. ``openai/gpt-4o-mini``); unused offline."""
+    """The litellm model string (e.g. ``openai/gpt-4o-mini``), or the recorded model's name
+    for ``replay``; unused offline."""
     api_base: str | None = None
     """Endpoint for OpenAI-compatible or self-hosted servers."""
     api_key_env: str | None = None
@@ -38,6 +39,8 @@ class ModelProfile:
     """Offline backend only: how often its answers are grounded in the facts (0..1)."""
     timeout_s: float = 60.0
     """Per-call timeout for remote backends."""
+    data: str | None = None
+    """For ``replay``: the routing-set folder whose recorded outcomes the model replays."""
     adapter: Any = None
     """For ``custom``: the ModelAdapter object that answers."""
 

@@ -421,6 +421,7 @@ class Runtime:
             "facts": facts,
             "check": bool(stage.check(view)) if stage.check is not None and view else None,
             "blocked_requests": blocked,
+            "recorded_quality": reply.quality,
             "cost": reply.cost_usd,
             "input_tokens": reply.input_tokens,
             "output_tokens": reply.output_tokens,

@@ -50,8 +50,9 @@ def grounded(text: str, facts: Mapping[str, Any]) -> bool | None:
 class GroundedJudge:
     """Quality = share of stage outputs that pass their check, minus blocked model requests.
 
-    A stage's check is its own ``check`` verifier when the pipeline gives one, else whether
-    the answer states the facts the stage was shown. A failed run scores 0.
+    A stage's check is the recorded quality of a replayed answer, else its own ``check``
+    verifier when the pipeline gives one, else whether the answer states the facts the
+    stage was shown. A failed run scores 0.
     """
 
     def score(self, outcome: RunOutcome) -> float:
@@ -62,6 +63,11 @@ class GroundedJudge:
         blocks = 0
         for out in outcome.outputs:
             if out.get("kind", "answer") != "answer":
+                continue
+            recorded = out.get("recorded_quality")
+            if recorded is not None:  # a replayed answer's quality is known
+                results.append(float(recorded))
+                blocks += int(out.get("blocked_requests", 0))
                 continue
             check = out.get("check")
             if check is None:

@@ -60,7 +60,9 @@ class ModelReply:
     cost_usd: float
     """Cost of this call in USD, from the pool's prices."""
     provider: str = "offline"
-    """Where the answer came from (offline, litellm provider name, scripted)."""
+    """Where the answer came from (offline, litellm provider name, scripted, replay)."""
+    quality: float | None = None
+    """Quality known at answer time (replay backends report the recorded outcome)."""
 
 
 class Candidate(NamedTuple):
