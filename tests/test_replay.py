@@ -12,7 +12,11 @@ from agents import ModelPool, ModelProfile, load_routing_set
 from orchestrator import Pipeline, Role, Runtime, Stage
 from orchestrator.errors import InputError, PoolConfigError
 
-REAL = Path(os.environ.get("ORCH_ROUTING_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "routing"))
+REAL = Path(
+    os.environ.get(
+        "ORCH_ROUTING_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "routing"
+    )
+)
 
 
 def write_set(folder: Path) -> Path:
@@ -35,8 +39,10 @@ def write_set(folder: Path) -> Path:
 def answer_pipeline() -> Pipeline:
     return Pipeline(
         "answer",
-        stages=[Stage("answer", roles=["solver"], next=["done"], start=True),
-                Stage("done", terminal=True)],
+        stages=[
+            Stage("answer", roles=["solver"], next=["done"], start=True),
+            Stage("done", terminal=True),
+        ],
         roles=[Role("solver", "Answer the question.", models=["big", "small"])],
     )
 
@@ -83,7 +89,7 @@ def test_pool_file_validation_for_replay(tmp_path: Path) -> None:
     f.write_text("[[models]]\nname = 'x'\nbackend = 'replay'\n")
     with pytest.raises(PoolConfigError, match="needs `model`"):
         ModelPool.from_file(f)
-    with pytest.raises(InputError, match="queries.jsonl is missing"):
+    with pytest.raises(InputError, match=r"queries\.jsonl is missing"):
         load_routing_set(tmp_path)
 
 
@@ -95,11 +101,23 @@ def test_real_mmlupro_outcomes_replay() -> None:
     import numpy as np
 
     assert abs(float(np.nanmean(rs.quality[:, col])) - 0.702) < 0.005
-    pool = ModelPool([ModelProfile(name="pro", backend="replay", model="gemini-1.5-pro-002",
-                                   data=str(REAL / "mmlupro"))])
-    p = Pipeline("answer", stages=[Stage("answer", roles=["solver"], next=["done"], start=True),
-                                   Stage("done", terminal=True)],
-                 roles=[Role("solver", "Answer.")])
+    pool = ModelPool(
+        [
+            ModelProfile(
+                name="pro", backend="replay", model="gemini-1.5-pro-002", data=str(REAL / "mmlupro")
+            )
+        ]
+    )
+    p = Pipeline(
+        "answer",
+        stages=[
+            Stage("answer", roles=["solver"], next=["done"], start=True),
+            Stage("done", terminal=True),
+        ],
+        roles=[Role("solver", "Answer.")],
+    )
     result = Runtime(p, pool=pool).run(rs.prompts[0])
     assert result.status == "ok"
-    assert result.quality == rs.quality[0, col] and result.cost_usd == pytest.approx(rs.cost[0, col])
+    assert result.quality == rs.quality[0, col] and result.cost_usd == pytest.approx(
+        rs.cost[0, col]
+    )

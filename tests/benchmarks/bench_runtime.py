@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import numpy as np
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
 from agents import Role, build_messages, default_pool, parse_reply
@@ -63,7 +64,7 @@ class RawState(TypedDict):
     cost: Annotated[float, operator.add]
 
 
-def raw_langgraph() -> Any:
+def raw_langgraph(checkpointer: Any = None) -> Any:
     """The same pipeline as a user would write it by hand: fixed role and model per node."""
     model = default_pool().adapter("mini")
     names = [f"s{i}" for i in range(STEPS)]
@@ -96,42 +97,52 @@ def raw_langgraph() -> Any:
     for a, b in itertools.pairwise(names):
         g.add_edge(a, b)
     g.add_edge(names[-1], END)
-    return g.compile()
+    return g.compile(checkpointer=checkpointer)
 
 
 def bench_steps(runs: int) -> dict[str, float]:
-    raw = raw_langgraph()
+    """Interleaved runs of raw LangGraph and ours (tracing off, JSONL tracing on), each
+    without a checkpointer and with LangGraph's InMemorySaver (durable state per step)."""
     tmp = Path(tempfile.mkdtemp())
-    off = Runtime(our_pipeline(), learn=True)
     provider = make_provider("jsonl", trace_dir=tmp / "traces")
-    on = Runtime(our_pipeline(), learn=True, tracer_provider=provider)
-    raw_input = {"query": QUERY, "outputs": [], "cost": 0.0}
-    for _ in range(30):  # warm up caches and the bandit's arrays
-        raw.invoke(raw_input)
-        off.run(QUERY)
-        on.run(QUERY)
-    t_raw, t_off, t_on = [], [], []
-    for _ in range(runs):
-        t = time.perf_counter()
-        raw.invoke(raw_input)
-        t_raw.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        r = off.run(QUERY)
-        t_off.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        on.run(QUERY)
-        t_on.append(time.perf_counter() - t)
-    assert r.status == "ok" and len(r.trail) == STEPS, r.error
-    provider.force_flush()  # type: ignore[union-attr]
-    assert len(list((tmp / "traces").glob("*.jsonl"))) == runs + 30
-    m_raw, m_off, m_on = (statistics.median(x) / STEPS * 1e6 for x in (t_raw, t_off, t_on))
-    return {
-        "raw_us": m_raw,
-        "off_us": m_off,
-        "on_us": m_on,
-        "ratio_off": m_off / m_raw,
-        "ratio_on": m_on / m_raw,
+    variants: dict[str, Any] = {
+        "raw": lambda: raw_langgraph().invoke,
+        "off": lambda: Runtime(our_pipeline()).run,
+        "on": lambda: Runtime(our_pipeline(), tracer_provider=provider).run,
+        "raw_ckpt": lambda: raw_langgraph(InMemorySaver()).invoke,
+        "off_ckpt": lambda: Runtime(our_pipeline(), checkpointer=InMemorySaver()).run,
+        "on_ckpt": lambda: (
+            Runtime(our_pipeline(), tracer_provider=provider, checkpointer=InMemorySaver()).run
+        ),
     }
+    calls = {k: make() for k, make in variants.items()}
+    raw_input = {"query": QUERY, "outputs": [], "cost": 0.0}
+    counter = iter(range(10**9))
+
+    def call(name: str) -> float:
+        t = time.perf_counter()
+        if name.startswith("raw"):
+            config = {"configurable": {"thread_id": str(next(counter))}}
+            calls[name](raw_input, config)
+        else:
+            result = calls[name](QUERY)
+            assert result.status == "ok" and len(result.trail) == STEPS, result.error
+        return time.perf_counter() - t
+
+    for _ in range(30):  # warm up caches and the bandit's arrays
+        for name in calls:
+            call(name)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(runs):
+        for name in calls:
+            times[name].append(call(name))
+    provider.force_flush()  # type: ignore[union-attr]
+    assert len(list((tmp / "traces").glob("*.jsonl"))) == 2 * (runs + 30)
+    out = {f"{k}_us": statistics.median(v) / STEPS * 1e6 for k, v in times.items()}
+    for suffix in ("", "_ckpt"):
+        for mode in ("off", "on"):
+            out[f"ratio_{mode}{suffix}"] = out[f"{mode}{suffix}_us"] / out[f"raw{suffix}_us"]
+    return out
 
 
 def bench_decision(n: int) -> dict[str, float]:
@@ -240,11 +251,14 @@ def main() -> None:
         f"Python {platform.python_version()} | {time.strftime('%Y-%m-%d')}"
     )
     s = bench_steps(runs)
-    print(
-        f"per step: raw LangGraph {s['raw_us']:.0f} us | ours, tracing off {s['off_us']:.0f} us "
-        f"({s['ratio_off']:.3f}x) | ours, JSONL tracing {s['on_us']:.0f} us ({s['ratio_on']:.3f}x)"
-        f"  [{runs} interleaved runs of {STEPS} steps, medians]"
-    )
+    for suffix, label in (("", "no checkpointer"), ("_ckpt", "InMemorySaver")):
+        print(
+            f"per step, {label}: raw LangGraph {s['raw' + suffix + '_us']:.0f} us | "
+            f"ours, tracing off {s['off' + suffix + '_us']:.0f} us "
+            f"({s['ratio_off' + suffix]:.3f}x) | ours, JSONL tracing "
+            f"{s['on' + suffix + '_us']:.0f} us ({s['ratio_on' + suffix]:.3f}x)"
+            f"  [{runs} interleaved runs of {STEPS} steps, medians]"
+        )
     d = bench_decision(decisions)
     print(
         f"assignment decision (intent + guards + LinUCB 16 arms x {DIM} features): "
