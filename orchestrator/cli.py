@@ -298,6 +298,77 @@ def policy_reset(pipeline: str, data_dir: str | None) -> None:
     )
 
 
+@cli.group("eval")
+def eval_group() -> None:
+    """Evaluate the runtime's mechanisms offline on recorded data."""
+
+
+@eval_group.command("routing")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="A routing-set folder (queries.jsonl + routing.csv), e.g. ../shared/data/routing/mmlupro.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Shuffles of the queries; results are means over seeds.",
+)
+@click.option(
+    "--train-share",
+    type=click.FloatRange(0.05, 0.95),
+    default=0.6,
+    show_default=True,
+    help="Share of each shuffle the policies learn from.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the results as JSON to this file.",
+)
+@click.option(
+    "--plot",
+    "plot_out",
+    type=click.Path(dir_okay=False),
+    help="Write the cost-quality frontiers as a PNG (needs matplotlib).",
+)
+@_clean_errors
+def eval_routing(
+    data_dir: str, seeds: int, train_share: float, json_out: str | None, plot_out: str | None
+) -> None:
+    """Replay recorded model outcomes through every routing policy; print the frontiers."""
+    from agents import load_routing_set
+    from orchestrator.routing_eval import evaluate_routing, plot_frontiers
+
+    data = load_routing_set(data_dir)
+    click.echo(f"{data.name}: {len(data.query_ids)} queries x {len(data.models)} models", err=True)
+    report = evaluate_routing(
+        data, seeds=seeds, train_share=train_share, progress=lambda m: click.echo(m, err=True)
+    )
+    b, o = report.best_single, report.oracle
+    click.echo(
+        f"best single model: {b['model']}  quality {b['quality']:.3f}  ${b['cost']:.6f}/query"
+    )
+    click.echo(f"oracle:            quality {o['quality']:.3f}  ${o['cost']:.6f}/query")
+    for name, pts in report.frontier.items():
+        shown = "  ".join(f"(${c:.6f}, {q:.3f})" for c, q, _ in pts)
+        click.echo(f"{name:<15} {shown}")
+    t = report.targets()
+    click.echo(
+        f"ours >= 0.98x best quality at <= 0.5x its cost: {t['ours_98pct_quality_at_half_cost']}; "
+        f"ours on or above kNN: {t['ours_on_or_above_knn']}"
+    )
+    if json_out:
+        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+    if plot_out:
+        plot_frontiers(report, plot_out)
+
+
 def main() -> None:
     """Entry point of the ``orch`` script."""
     cli(prog_name="orch")

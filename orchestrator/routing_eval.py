@@ -1,0 +1,334 @@
+"""Evaluation of routing policies by replay of recorded model outcomes.
+
+For each seed the recorded queries are shuffled and split: the policies learn online on the
+first part, seeing only the outcome of the model they chose (bandit feedback, as in a live
+run), and are then evaluated, frozen and greedy, on the rest. Every reported quality is the
+mean per evaluated query and every cost the mean USD per evaluated query; no policy is ever
+scored on a query it learned from. The kNN router (RouteLLM style) instead learns from the
+full recorded table of the training queries, as a supervised router would.
+
+Reward for learning and choosing is ``quality - lam * cost / c_ref``, where c_ref is the
+mean cost per query of the best single model on the training queries: ``lam`` is the
+quality a user would give up to save one best-model query's worth of spend.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agents import RoutingSet
+from orchestrator.errors import InputError
+from orchestrator.intent import tokenize
+from orchestrator.linucb import LinUCB
+from orchestrator.pheromone import PheromoneTable
+
+__all__ = ["LAMBDAS", "POLICIES", "RoutingReport", "evaluate_routing", "plot_frontiers"]
+
+LAMBDAS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.5, 4.0)
+POLICIES = ("ours", "linucb", "pheromone", "epsilon_greedy", "random", "cheapest", "knn")
+_HASH_DIM = 4096
+
+
+@dataclass(kw_only=True)
+class RoutingReport:
+    """Results over all seeds (means over seeds of per-query means)."""
+
+    data: str
+    queries: int
+    evaluated: int
+    seeds: int
+    best_single: dict[str, Any]
+    oracle: dict[str, float]
+    points: dict[str, list[list[float]]] = field(default_factory=dict)
+    """policy -> [[cost, quality, lam], ...], one point per lambda of the sweep."""
+
+    @property
+    def frontier(self) -> dict[str, list[list[float]]]:
+        """Each policy's Pareto frontier: its sweep points no other of its points beats."""
+        return {k: _pareto(v) for k, v in self.points.items()}
+
+    def as_json(self) -> dict[str, Any]:
+        """The documented JSON shape (frontier points as [cost, quality])."""
+        return {
+            "data": self.data,
+            "queries": self.queries,
+            "evaluated_per_seed": self.evaluated,
+            "seeds": self.seeds,
+            "best_single": self.best_single,
+            "oracle": self.oracle,
+            "frontier": {k: [[c, q] for c, q, _ in v] for k, v in self.frontier.items()},
+            "points": self.points,
+            "lambdas": list(LAMBDAS),
+            "targets": self.targets(),
+        }
+
+    def targets(self) -> dict[str, Any]:
+        """The two acceptance checks: cheap near-best quality, and ours above kNN."""
+        bq, bc = self.best_single["quality"], self.best_single["cost"]
+        hits = [p for p in self.frontier.get("ours", []) if p[1] >= 0.98 * bq and p[0] <= 0.5 * bc]
+        above = _dominates(self.frontier.get("ours", []), self.frontier.get("knn", []))
+        return {
+            "ours_98pct_quality_at_half_cost": bool(hits),
+            "ours_points_meeting_it": [[c, q] for c, q, _ in hits],
+            "ours_on_or_above_knn": above,
+        }
+
+
+def _pareto(points: Sequence[Sequence[float]]) -> list[list[float]]:
+    """Points not beaten by a cheaper-or-equal point of higher quality, by rising cost."""
+    out: list[list[float]] = []
+    for p in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not out or p[1] > out[-1][1]:
+            out.append(list(p))
+    return out
+
+
+def _dominates(ours: Sequence[Sequence[float]], other: Sequence[Sequence[float]]) -> bool:
+    """Whether, at every cost of ``other``'s points, some ours point costing no more is as good."""
+    for c, q, *_ in other:
+        best = max((oq for oc, oq, *_ in ours if oc <= c * (1 + 1e-9)), default=-math.inf)
+        if best < q - 1e-9:
+            return False
+    return True
+
+
+class _Context:
+    """Per-query inputs shared by the policies.
+
+    The context vector is a bias, the intent (the recorded category, as the intent router
+    would label it) one-hot, and hashed query words: the runtime's feature ingredients,
+    with an exact intent block because a routing set's categories are known up front.
+    """
+
+    def __init__(self, data: RoutingSet) -> None:
+        cats = sorted(set(data.categories))
+        col = {c: 1 + i for i, c in enumerate(cats)}
+        words = 16
+        self.dim = 1 + len(cats) + words
+        x = np.zeros((len(data.prompts), self.dim))
+        x[:, 0] = 1.0
+        for i, (p, c) in enumerate(zip(data.prompts, data.categories, strict=True)):
+            x[i, col[c]] = 1.0
+            toks = tokenize(p)
+            for t in toks:
+                x[i, 1 + len(cats) + zlib.crc32(t.encode()) % words] += 1.0 / max(len(toks), 1)
+        self.x = x
+        self.intents = list(data.categories)
+        self.available = ~np.isnan(data.quality)
+
+
+def _lexical(prompts: Sequence[str]) -> np.ndarray:
+    """Hashed tf-idf vectors (rows L2-normalised) for the kNN router."""
+    rows = [tokenize(p) for p in prompts]
+    df: dict[int, int] = {}
+    hashed = []
+    for toks in rows:
+        h = [zlib.crc32(t.encode()) % _HASH_DIM for t in toks]
+        hashed.append(h)
+        for j in set(h):
+            df[j] = df.get(j, 0) + 1
+    n = len(rows)
+    idf = np.zeros(_HASH_DIM, dtype=np.float32)
+    for j, d in df.items():
+        idf[j] = math.log(1 + n / d)
+    m = np.zeros((n, _HASH_DIM), dtype=np.float32)
+    for i, h in enumerate(hashed):
+        for j in h:
+            m[i, j] += 1.0
+    m *= idf
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.maximum(norms, 1e-9)
+
+
+Chooser = Callable[[int, np.ndarray], int]
+
+
+def _run_online(
+    kind: str,
+    data: RoutingSet,
+    ctx: _Context,
+    train: np.ndarray,
+    lam: float,
+    c_ref: float,
+    rng: np.random.Generator,
+    alpha: float = 1.0,
+    weight: float = 0.5,
+) -> Chooser:
+    """Learn ``kind`` on the training stream; return its frozen, greedy chooser."""
+    n_models = len(data.models)
+    bandit = LinUCB(ctx.dim, alpha=alpha)
+    bandit.ensure_arms(list(data.models))
+    pher = PheromoneTable(list(data.models))
+    means = np.zeros(n_models)
+    pulls = np.zeros(n_models)
+
+    def reward(i: int, a: int) -> float:
+        return float(data.quality[i, a] - lam * data.cost[i, a] / c_ref)
+
+    def score(i: int, avail: np.ndarray, explore: bool) -> np.ndarray:
+        if kind in ("ours", "linucb"):
+            s = bandit.scores(ctx.x[i])
+            total = s.mean + (s.bonus if explore else 0.0)
+            if kind == "ours":
+                total = total + weight * pher.levels(ctx.intents[i])
+            return np.where(avail, total, -np.inf)
+        if kind == "pheromone":
+            tau = pher.levels(ctx.intents[i])
+            if explore:  # ant-colony choice: probability proportional to the level
+                w = np.where(avail, tau + 1e-6, 0.0)
+                pick = rng.choice(n_models, p=w / w.sum())
+                return np.where(np.arange(n_models) == pick, 1.0, 0.0)
+            return np.where(avail, tau, -np.inf)
+        # epsilon-greedy over context-free mean rewards
+        if explore and rng.random() < 0.1:
+            return np.where(avail, rng.random(n_models), -np.inf)
+        est = np.where(pulls > 0, means, np.inf)  # try every model once
+        return np.where(avail, est, -np.inf)
+
+    for i in train:
+        avail = ctx.available[i]
+        a = int(np.argmax(score(int(i), avail, explore=True)))
+        r = reward(int(i), a)
+        if kind in ("ours", "linucb"):
+            bandit.update(a, ctx.x[i], r)
+        if kind in ("ours", "pheromone"):
+            pher.update(ctx.intents[i], a, float(data.quality[i, a]), r)
+        pulls[a] += 1
+        means[a] += (r - means[a]) / pulls[a]
+
+    return lambda i, avail: int(np.argmax(score(i, avail, explore=False)))
+
+
+def evaluate_routing(
+    data: RoutingSet,
+    *,
+    seeds: int = 3,
+    train_share: float = 0.6,
+    k: int = 25,
+    progress: Callable[[str], None] | None = None,
+) -> RoutingReport:
+    """Run every policy over the lambda sweep on ``seeds`` shuffles of ``data``."""
+    if not 0 < train_share < 1:
+        raise ValueError("train_share must be between 0 and 1")
+    say = progress or (lambda _: None)
+    ctx = _Context(data)
+    lex = _lexical(data.prompts)
+    q_all, c_all = data.quality, data.cost
+    n = len(data.query_ids)
+    acc: dict[str, list[list[tuple[float, float]]]] = {p: [[] for _ in LAMBDAS] for p in POLICIES}
+    acc["oracle"] = [[] for _ in LAMBDAS]
+    single: list[tuple[str, float, float]] = []
+    oracle0: list[tuple[float, float]] = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
+        cut = int(n * train_share)
+        train, test = order[:cut], order[cut:]
+        train_q = np.nanmean(q_all[train], axis=0)
+        train_c = np.nanmean(c_all[train], axis=0)
+        best = int(np.nanargmax(train_q))
+        c_ref = float(train_c[best])
+        test_avail = ctx.available[test]
+        single.append(
+            (
+                data.models[best],
+                float(np.nanmean(q_all[test, best])),
+                float(np.nanmean(c_all[test, best])),
+            )
+        )
+        # kNN: quality of each model averaged over the nearest training queries
+        sims = lex[test] @ lex[train].T
+        nearest = np.argpartition(-sims, kth=min(k, len(train) - 1), axis=1)[:, :k]
+        with warnings.catch_warnings():  # a model no neighbour has a record for: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            knn_q = np.nanmean(q_all[train][nearest], axis=1)  # (test, models)
+        knn_q = np.where(np.isnan(knn_q), train_q, knn_q)
+        for li, lam in enumerate(LAMBDAS):
+            say(f"seed {seed + 1}/{seeds}  lambda {lam:g}")
+            picks: dict[str, np.ndarray] = {}
+            value = q_all[test] - lam * c_all[test] / c_ref
+            picks["oracle"] = np.nanargmax(np.where(test_avail, value, -np.inf), axis=1)
+            picks["knn"] = np.argmax(
+                np.where(test_avail, knn_q - lam * train_c / c_ref, -np.inf), axis=1
+            )
+            picks["cheapest"] = np.argmin(np.where(test_avail, c_all[test], np.inf), axis=1)
+            picks["random"] = np.array([rng.choice(np.flatnonzero(av)) for av in test_avail])
+            for kind in ("ours", "linucb", "pheromone", "epsilon_greedy"):
+                choose = _run_online(kind, data, ctx, train, lam, c_ref, rng)
+                picks[kind] = np.array([choose(int(i), ctx.available[i]) for i in test])
+            rows = np.arange(len(test))
+            for name, pick in picks.items():
+                acc[name][li].append(
+                    (
+                        float(np.mean(c_all[test][rows, pick])),
+                        float(np.mean(q_all[test][rows, pick])),
+                    )
+                )
+        oracle0.append(acc["oracle"][0][-1])
+    models = [m for m, _, _ in single]
+    best_model = max(set(models), key=models.count)
+    report = RoutingReport(
+        data=data.name,
+        queries=n,
+        evaluated=n - int(n * train_share),
+        seeds=seeds,
+        best_single={
+            "model": best_model,
+            "quality": float(np.mean([q for _, q, _ in single])),
+            "cost": float(np.mean([c for _, _, c in single])),
+        },
+        oracle={
+            "quality": float(np.mean([q for _, q in oracle0])),
+            "cost": float(np.mean([c for c, _ in oracle0])),
+        },
+    )
+    for name, per_lam in acc.items():
+        if name == "oracle":
+            continue
+        report.points[name] = [
+            [float(np.mean([c for c, _ in pts])), float(np.mean([q for _, q in pts])), lam]
+            for lam, pts in zip(LAMBDAS, per_lam, strict=True)
+        ]
+    return report
+
+
+def plot_frontiers(report: RoutingReport, path: str) -> None:
+    """Write the cost-quality frontiers of ``report`` as a PNG (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install matplotlib") from None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, pts in report.frontier.items():
+        if name in ("random", "cheapest"):
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=12, label=name)
+        else:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
+    b, o = report.best_single, report.oracle
+    ax.scatter(
+        [b["cost"]],
+        [b["quality"]],
+        marker="*",
+        s=120,
+        color="k",
+        label=f"best single ({b['model']})",
+    )
+    ax.scatter([o["cost"]], [o["quality"]], marker="^", s=60, color="gray", label="oracle")
+    ax.set_xscale("log")
+    ax.set_xlabel("mean cost per query (USD, log scale)")
+    ax.set_ylabel("mean quality per query")
+    ax.set_title(f"{report.data}: {report.evaluated} held-out queries x {report.seeds} seeds")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

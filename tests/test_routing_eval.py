@@ -1,0 +1,83 @@
+"""Routing evaluation by replay: a synthetic set with a known answer, the CLI, real data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents import load_routing_set
+from orchestrator.routing_eval import LAMBDAS, evaluate_routing
+from tests.test_replay import REAL
+
+ORCH = str(Path(sys.executable).with_name("orch"))
+
+
+def write_specialist_set(folder: Path, n: int = 240) -> Path:
+    """Two kinds of query; each has a specialist model, the other model is right half the time."""
+    rng = np.random.default_rng(7)
+    folder.mkdir(parents=True)
+    queries, rows = [], ["query_id,category,model,quality,cost_usd"]
+    for i in range(n):
+        cat = "algebra" if i % 2 else "history"
+        words = "solve the equation for x" if cat == "algebra" else "which empire ruled in year"
+        queries.append({"query_id": f"q{i}", "category": cat, "prompt": f"{words} {i}"})
+        alg_q = 1 if cat == "algebra" else int(rng.random() < 0.5)
+        his_q = 1 if cat == "history" else int(rng.random() < 0.5)
+        rows.append(f"q{i},{cat},mathy,{alg_q},0.002")
+        rows.append(f"q{i},{cat},booky,{his_q},0.001")
+        rows.append(f"q{i},{cat},tiny,0,0.0001")
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
+    (folder / "routing.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_policies_learn_the_specialists(tmp_path: Path) -> None:
+    data = load_routing_set(write_specialist_set(tmp_path / "spec"))
+    report = evaluate_routing(data, seeds=2)
+    at0 = {name: pts[0] for name, pts in report.points.items()}  # lambda = 0
+    assert report.oracle["quality"] == pytest.approx(1.0)
+    assert report.best_single["quality"] < 0.85
+    for learner in ("ours", "linucb", "knn"):
+        assert at0[learner][1] >= 0.95, (learner, at0[learner])
+    assert at0["random"][1] < 0.8
+    assert min(c for c, _, _ in report.points["cheapest"]) == pytest.approx(0.0001)
+    for name, pts in report.points.items():
+        assert len(pts) == len(LAMBDAS), name
+        assert all(q <= report.oracle["quality"] + 1e-9 for _, q, _ in pts), name
+    out = report.as_json()
+    assert {"queries", "best_single", "oracle", "frontier"} <= set(out)
+    assert {"ours", "knn"} <= set(out["frontier"])
+    assert set(out["best_single"]) == {"model", "quality", "cost"}
+    costs = [c for c, _ in out["frontier"]["ours"]]
+    quals = [q for _, q in out["frontier"]["ours"]]
+    assert costs == sorted(costs) and quals == sorted(quals)  # a Pareto frontier
+
+
+@pytest.mark.e2e
+def test_cli_writes_the_documented_json(tmp_path: Path) -> None:
+    data = write_specialist_set(tmp_path / "spec", n=120)
+    out = tmp_path / "r.json"
+    run = subprocess.run([ORCH, "eval", "routing", "--data", str(data), "--seeds", "1",
+                          "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "best single model:" in run.stdout and "seed 1/1" in run.stderr
+    result = json.loads(out.read_text())
+    assert result["queries"] == 120 and "ours" in result["frontier"]
+    bad = subprocess.run([ORCH, "eval", "routing", "--data", str(tmp_path / "nope")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "queries.jsonl is missing" in bad.stderr
+
+
+@pytest.mark.skipif(not (REAL / "routerbench").is_dir(), reason="shared routing data not present")
+def test_real_routerbench_sanity() -> None:
+    report = evaluate_routing(load_routing_set(REAL / "routerbench"), seeds=1)
+    assert report.best_single["model"] == "gpt-4-1106-preview"
+    assert report.oracle["quality"] > 0.95
+    ours = report.frontier["ours"]
+    assert max(q for _, q, _ in ours) > 0.8  # learns far better than random
+    assert min(c for c, _, _ in ours) < report.best_single["cost"] / 5
