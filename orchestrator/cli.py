@@ -264,6 +264,8 @@ def policy() -> None:
 @_clean_errors
 def policy_show(pipeline: str | None, data_dir: str | None) -> None:
     """Per-arm LinUCB statistics of PIPELINE (or list pipelines with saved state)."""
+    import numpy as np
+
     from orchestrator.features import DIM
     from orchestrator.policystore import PolicyStore
 
@@ -276,12 +278,19 @@ def policy_show(pipeline: str | None, data_dir: str | None) -> None:
         return
     if not store.path(pipeline).exists():
         raise InputError(f"no learned policy for {pipeline!r}; known: {store.pipelines()}")
-    bandit, runs = store.load(pipeline, dim=DIM, alpha=0.5)
+    bandit, pheromone, runs = store.load(pipeline, dim=DIM, alpha=0.5)
     click.echo(f"pipeline {pipeline}: {runs} runs learned from, {len(bandit.arms)} arms")
+    click.echo("LinUCB arms (pulls, weight on the bias feature, |theta|):")
     for i, arm in enumerate(bandit.arms):
         click.echo(
-            f"  {arm:<32} pulls {int(bandit.pulls[i]):>5}  bias weight {bandit.theta[i][0]:+.3f}"
+            f"  {arm:<32} pulls {int(bandit.pulls[i]):>5}  bias {bandit.theta[i][0]:+.3f}"
+            f"  |theta| {float(np.linalg.norm(bandit.theta[i])):.3f}"
         )
+    for intent in pheromone.intents():
+        levels = pheromone.levels(intent)
+        ranked = sorted(zip(pheromone.arms, levels, strict=True), key=lambda t: -t[1])
+        shown = ", ".join(f"{a} {v:.3f}" for a, v in ranked[:6])
+        click.echo(f"pheromone[{intent}]: {shown}")
 
 
 @policy.command("reset")

@@ -39,6 +39,7 @@ from orchestrator.features import DIM, FeatureBuilder
 from orchestrator.intent import IntentRouter
 from orchestrator.judge import GroundedJudge
 from orchestrator.linucb import LinUCB
+from orchestrator.pheromone import PheromoneTable
 from orchestrator.pipeline import Pipeline, Stage, StageView
 from orchestrator.policy import AssignmentPolicy, arm_name, reward
 from orchestrator.policystore import PolicyStore
@@ -112,13 +113,13 @@ class Runtime:
         self.tools = ToolRunner(pipeline.registry, self.tracer)
         self.features = FeatureBuilder(DIM)
         self.store = PolicyStore(data_dir / "policy") if data_dir is not None else None
-        bandit, self.runs = (
+        bandit, pheromone, self.runs = (
             self.store.load(pipeline.name, dim=DIM, alpha=alpha)
             if self.store
-            else (LinUCB(DIM, alpha=alpha), 0)
+            else (LinUCB(DIM, alpha=alpha), PheromoneTable(), 0)
         )
         stage_arms = self._stage_arms(only_model)
-        self.policy = AssignmentPolicy(bandit, stage_arms)
+        self.policy = AssignmentPolicy(bandit, stage_arms, pheromone=pheromone)
         self._expected = {
             arm_name(r, m): Budget.expected_cost(
                 self.pool.profile(m).input_price,
@@ -245,10 +246,17 @@ class Runtime:
         tokens_out = sum(o["output_tokens"] for o in records)
         value = reward(quality, cost, self.cost_weight)
         if self.learn and records:
-            self.policy.credit(((o["arm"], o["x"]) for o in records), value)
+            self.policy.credit(
+                ((o["arm"], o["x"]) for o in records),
+                value,
+                intent=ctx.intent.label,
+                quality=quality,
+            )
             self.runs += 1
             if self.store is not None:
-                self.store.save(self.pipeline.name, self.policy.bandit, self.runs)
+                self.store.save(
+                    self.pipeline.name, self.policy.bandit, self.policy.pheromone, self.runs
+                )
         root = ctx.root
         if root.is_recording():
             root.set_attributes(
@@ -312,7 +320,7 @@ class Runtime:
             )
             if budget_decision is not None:
                 ctx.record(ctx.root, budget_decision)
-        assignment = self.policy.assign(stage.name, x, excluded=excluded)
+        assignment = self.policy.assign(stage.name, x, intent=ctx.intent.label, excluded=excluded)
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )

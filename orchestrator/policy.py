@@ -1,15 +1,16 @@
 """The assignment policy: which (role, model) arm handles a stage, learned by LinUCB.
 
 Order of a decision: hard constraints remove arms (the stage's roles only; models whose
-estimated call cost exceeds the remaining budget), then LinUCB ranks the rest by upper
-confidence bound. At the end of a run its reward (quality - cost_weight * cost) is
-credited to every arm the run used, each with the context it was chosen in.
+estimated call cost exceeds the remaining budget), then the rest are ranked by LinUCB's
+upper confidence bound plus the intent's pheromone level (weighted). At the end of a run
+its reward (quality - cost_weight * cost) is credited to every arm the run used, each with
+the context it was chosen in, and the intent's pheromone table evaporates and, if the run
+passed the quality gate, gets a deposit on those arms.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from orchestrator.errors import BudgetExhausted
 from orchestrator.linucb import LinUCB
+from orchestrator.pheromone import PheromoneTable
 from orchestrator.types import Candidate, Decision
 
 __all__ = ["Assignment", "AssignmentPolicy", "arm_name", "reward"]
@@ -47,8 +49,17 @@ class Assignment:
 class AssignmentPolicy:
     """LinUCB over (role, model) arms with per-stage candidate sets."""
 
-    def __init__(self, bandit: LinUCB, stage_arms: Mapping[str, Sequence[tuple[str, str]]]):
+    def __init__(
+        self,
+        bandit: LinUCB,
+        stage_arms: Mapping[str, Sequence[tuple[str, str]]],
+        *,
+        pheromone: PheromoneTable | None = None,
+        pheromone_weight: float = 0.5,
+    ):
         self.bandit = bandit
+        self.pheromone = pheromone or PheromoneTable()
+        self.pheromone_weight = pheromone_weight
         self._stage: dict[str, tuple[list[tuple[str, str]], list[str], list[int] | slice]] = {}
         for stage, pairs in stage_arms.items():
             names = [arm_name(r, m) for r, m in pairs]
@@ -60,13 +71,21 @@ class AssignmentPolicy:
                 names,
                 slice(idx[0], idx[-1] + 1) if contiguous else idx,
             )
+        self.pheromone.ensure_arms(bandit.arms)
+        # pheromone arms may be ordered differently (state saved before arms were added)
+        self._pher_index = [self.pheromone.arms.index(a) for a in bandit.arms]
 
     def candidates(self, stage: str) -> list[tuple[str, str]]:
         """The (role, model) pairs a stage may assign."""
         return self._stage[stage][0]
 
     def assign(
-        self, stage: str, x: np.ndarray, *, excluded: Mapping[str, str] | None = None
+        self,
+        stage: str,
+        x: np.ndarray,
+        *,
+        intent: str = "",
+        excluded: Mapping[str, str] | None = None,
     ) -> Assignment:
         """Choose the arm with the highest UCB among those no constraint excluded.
 
@@ -82,7 +101,11 @@ class AssignmentPolicy:
             all_mean, all_bonus = scores.mean.tolist(), scores.bonus.tolist()
             mean = [all_mean[i] for i in idx]
             bonus = [all_bonus[i] for i in idx]
-        ucb = list(map(operator.add, mean, bonus))
+        levels = self.pheromone.levels(intent)
+        arm_ids = range(idx.start, idx.stop) if isinstance(idx, slice) else idx
+        tau = [float(levels[self._pher_index[i]]) for i in arm_ids]
+        w = self.pheromone_weight
+        ucb = [m + b + w * t for m, b, t in zip(mean, bonus, tau, strict=True)]
         excluded = excluded or {}
         allowed = [i for i, name in enumerate(names) if name not in excluded]
         if not allowed:
@@ -97,12 +120,15 @@ class AssignmentPolicy:
         cands = tuple(
             map(
                 Candidate._make,
-                zip(names, shown, mean, bonus, map(excluded.get, names), strict=True),
+                zip(names, shown, mean, bonus, map(excluded.get, names), tau, strict=True),
             )
         )
         role, model = pairs[best]
         runner_up = max((i for i in allowed if i != best), key=ucb.__getitem__, default=None)
-        reason = f"highest UCB {ucb[best]:.3f} (mean {mean[best]:.3f} + bonus {bonus[best]:.3f})"
+        reason = (
+            f"highest score {ucb[best]:.3f} (mean {mean[best]:.3f} + bonus {bonus[best]:.3f}"
+            f" + pheromone {w:g} x {tau[best]:.3f})"
+        )
         if runner_up is not None:
             reason += f" vs {names[runner_up]} {ucb[runner_up]:.3f}"
         decision = Decision(
@@ -115,8 +141,19 @@ class AssignmentPolicy:
         )
         return Assignment(role=role, model=model, decision=decision)
 
-    def credit(self, used: Iterable[tuple[str, Sequence[float]]], value: float) -> int:
-        """Credit ``value`` to each (arm name, context) the run used; returns updates made."""
+    def credit(
+        self,
+        used: Iterable[tuple[str, Sequence[float]]],
+        value: float,
+        *,
+        intent: str = "",
+        quality: float = 0.0,
+    ) -> int:
+        """Credit ``value`` to each (arm name, context) the run used; returns updates made.
+
+        The intent's pheromone table evaporates and gets a deposit on the used arms when
+        ``quality`` passes its gate.
+        """
         if not math.isfinite(value):
             return 0
         pairs = list(used)
@@ -124,4 +161,5 @@ class AssignmentPolicy:
             return 0
         arms = [self.bandit.index(name) for name, _ in pairs]
         self.bandit.update_many(arms, np.asarray([x for _, x in pairs], dtype=float), value)
+        self.pheromone.update(intent, [self._pher_index[a] for a in arms], quality, value)
         return len(pairs)

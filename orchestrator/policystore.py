@@ -12,10 +12,11 @@ import pydantic
 
 from orchestrator.errors import StateFileError
 from orchestrator.linucb import LinUCB
+from orchestrator.pheromone import PheromoneTable
 
 __all__ = ["PolicyStore"]
 
-VERSION = 1
+VERSION = 2  # 2 added the pheromone tables; version-1 files load with empty ones
 
 
 class _StateFile(pydantic.BaseModel):
@@ -26,6 +27,7 @@ class _StateFile(pydantic.BaseModel):
     updated: float
     runs: int = pydantic.Field(ge=0)
     bandit: dict[str, Any]
+    pheromone: dict[str, Any] | None = None
 
 
 class PolicyStore:
@@ -38,24 +40,27 @@ class PolicyStore:
         """The state file of ``pipeline``."""
         return self.directory / f"{pipeline}.json"
 
-    def load(self, pipeline: str, *, dim: int, alpha: float) -> tuple[LinUCB, int]:
-        """The saved bandit and run count, or a fresh bandit if nothing was saved.
+    def load(self, pipeline: str, *, dim: int, alpha: float) -> tuple[LinUCB, PheromoneTable, int]:
+        """The saved bandit, pheromone tables and run count, or fresh ones if none was saved.
 
         A file that cannot be read raises StateFileError and is left as it is.
         """
         path = self.path(pipeline)
         if not path.exists():
-            return LinUCB(dim, alpha=alpha), 0
+            return LinUCB(dim, alpha=alpha), PheromoneTable(), 0
         fix = (
             f"it was left untouched; move it away or run `orch policy reset {pipeline}` to "
             "start learning afresh"
         )
         try:
             state = _StateFile.model_validate_json(path.read_bytes())
-            if state.version != VERSION:
-                raise ValueError(f"version {state.version}, this runtime reads {VERSION}")
+            if state.version not in (1, VERSION):
+                raise ValueError(f"version {state.version}, this runtime reads 1 and {VERSION}")
             bandit = LinUCB.from_state(state.bandit)
-        except (pydantic.ValidationError, ValueError, KeyError, TypeError) as exc:
+            pheromone = (
+                PheromoneTable.from_state(state.pheromone) if state.pheromone else PheromoneTable()
+            )
+        except (pydantic.ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
             reason = str(exc).splitlines()[0]
             raise StateFileError(
                 f"policy state {str(path)!r} is corrupt ({reason}); {fix}"
@@ -66,9 +71,9 @@ class PolicyStore:
                 f"{dim}; {fix}"
             )
         bandit.alpha = alpha
-        return bandit, state.runs
+        return bandit, pheromone, state.runs
 
-    def save(self, pipeline: str, bandit: LinUCB, runs: int) -> Path:
+    def save(self, pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int) -> Path:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path(pipeline)
@@ -78,6 +83,7 @@ class PolicyStore:
             "updated": time.time(),
             "runs": runs,
             "bandit": bandit.to_state(),
+            "pheromone": pheromone.to_state(),
         }
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(body), "utf-8")

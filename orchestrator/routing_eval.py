@@ -165,7 +165,8 @@ def _run_online(
     n_models = len(data.models)
     bandit = LinUCB(ctx.dim, alpha=alpha)
     bandit.ensure_arms(list(data.models))
-    pher = PheromoneTable(list(data.models))
+    pher = PheromoneTable()
+    pher.ensure_arms(list(data.models))
     means = np.zeros(n_models)
     pulls = np.zeros(n_models)
 
@@ -199,7 +200,7 @@ def _run_online(
         if kind in ("ours", "linucb"):
             bandit.update(a, ctx.x[i], r)
         if kind in ("ours", "pheromone"):
-            pher.update(ctx.intents[i], a, float(data.quality[i, a]), r)
+            pher.update(ctx.intents[i], [a], float(data.quality[i, a]), r)
         pulls[a] += 1
         means[a] += (r - means[a]) / pulls[a]
 

@@ -81,7 +81,7 @@ class RunResult:
             role, model = d.chosen.split("@", 1)
             scored = {c.name: c.score for c in d.candidates if c.score is not None}
             rivals = sorted(((v, k) for k, v in scored.items() if k != d.chosen), reverse=True)
-            detail = f"ucb {scored[d.chosen]:.2f}"
+            detail = f"score {scored[d.chosen]:.2f}"
             if rivals:
                 detail += f" vs {rivals[0][1]} {rivals[0][0]:.2f}"
             assigns.append(f"{role}={model}({detail})")

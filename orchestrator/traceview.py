@@ -97,7 +97,10 @@ def _candidates(raw: str) -> str:
         if c.get("excluded_by"):
             parts.append(f"{c['name']} excluded ({c['excluded_by']})")
         elif "mean" in c and "bonus" in c:
-            parts.append(f"{c['name']} ucb {c['score']:.3f} = {c['mean']:.3f} + {c['bonus']:.3f}")
+            tau = f" + tau {c['pheromone']:.3f}" if "pheromone" in c else ""
+            parts.append(
+                f"{c['name']} {c['score']:.3f} = mean {c['mean']:.3f} + bonus {c['bonus']:.3f}{tau}"
+            )
         elif "score" in c:
             parts.append(f"{c['name']} {c['score']:.3f}")
         else:

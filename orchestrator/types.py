@@ -78,6 +78,8 @@ class Candidate(NamedTuple):
     """For learned choices: the exploration bonus."""
     excluded_by: str | None = None
     """The hard constraint that removed it before scoring, if any."""
+    pheromone: float | None = None
+    """For learned choices: the intent's pheromone level on this option."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -111,6 +113,7 @@ class Decision:
                     **({"score": round(c.score, 6)} if c.score is not None else {}),
                     **({"mean": round(c.mean, 6)} if c.mean is not None else {}),
                     **({"bonus": round(c.bonus, 6)} if c.bonus is not None else {}),
+                    **({"pheromone": round(c.pheromone, 6)} if c.pheromone is not None else {}),
                     **({"excluded_by": c.excluded_by} if c.excluded_by else {}),
                 }
                 for c in self.candidates

@@ -62,14 +62,22 @@ def test_policies_learn_the_specialists(tmp_path: Path) -> None:
 def test_cli_writes_the_documented_json(tmp_path: Path) -> None:
     data = write_specialist_set(tmp_path / "spec", n=120)
     out = tmp_path / "r.json"
-    run = subprocess.run([ORCH, "eval", "routing", "--data", str(data), "--seeds", "1",
-                          "--json", str(out)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [ORCH, "eval", "routing", "--data", str(data), "--seeds", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "best single model:" in run.stdout and "seed 1/1" in run.stderr
     result = json.loads(out.read_text())
     assert result["queries"] == 120 and "ours" in result["frontier"]
-    bad = subprocess.run([ORCH, "eval", "routing", "--data", str(tmp_path / "nope")],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [ORCH, "eval", "routing", "--data", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "queries.jsonl is missing" in bad.stderr
 
 

@@ -1,0 +1,71 @@
+"""Pheromone tables: bounded levels, quality-gated deposits, persistence, and their pull."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.linucb import LinUCB
+from orchestrator.pheromone import PheromoneTable
+from orchestrator.policy import AssignmentPolicy
+from orchestrator.policystore import PolicyStore
+
+updates = st.lists(
+    st.tuples(
+        st.sampled_from(["refund", "tech"]),
+        st.lists(st.integers(0, 3), min_size=1, max_size=3),
+        st.floats(0, 1),
+        st.floats(-1, 1),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(updates)
+def test_levels_stay_bounded_and_only_good_outcomes_deposit(history: list) -> None:
+    table = PheromoneTable(rho=0.2, gate=0.5, tau0=0.1)
+    table.ensure_arms(["a", "b", "c", "d"])
+    ceiling = max([0.1] + [r for _, _, q, r in history if q >= 0.5])
+    for intent, arms, quality, reward in history:
+        before = table.levels(intent).copy()
+        deposited = table.update(intent, arms, quality, reward)
+        after = table.levels(intent)
+        assert (after >= 0).all() and (after <= ceiling + 1e-12).all()
+        assert deposited == (quality >= 0.5 and reward > 0)
+        untouched = [i for i in range(4) if i not in arms or not deposited]
+        np.testing.assert_allclose(after[untouched], before[untouched] * 0.8)
+
+
+def test_pheromone_breaks_ties_toward_the_intents_specialist() -> None:
+    policy = AssignmentPolicy(LinUCB(4, alpha=0.0), {"s": [("r", "a"), ("r", "b")]})
+    x = np.ones(4)
+    assert policy.assign("s", x, intent="refund").model == "a"  # all equal: first
+    for _ in range(5):
+        policy.credit([("r@b", np.zeros(4))], 1.0, intent="refund", quality=1.0)
+    got = policy.assign("s", x, intent="refund")
+    assert got.model == "b"
+    cand = {c.name: c for c in got.decision.candidates}
+    assert cand["r@b"].pheromone > cand["r@a"].pheromone
+    assert "pheromone" in got.decision.reason
+    assert policy.assign("s", x, intent="tech").model == "a"  # other intents unaffected
+
+
+def test_store_round_trip_and_version_1_files(tmp_path: Path) -> None:
+    store = PolicyStore(tmp_path)
+    policy = AssignmentPolicy(LinUCB(4), {"s": [("r", "a"), ("r", "b")]})
+    policy.credit([("r@a", np.ones(4))], 0.9, intent="refund", quality=1.0)
+    path = store.save("p", policy.bandit, policy.pheromone, runs=1)
+    _, pheromone, runs = store.load("p", dim=4, alpha=0.5)
+    assert runs == 1 and pheromone.intents() == ["refund"]
+    np.testing.assert_allclose(pheromone.levels("refund"), policy.pheromone.levels("refund"))
+    old = json.loads(path.read_text())
+    old["version"] = 1
+    del old["pheromone"]
+    path.write_text(json.dumps(old))
+    _, pheromone, _ = store.load("p", dim=4, alpha=0.5)
+    assert pheromone.intents() == []
