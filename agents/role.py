@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,8 @@ class Role:
     """Token budget for the memory context handed to this role."""
     max_output_tokens: int = 400
     """Upper bound on tokens the role's model may answer with."""
+    requires: Mapping[str, float] = field(default_factory=dict)
+    """Minimum model capabilities for this role, e.g. ``{"reasoning": 0.6}``."""
     skill_names: tuple[str, ...] = field(default=())
     """Names of ``skills``, derived."""
 
@@ -52,6 +54,7 @@ class Role:
         models: Sequence[str] = (),
         context_tokens: int = 800,
         max_output_tokens: int = 400,
+        requires: Mapping[str, float] | None = None,
     ) -> None:
         if not isinstance(name, str) or not _NAME.match(name):
             raise DefinitionError(
@@ -65,6 +68,12 @@ class Role:
             raise DefinitionError(
                 f"role {name!r}: context_tokens must be >= 0 and max_output_tokens > 0"
             )
+        for cap, level in (requires or {}).items():
+            if not isinstance(level, int | float) or not 0 <= level <= 1:
+                raise DefinitionError(
+                    f"role {name!r} requires {cap!r}: {level!r}; use scores in 0..1, "
+                    "e.g. requires={'reasoning': 0.6}"
+                )
         names = tuple(_skill_name(s) for s in skills)
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -76,3 +85,4 @@ class Role:
         object.__setattr__(self, "context_tokens", context_tokens)
         object.__setattr__(self, "max_output_tokens", max_output_tokens)
         object.__setattr__(self, "skill_names", names)
+        object.__setattr__(self, "requires", {k: float(v) for k, v in (requires or {}).items()})

@@ -28,6 +28,7 @@ from opentelemetry.trace import Span
 from agents import ModelPool, build_messages, default_pool, parse_reply
 from memory import make_item, select_recent
 from orchestrator.budget import Budget
+from orchestrator.capability import best_for, combine, shortfall
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.errors import (
     GoalUnreachable,
@@ -130,6 +131,23 @@ class Runtime:
             for pairs in stage_arms.values()
             for r, m in pairs
         }
+        self._static_req = {
+            (s.name, r): combine(s.requires, pipeline.roles[r].requires)
+            for s in pipeline.stages.values()
+            for r in s.roles
+        }
+        self._shortfalls: dict[tuple[str, str], dict[str, str]] = {}
+        for stage_name, pairs in stage_arms.items():
+            excluded = self._capability_exclusions(stage_name, "")
+            if len(excluded) == len(pairs):
+                role = pairs[0][0]
+                req = self._static_req[(stage_name, role)]
+                best = best_for(((p.name, p.capabilities) for p in self.pool), req)
+                raise PoolConfigError(
+                    f"stage {stage_name!r} requires {req} and no candidate model meets it; the "
+                    f"closest in the pool is {best}. Add a capable model to the pool and the "
+                    "roles, or lower the requirement"
+                )
         self.graph = self._compile().compile(checkpointer=checkpointer)
         self.checkpointer = checkpointer
 
@@ -154,6 +172,21 @@ class Runtime:
                     pairs.append((r, m))
             arms[stage.name] = pairs
         return arms
+
+    def _capability_exclusions(self, stage: str, intent: str) -> dict[str, str]:
+        """Arms of ``stage`` whose model falls short of the visit's requirement (cached)."""
+        key = (stage, intent)
+        cached = self._shortfalls.get(key)
+        if cached is None:
+            cached = {}
+            intent_req = self.pipeline.intent_requires.get(intent, {})
+            for role, model in self.policy.candidates(stage):
+                req = combine(self._static_req[(stage, role)], intent_req)
+                why = shortfall(self.pool.profile(model).capabilities, req) if req else None
+                if why:
+                    cached[arm_name(role, model)] = why
+            self._shortfalls[key] = cached
+        return cached
 
     def _compile(self) -> StateGraph[Any, Any, Any, Any]:
         graph: StateGraph[Any, Any, Any, Any] = StateGraph(RunState, context_schema=RunContext)
@@ -312,12 +345,13 @@ class Runtime:
             visits=state["trail"].count(stage.name),
             budget_left=self.budget.left_fraction(spent),
         )
-        excluded: dict[str, str] = {}
+        excluded = self._capability_exclusions(stage.name, ctx.intent.label)
         if self.budget.limit_usd is not None:
             names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
-            excluded, budget_decision = self.budget.exclusions(
+            by_budget, budget_decision = self.budget.exclusions(
                 stage.name, spent, self._expected, names
             )
+            excluded = {**by_budget, **excluded}
             if budget_decision is not None:
                 ctx.record(ctx.root, budget_decision)
         assignment = self.policy.assign(stage.name, x, intent=ctx.intent.label, excluded=excluded)

@@ -15,7 +15,8 @@
         │   └── PostconditionFailed
         ├── GoalUnreachable         no tool path reaches a stage goal and nothing takes over
         ├── ModelCallError          a model backend failed to answer
-        └── BudgetExhausted         no candidate model fits in what is left of the budget
+        └── NoEligibleArm           every (role, model) candidate was excluded
+            └── BudgetExhausted     ... by what is left of the budget
 
 Messages say what went wrong, where, and how to fix it. Errors never log.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "GuardViolation",
     "InputError",
     "ModelCallError",
+    "NoEligibleArm",
     "OrchestratorError",
     "PoolConfigError",
     "PostconditionFailed",
@@ -107,5 +109,9 @@ class ModelCallError(RunError):
     """A model backend raised or returned something unusable."""
 
 
-class BudgetExhausted(RunError):
+class NoEligibleArm(RunError):
+    """Every (role, model) candidate of a stage was excluded by a hard constraint."""
+
+
+class BudgetExhausted(NoEligibleArm):
     """Every candidate model would exceed the remaining budget."""

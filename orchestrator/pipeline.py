@@ -14,6 +14,7 @@ from typing import Any
 
 from agents import ModelPool, Role
 from orchestrator.automaton import StageMachine
+from orchestrator.capability import check_requirement
 from orchestrator.errors import DefinitionError, OrchestratorError
 from orchestrator.protocols import Judge
 from orchestrator.toolgraph import ToolGraph
@@ -48,8 +49,12 @@ class Intent:
     """Name of the intent."""
     examples: tuple[str, ...]
     """Example utterances (at least one)."""
+    requires: Mapping[str, float]
+    """Minimum model capabilities for requests of this intent, e.g. ``{"reasoning": 0.7}``."""
 
-    def __init__(self, label: str, examples: Sequence[str]) -> None:
+    def __init__(
+        self, label: str, examples: Sequence[str], *, requires: Mapping[str, float] | None = None
+    ) -> None:
         _check_name("intent", label)
         if (
             isinstance(examples, str)
@@ -62,6 +67,7 @@ class Intent:
             )
         object.__setattr__(self, "label", label)
         object.__setattr__(self, "examples", tuple(examples))
+        object.__setattr__(self, "requires", check_requirement(f"intent {label!r}", requires or {}))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -108,6 +114,8 @@ class Stage:
     """Verifier of this stage's answer, used by the judge."""
     failure: bool
     """A terminal stage that counts as a failed run (e.g. a hand-off to a human)."""
+    requires: Mapping[str, float]
+    """Minimum model capabilities for work on this stage, e.g. ``{"tool_use": 0.6}``."""
 
     def __init__(
         self,
@@ -123,6 +131,7 @@ class Stage:
         route: Callable[[StageView], str] | None = None,
         check: Callable[[StageView], bool] | None = None,
         failure: bool = False,
+        requires: Mapping[str, float] | None = None,
     ) -> None:
         _check_name("stage", name)
         if isinstance(roles, str) or isinstance(next, str):
@@ -151,6 +160,7 @@ class Stage:
             "route": route,
             "check": check,
             "failure": failure,
+            "requires": check_requirement(f"stage {name!r}", requires or {}),
         }
         for k, v in values.items():
             object.__setattr__(self, k, v)
@@ -195,6 +205,7 @@ class Pipeline:
         self.stages = {s.name: s for s in stages}
         self.roles = {r.name: r for r in roles}
         self.intents = {i.label: i.examples for i in intents}
+        self.intent_requires = {i.label: i.requires for i in intents if i.requires}
         self.sample_query = sample_query
         self.pool = pool
         self.judge = judge

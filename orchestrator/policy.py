@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orchestrator.errors import BudgetExhausted
+from orchestrator.errors import BudgetExhausted, NoEligibleArm
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
 from orchestrator.types import Candidate, Decision
@@ -109,10 +109,15 @@ class AssignmentPolicy:
         excluded = excluded or {}
         allowed = [i for i, name in enumerate(names) if name not in excluded]
         if not allowed:
-            raise BudgetExhausted(
-                f"stage {stage!r}: every candidate was excluded "
-                f"({'; '.join(f'{k}: {v}' for k, v in excluded.items())}); raise the budget or "
-                "add a cheaper model to the roles of this stage"
+            why = "; ".join(f"{k}: {v}" for k, v in excluded.items())
+            if all(v.startswith("budget") for v in excluded.values()):
+                raise BudgetExhausted(
+                    f"stage {stage!r}: every candidate was excluded ({why}); raise the budget "
+                    "or add a cheaper model to the roles of this stage"
+                )
+            raise NoEligibleArm(
+                f"stage {stage!r}: every candidate was excluded ({why}); add a model that "
+                "meets the requirement to the pool and the stage's roles, or lower it"
             )
         best = max(allowed, key=ucb.__getitem__)  # first of equals: deterministic
         best_mean = max(allowed, key=mean.__getitem__)

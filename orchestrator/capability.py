@@ -1,0 +1,60 @@
+"""Capability matching (HyDRA): a subtask's requirement removes models that fall short.
+
+A requirement maps capability names (reasoning, code, tool_use, knowledge, ...) to minimum
+scores in [0, 1]. The requirement of a stage visit is the strictest of its intent's, its
+stage's and its role's. A model falls short when any required capability scores below
+the minimum in its profile (a capability the profile does not list scores 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from orchestrator.errors import DefinitionError
+
+__all__ = ["Requirement", "best_for", "check_requirement", "combine", "shortfall"]
+
+Requirement = Mapping[str, float]
+
+
+def check_requirement(owner: str, req: Mapping[str, float]) -> dict[str, float]:
+    """Validate a requirement given in a definition; returns a plain copy."""
+    out = {}
+    for cap, level in dict(req).items():
+        if not isinstance(cap, str) or not isinstance(level, int | float) or not 0 <= level <= 1:
+            raise DefinitionError(
+                f"{owner} requires {cap!r}: {level!r}; requirements map capability names to "
+                "scores in 0..1, e.g. requires={'reasoning': 0.7}"
+            )
+        out[cap] = float(level)
+    return out
+
+
+def combine(*reqs: Requirement) -> dict[str, float]:
+    """The strictest of several requirements, capability by capability."""
+    out: dict[str, float] = {}
+    for req in reqs:
+        for cap, level in req.items():
+            out[cap] = max(out.get(cap, 0.0), level)
+    return out
+
+
+def shortfall(capabilities: Mapping[str, float], req: Requirement) -> str | None:
+    """Why a model with ``capabilities`` falls short of ``req``, or None if it meets it."""
+    gaps = [
+        f"{cap} {capabilities.get(cap, 0.0):.2f} < {level:.2f}"
+        for cap, level in sorted(req.items())
+        if capabilities.get(cap, 0.0) < level
+    ]
+    return "capability: " + ", ".join(gaps) if gaps else None
+
+
+def best_for(models: Iterable[tuple[str, Mapping[str, float]]], req: Requirement) -> str:
+    """The model closest to meeting ``req`` (smallest total shortfall), for error messages."""
+
+    def gap(caps: Mapping[str, float]) -> float:
+        return sum(max(0.0, level - caps.get(cap, 0.0)) for cap, level in req.items())
+
+    name, caps = min(models, key=lambda m: gap(m[1]))
+    shown = ", ".join(f"{c} {caps.get(c, 0.0):.2f}" for c in sorted(req))
+    return f"{name} ({shown})"
