@@ -157,11 +157,15 @@ class ReplayModel:
         self.column = self.data.model_index(profile.model)
 
     def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
-        """The recorded outcome for this request, or ModelCallError if there is none."""
+        """The recorded outcome for this request.
+
+        Raises InputError for a request the set never recorded, ModelCallError when this
+        model has no record for a recorded request.
+        """
         parts = read_prompt(messages[-1].content)
         row = self.data.by_prompt.get(_key(parts.request))
-        if row is None:
-            raise ModelCallError(
+        if row is None:  # the request, not the model, is at fault: nothing to learn from
+            raise InputError(
                 f"model {self.name!r} replays routing set {self.data.name!r}, which has no "
                 "record of this request; replay models answer only the recorded benchmark "
                 "queries. For free text use the offline pool (the default) or a litellm "

@@ -32,7 +32,7 @@ from orchestrator.capability import best_for, combine, shortfall
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.errors import (
     GoalUnreachable,
-    OrchestratorError,
+    InputError,
     PoolConfigError,
     RunError,
 )
@@ -211,9 +211,9 @@ class Runtime:
         Run failures (guards with no way on, unreachable goals, model errors) end the run
         with status ``failed`` and the reason in ``error``; they are not raised.
         """
-        query = query if query is not None else self.pipeline.sample_query
+        query = query if query is not None else self.pipeline.sample()
         if not query or not query.strip():
-            raise OrchestratorError(
+            raise InputError(
                 f"no query given and pipeline {self.pipeline.name!r} has no sample_query; "
                 "pass a query (orch run FILE --query TEXT)"
             )

@@ -177,7 +177,7 @@ class Pipeline:
         roles: Sequence[Role],
         intents: Sequence[Intent] = (),
         skills: Sequence[Skill] = (),
-        sample_query: str = "",
+        sample_query: str | Callable[[], str] = "",
         pool: ModelPool | None = None,
         judge: Judge | None = None,
         budget_usd: float | None = None,
@@ -306,6 +306,10 @@ class Pipeline:
                     )
                 graphs[(s.name, r)] = graph
         return graphs
+
+    def sample(self) -> str:
+        """The built-in sample input (a fresh one per call when ``sample_query`` is a function)."""
+        return self.sample_query() if callable(self.sample_query) else self.sample_query
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, stages={list(self.stages)}, roles={list(self.roles)})"

@@ -200,3 +200,18 @@ def test_pool_file_routes_examples_to_a_real_http_model(tmp_path: Path, orch_hom
     result = json.loads(out.stdout)
     assert result["status"] == "ok" and result["cost_usd"] > 0
     assert result["trail"][:4] == ["plan", "research", "write", "critique"]
+
+
+def test_exam_router_replays_real_models_offline(orch_home: Path) -> None:
+    for _ in range(2):
+        out = orch("run", "examples/exam_router.py", "--json")
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert result["status"] == "ok" and result["quality"] in (0.0, 1.0)
+        assert "recorded answer of" in result["answer"] and result["cost_usd"] > 0
+    shown = orch("policy", "show", "exam-router")
+    assert "2 runs learned from" in shown.stdout and "pheromone[" in shown.stdout
+    assert_clean_error(
+        orch("run", "examples/exam_router.py", "--query", "write a poem"),
+        "no record of this request",
+    )

@@ -77,11 +77,10 @@ def test_replayed_runs_report_recorded_quality_and_cost(tmp_path: Path) -> None:
 def test_unrecorded_requests_fail_clearly(tmp_path: Path) -> None:
     data = write_set(tmp_path / "tiny")
     pool = ModelPool([ModelProfile(name="big", backend="replay", model="big", data=str(data))])
-    p = answer_pipeline()
-    result = Runtime(p, pool=pool, only_model="big").run("write me a poem")
-    assert result.status == "failed"
-    assert "no record of this request" in (result.error or "")
-    assert "offline pool" in (result.error or "")
+    rt = Runtime(answer_pipeline(), pool=pool, only_model="big", data_dir=tmp_path / "home")
+    with pytest.raises(InputError, match="no record of this request.*offline pool"):
+        rt.run("write me a poem")
+    assert not (tmp_path / "home" / "policy").exists()  # nothing learned from bad input
 
 
 def test_pool_file_validation_for_replay(tmp_path: Path) -> None:
