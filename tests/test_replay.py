@@ -78,7 +78,7 @@ def test_unrecorded_requests_fail_clearly(tmp_path: Path) -> None:
     data = write_set(tmp_path / "tiny")
     pool = ModelPool([ModelProfile(name="big", backend="replay", model="big", data=str(data))])
     rt = Runtime(answer_pipeline(), pool=pool, only_model="big", data_dir=tmp_path / "home")
-    with pytest.raises(InputError, match="no record of this request.*offline pool"):
+    with pytest.raises(InputError, match=r"no record of this request.*offline pool"):
         rt.run("write me a poem")
     assert not (tmp_path / "home" / "policy").exists()  # nothing learned from bad input
 
