@@ -142,7 +142,10 @@ def run(
         )
         if query is None and not pipeline.sample_query:
             raise InputError(f"{file} has no sample_query; pass --query TEXT")
-        result = runtime.run(query)
+        try:
+            result = runtime.run(query)
+        finally:
+            runtime.close()  # learning is applied off the decision path; wait for it
     finally:
         checkpointer.conn.close()  # type: ignore[attr-defined]
         if provider is not None:

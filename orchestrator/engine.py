@@ -39,6 +39,7 @@ from orchestrator.errors import (
 from orchestrator.features import DIM, FeatureBuilder
 from orchestrator.intent import IntentRouter
 from orchestrator.judge import GroundedJudge
+from orchestrator.learner import Learner
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
 from orchestrator.pipeline import Pipeline, Stage, StageView
@@ -121,6 +122,7 @@ class Runtime:
         )
         stage_arms = self._stage_arms(only_model)
         self.policy = AssignmentPolicy(bandit, stage_arms, pheromone=pheromone)
+        self.learner = Learner()
         self._expected = {
             arm_name(r, m): Budget.expected_cost(
                 self.pool.profile(m).input_price,
@@ -172,6 +174,33 @@ class Runtime:
                     pairs.append((r, m))
             arms[stage.name] = pairs
         return arms
+
+    def _learn(
+        self, used: list[tuple[str, list[float]]], value: float, intent: str, quality: float
+    ) -> None:
+        """Credit one finished run (on the learner thread) and persist the policy."""
+        with self.policy.lock:
+            self.policy.credit(used, value, intent=intent, quality=quality)
+            self.runs += 1
+            if self.store is not None:
+                self.store.save(
+                    self.pipeline.name, self.policy.bandit, self.policy.pheromone, self.runs
+                )
+
+    def flush(self) -> None:
+        """Wait until every finished run's learning is applied (and saved)."""
+        self.learner.flush()
+
+    def close(self) -> None:
+        """Apply pending learning and stop the learner thread."""
+        self.learner.close()
+        self.learner.flush()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _capability_exclusions(self, stage: str, intent: str) -> dict[str, str]:
         """Arms of ``stage`` whose model falls short of the visit's requirement (cached)."""
@@ -279,17 +308,9 @@ class Runtime:
         tokens_out = sum(o["output_tokens"] for o in records)
         value = reward(quality, cost, self.cost_weight)
         if self.learn and records:
-            self.policy.credit(
-                ((o["arm"], o["x"]) for o in records),
-                value,
-                intent=ctx.intent.label,
-                quality=quality,
-            )
-            self.runs += 1
-            if self.store is not None:
-                self.store.save(
-                    self.pipeline.name, self.policy.bandit, self.policy.pheromone, self.runs
-                )
+            used = [(o["arm"], o["x"]) for o in records]
+            intent = ctx.intent.label
+            self.learner.submit(lambda: self._learn(used, value, intent, quality))
         root = ctx.root
         if root.is_recording():
             root.set_attributes(
@@ -354,7 +375,10 @@ class Runtime:
             excluded = {**by_budget, **excluded}
             if budget_decision is not None:
                 ctx.record(ctx.root, budget_decision)
-        assignment = self.policy.assign(stage.name, x, intent=ctx.intent.label, excluded=excluded)
+        with self.policy.lock:
+            assignment = self.policy.assign(
+                stage.name, x, intent=ctx.intent.label, excluded=excluded
+            )
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )

@@ -11,6 +11,7 @@ passed the quality gate, gets a deposit on those arms.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,8 @@ class AssignmentPolicy:
         pheromone_weight: float = 0.5,
     ):
         self.bandit = bandit
+        self.lock = threading.Lock()
+        """Held by a decision while it reads the policy and by an update while it writes."""
         self.pheromone = pheromone or PheromoneTable()
         self.pheromone_weight = pheromone_weight
         self._stage: dict[str, tuple[list[tuple[str, str]], list[str], list[int] | slice]] = {}

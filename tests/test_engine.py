@@ -206,6 +206,7 @@ def test_policy_learns_and_persists_between_runtimes(tmp_path: Path, desk: Pipel
     pool = scripted_pool(ScriptedModel(name="a"), ScriptedModel(name="b"))
     first = Runtime(desk, pool=pool, data_dir=tmp_path)
     first.run("refund order 1")
+    first.flush()  # learning runs off the decision path
     state_file = tmp_path / "policy" / "desk.json"
     assert state_file.exists()
     pulls = first.policy.bandit.pulls.copy()
@@ -213,6 +214,7 @@ def test_policy_learns_and_persists_between_runtimes(tmp_path: Path, desk: Pipel
     second = Runtime(desk, pool=pool, data_dir=tmp_path)
     assert (second.policy.bandit.pulls == pulls).all() and second.runs == 1
     second.run("refund order 2")
+    second.close()
     assert Runtime(desk, pool=pool, data_dir=tmp_path).policy.bandit.pulls.sum() == 6
 
 
