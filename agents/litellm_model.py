@@ -11,7 +11,7 @@ from agents.profile import ModelProfile
 from orchestrator.errors import ModelCallError
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
-__all__ = ["LiteLLMModel"]
+__all__ = ["LiteLLMModel", "unknown_model"]
 
 _import_lock = threading.Lock()
 
@@ -23,6 +23,17 @@ def _litellm() -> Any:
         import litellm
 
     return litellm
+
+
+def unknown_model(model: str) -> str | None:
+    """Why litellm cannot route ``model`` (no known provider), or None if it can."""
+    litellm = _litellm()
+    litellm.suppress_debug_info = True
+    try:
+        litellm.get_llm_provider(model)
+    except Exception as exc:
+        return str(exc).split("\n", 1)[0]
+    return None
 
 
 class LiteLLMModel:

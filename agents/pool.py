@@ -112,7 +112,31 @@ class ModelPool:
                 f"pool file {str(path)!r}: {where}: {first['msg']} "
                 f"({exc.error_count()} problem(s) in all)"
             ) from None
-        return cls(ModelProfile(**e.model_dump()) for e in parsed.models)
+        pool = cls(ModelProfile(**e.model_dump()) for e in parsed.models)
+        pool.check_models(where=f"pool file {str(path)!r}")
+        return pool
+
+    def check_models(self, *, where: str = "the pool") -> None:
+        """Refuse model names their backend does not know (litellm, replay)."""
+        for p in self:
+            if p.backend == "litellm":
+                from agents.litellm_model import unknown_model
+
+                why = unknown_model(p.model)
+                if why:
+                    raise PoolConfigError(
+                        f"{where}: entry {p.name!r} names model {p.model!r}, which litellm "
+                        f"cannot route ({why}); use a provider prefix, e.g. openai/gpt-4o-mini"
+                    )
+            elif p.backend == "replay":
+                from agents.replay import cached_routing_set
+
+                data = cached_routing_set(str(Path(p.data or "").resolve()))
+                if p.model not in data.models:
+                    raise PoolConfigError(
+                        f"{where}: entry {p.name!r} replays model {p.model!r}, which routing "
+                        f"set {data.name!r} did not record; it recorded {list(data.models)}"
+                    )
 
     @classmethod
     def single_litellm(cls, model: str) -> ModelPool:

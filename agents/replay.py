@@ -23,7 +23,7 @@ from agents.prompts import read_prompt
 from orchestrator.errors import InputError, ModelCallError
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
-__all__ = ["ReplayModel", "RoutingSet", "load_routing_set"]
+__all__ = ["ReplayModel", "RoutingSet", "cached_routing_set", "load_routing_set"]
 
 _REQUIRED = ("query_id", "model", "quality", "cost_usd")
 
@@ -137,7 +137,8 @@ def load_routing_set(path: str | Path) -> RoutingSet:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_set(path: str) -> RoutingSet:
+def cached_routing_set(path: str) -> RoutingSet:
+    """``load_routing_set`` once per resolved folder per process."""
     return load_routing_set(path)
 
 
@@ -153,7 +154,7 @@ class ReplayModel:
             raise InputError(f"replay model {profile.name!r} needs `data`, a routing-set folder")
         self.name = profile.name
         self.profile = profile
-        self.data = _cached_set(str(Path(profile.data).resolve()))
+        self.data = cached_routing_set(str(Path(profile.data).resolve()))
         self.column = self.data.model_index(profile.model)
 
     def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:

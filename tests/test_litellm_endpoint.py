@@ -82,3 +82,14 @@ def test_litellm_is_imported_only_when_a_litellm_model_is_called() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("clean")
+
+
+def test_pool_file_refuses_model_names_litellm_cannot_route(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from orchestrator.errors import PoolConfigError
+
+    f = tmp_path / "pool.toml"
+    f.write_text("[[models]]\nname = 'x'\nbackend = 'litellm'\nmodel = 'nonexistent-model-xyz'\n")
+    with pytest.raises(PoolConfigError, match="litellm cannot route"):
+        ModelPool.from_file(f)
+    f.write_text("[[models]]\nname = 'x'\nbackend = 'litellm'\nmodel = 'openai/gpt-4o-mini'\n")
+    assert ModelPool.from_file(f).names() == ["x"]

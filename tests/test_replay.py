@@ -120,3 +120,11 @@ def test_real_mmlupro_outcomes_replay() -> None:
     assert result.quality == rs.quality[0, col] and result.cost_usd == pytest.approx(
         rs.cost[0, col]
     )
+
+
+def test_pool_file_refuses_unrecorded_replay_models(tmp_path: Path) -> None:
+    data = write_set(tmp_path / "tiny")
+    f = tmp_path / "pool.toml"
+    f.write_text(f"[[models]]\nname = 'x'\nbackend = 'replay'\nmodel = 'huge'\ndata = '{data}'\n")
+    with pytest.raises(PoolConfigError, match=r"replays model 'huge'.*recorded \['big', 'small'\]"):
+        ModelPool.from_file(f)
