@@ -126,7 +126,7 @@ class IntentRouter:
         vec: dict[str, float] = {}
         for t in tokens:
             vec[t] = vec.get(t, 0.0) + self._idf.get(t, self._default_idf)
-        norm = math.sqrt(sum(v * v for v in vec.values()))
+        norm = math.hypot(*vec.values())
         return {t: v / norm for t, v in vec.items()} if norm else {}
 
     def classify(self, query: str) -> IntentResult:
@@ -141,7 +141,7 @@ class IntentRouter:
             if s > best_of[li]:
                 best_of[li] = s
         scores = dict(zip(self._labels, best_of, strict=True))
-        order = sorted(range(len(self._labels)), key=lambda i: -best_of[i])
+        order = sorted(range(len(self._labels)), key=best_of.__getitem__, reverse=True)
         ranked = [(self._labels[i], best_of[i]) for i in order]
         best, conf = ranked[0] if ranked else (UNKNOWN_INTENT, 0.0)
         if conf < self.min_confidence:
@@ -158,6 +158,6 @@ class IntentRouter:
             kind="intent",
             chosen=label,
             reason=reason,
-            candidates=tuple(Candidate(name=k, score=v) for k, v in ranked),
+            candidates=tuple(Candidate(k, v) for k, v in ranked),
         )
         return IntentResult(label=label, confidence=conf, scores=scores, decision=decision)

@@ -77,6 +77,10 @@ class AssignmentPolicy:
         self.pheromone.ensure_arms(bandit.arms)
         # pheromone arms may be ordered differently (state saved before arms were added)
         self._pher_index = [self.pheromone.arms.index(a) for a in bandit.arms]
+        self._pher_of = {
+            stage: np.asarray([self.pheromone.arms.index(n) for n in names], dtype=np.intp)
+            for stage, (_, names, _) in self._stage.items()
+        }
 
     def candidates(self, stage: str) -> list[tuple[str, str]]:
         """The (role, model) pairs a stage may assign."""
@@ -97,20 +101,21 @@ class AssignmentPolicy:
         """
         pairs, names, idx = self._stage[stage]
         if isinstance(idx, slice):
-            scores = self.bandit.scores(x, idx)
-            mean, bonus = scores.mean.tolist(), scores.bonus.tolist()
+            s = self.bandit.scores(x, idx)
+            m, b = s.mean, s.bonus
         else:
-            scores = self.bandit.scores(x)
-            all_mean, all_bonus = scores.mean.tolist(), scores.bonus.tolist()
-            mean = [all_mean[i] for i in idx]
-            bonus = [all_bonus[i] for i in idx]
-        levels = self.pheromone.levels(intent)
-        arm_ids = range(idx.start, idx.stop) if isinstance(idx, slice) else idx
-        tau = [float(levels[self._pher_index[i]]) for i in arm_ids]
+            s = self.bandit.scores(x)
+            m, b = s.mean[idx], s.bonus[idx]
+        t = self.pheromone.levels(intent)[self._pher_of[stage]]
         w = self.pheromone_weight
-        ucb = [m + b + w * t for m, b, t in zip(mean, bonus, tau, strict=True)]
+        mean, bonus, tau = m.tolist(), b.tolist(), t.tolist()
+        ucb = (m + b + w * t).tolist()
         excluded = excluded or {}
-        allowed = [i for i, name in enumerate(names) if name not in excluded]
+        allowed = (
+            [i for i, name in enumerate(names) if name not in excluded]
+            if excluded
+            else range(len(names))
+        )
         if not allowed:
             why = "; ".join(f"{k}: {v}" for k, v in excluded.items())
             if all(v.startswith("budget") for v in excluded.values()):
@@ -124,7 +129,11 @@ class AssignmentPolicy:
             )
         best = max(allowed, key=ucb.__getitem__)  # first of equals: deterministic
         best_mean = max(allowed, key=mean.__getitem__)
-        shown = [None if n in excluded else u for n, u in zip(names, ucb, strict=True)]
+        shown = (
+            [None if n in excluded else u for n, u in zip(names, ucb, strict=True)]
+            if excluded
+            else ucb
+        )
         cands = tuple(
             map(
                 Candidate._make,
