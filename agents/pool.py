@@ -34,7 +34,7 @@ class _EntryFile(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     name: str = pydantic.Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
-    backend: Literal["offline", "litellm", "replay"] = "offline"
+    backend: Literal["offline", "litellm", "replay", "local"] = "offline"
     model: str = ""
     api_base: str | None = None
     api_key_env: str | None = None
@@ -192,6 +192,10 @@ def _build_adapter(profile: ModelProfile) -> ModelAdapter:
         from agents.replay import ReplayModel
 
         return ReplayModel(profile)
+    if profile.backend == "local":
+        from agents.local_model import LocalModel
+
+        return LocalModel(profile)
     raise PoolConfigError(f"pool model {profile.name!r} has unknown backend {profile.backend!r}")
 
 

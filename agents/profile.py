@@ -17,7 +17,8 @@ class ModelProfile:
     """Pool name that roles refer to (e.g. ``mini``)."""
     backend: str = "offline"
     """``offline`` (built-in deterministic model), ``litellm`` (any litellm model string),
-    ``replay`` (recorded outcomes of a real model), or ``custom`` (an adapter object)."""
+    ``replay`` (recorded outcomes of a real model), ``local`` (SmolLM2 on the CPU through
+    llama-cpp-python, an optional extra), or ``custom`` (an adapter object)."""
     model: str = ""
     """The litellm model string (e.g. ``openai/gpt-4o-mini``), or the recorded model's name
     for ``replay``; unused offline."""
@@ -40,7 +41,8 @@ class ModelProfile:
     timeout_s: float = 60.0
     """Per-call timeout for remote backends."""
     data: str | None = None
-    """For ``replay``: the routing-set folder whose recorded outcomes the model replays."""
+    """For ``replay``: the routing-set folder whose recorded outcomes the model replays;
+    for ``local``: an optional GGUF file (default: SmolLM2-135M-Instruct)."""
     adapter: Any = None
     """For ``custom``: the ModelAdapter object that answers."""
 
