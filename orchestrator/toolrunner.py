@@ -75,7 +75,7 @@ class ToolRunner:
                 ),
             ),
         )
-        while plan is not None:
+        while True:
             for tool in plan[0]:
                 ok, value = self.call(stage.name, tool, inputs, ctx, span)
                 if ok:
@@ -102,7 +102,6 @@ class ToolRunner:
                 break
             else:
                 return True
-        return False  # pragma: no cover - the loop returns on every path
 
     def _escalate(self, stage: Stage, route: Route, ctx: RunContext, span: Span) -> None:
         failed = ", ".join(f"{t} ({why})" for t, why in route.failed.items()) or "none"
