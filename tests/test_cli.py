@@ -48,6 +48,8 @@ def assert_clean_error(out: subprocess.CompletedProcess[str], needle: str) -> No
         ["policy"],
         ["policy", "show"],
         ["policy", "reset"],
+        ["eval"],
+        ["eval", "routing"],
     ],
 )
 def test_every_command_has_help(cmd: list[str]) -> None:
