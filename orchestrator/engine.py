@@ -115,6 +115,7 @@ class Runtime:
         self.tools = ToolRunner(pipeline.registry, self.tracer)
         self.features = FeatureBuilder(DIM)
         self.store = PolicyStore(data_dir / "policy") if data_dir is not None else None
+        self._alpha = alpha
         bandit, pheromone, self.runs = (
             self.store.load(pipeline.name, dim=DIM, alpha=alpha)
             if self.store
@@ -179,13 +180,19 @@ class Runtime:
         self, used: list[tuple[str, list[float]]], value: float, intent: str, quality: float
     ) -> None:
         """Credit one finished run (on the learner thread) and persist the policy."""
-        with self.policy.lock:
-            self.policy.credit(used, value, intent=intent, quality=quality)
-            self.runs += 1
-            if self.store is not None:
-                self.store.save(
-                    self.pipeline.name, self.policy.bandit, self.policy.pheromone, self.runs
-                )
+        if self.store is None:
+            with self.policy.lock:
+                self.policy.credit(used, value, intent=intent, quality=quality)
+                self.runs += 1
+            return
+        name = self.pipeline.name
+        with self.store.locked(name):  # other processes may have learned meanwhile
+            bandit, pheromone, runs = self.store.load(name, dim=DIM, alpha=self._alpha)
+            with self.policy.lock:
+                self.policy.adopt(bandit, pheromone)
+                self.policy.credit(used, value, intent=intent, quality=quality)
+                self.runs = runs + 1
+            self.store.save(name, self.policy.bandit, self.policy.pheromone, self.runs)
 
     def flush(self) -> None:
         """Wait until every finished run's learning is applied (and saved)."""

@@ -58,13 +58,18 @@ class AssignmentPolicy:
         pheromone: PheromoneTable | None = None,
         pheromone_weight: float = 0.5,
     ):
-        self.bandit = bandit
         self.lock = threading.Lock()
         """Held by a decision while it reads the policy and by an update while it writes."""
-        self.pheromone = pheromone or PheromoneTable()
         self.pheromone_weight = pheromone_weight
+        self._stage_arms = {s: list(p) for s, p in stage_arms.items()}
+        self.adopt(bandit, pheromone or PheromoneTable())
+
+    def adopt(self, bandit: LinUCB, pheromone: PheromoneTable) -> None:
+        """Use ``bandit`` and ``pheromone`` from now on (e.g. state reloaded from disk)."""
+        self.bandit = bandit
+        self.pheromone = pheromone
         self._stage: dict[str, tuple[list[tuple[str, str]], list[str], list[int] | slice]] = {}
-        for stage, pairs in stage_arms.items():
+        for stage, pairs in self._stage_arms.items():
             names = [arm_name(r, m) for r, m in pairs]
             idx = bandit.ensure_arms(names)
             contiguous = idx == list(range(idx[0], idx[0] + len(idx))) if idx else False

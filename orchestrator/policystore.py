@@ -1,10 +1,17 @@
-"""Policy state on disk: one JSON file per pipeline, written atomically, never reset silently."""
+"""Policy state on disk: one JSON file per pipeline, written atomically, never reset silently.
+
+Several processes may learn for one pipeline: each update is read-modify-write under an
+exclusive lock on ``.<pipeline>.lock``, so no process overwrites another's learning.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +79,17 @@ class PolicyStore:
             )
         bandit.alpha = alpha
         return bandit, pheromone, state.runs
+
+    @contextlib.contextmanager
+    def locked(self, pipeline: str) -> Iterator[None]:
+        """Hold the pipeline's lock file, so that processes update its state one at a time."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / f".{pipeline}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def save(self, pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int) -> Path:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""

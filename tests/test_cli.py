@@ -217,3 +217,20 @@ def test_exam_router_replays_real_models_offline(orch_home: Path) -> None:
         orch("run", "examples/exam_router.py", "--query", "write a poem"),
         "no record of this request",
     )
+
+
+def test_parallel_cli_runs_all_count(orch_home: Path) -> None:
+    procs = [
+        subprocess.Popen(
+            [ORCH, "run", "examples/research.py"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+    assert "3 runs learned from" in orch("policy", "show", "research").stdout

@@ -283,3 +283,16 @@ def test_stage_check_feeds_the_judge() -> None:
     bad = Runtime(p, pool=scripted_pool(ScriptedModel(["no idea\nNEXT: done"], name="m")))
     assert good.run("refund 1").quality == 1.0
     assert bad.run("refund 1").quality == 0.0
+
+
+def test_runtimes_sharing_a_data_dir_lose_no_learning(tmp_path: Path, desk: Pipeline) -> None:
+    pool = scripted_pool(ScriptedModel(name="a"), ScriptedModel(name="b"))
+    one = Runtime(desk, pool=pool, data_dir=tmp_path)
+    two = Runtime(desk, pool=pool, data_dir=tmp_path)  # loaded the same (empty) state
+    for rt in (one, two, one, two):
+        rt.run("refund order 3")
+        rt.flush()
+    one.close()
+    two.close()
+    after = Runtime(desk, pool=pool, data_dir=tmp_path)
+    assert after.runs == 4 and after.policy.bandit.pulls.sum() == 12

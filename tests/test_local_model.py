@@ -17,8 +17,10 @@ HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and (
 def one_stage() -> Pipeline:
     return Pipeline(
         "local",
-        stages=[Stage("answer", roles=["writer"], next=["done"], start=True),
-                Stage("done", terminal=True)],
+        stages=[
+            Stage("answer", roles=["writer"], next=["done"], start=True),
+            Stage("done", terminal=True),
+        ],
         roles=[Role("writer", "Answer in one short sentence.", max_output_tokens=24)],
     )
 
