@@ -47,7 +47,12 @@ class ScriptedModel:
             step: Step = self._script.pop(0) if self._script else _protocol_echo
         if isinstance(step, BaseException):
             raise ModelCallError(f"model {self.name!r} failed: {step}") from step
-        text = step(messages) if callable(step) else step
+        try:
+            text = step(messages) if callable(step) else step
+        except ModelCallError:
+            raise
+        except Exception as exc:
+            raise ModelCallError(f"model {self.name!r} failed: {exc}") from exc
         parse_reply(text)  # scripts must be parseable, as a real reply would be
         in_tok = sum(estimate_tokens(m.content) for m in messages)
         out_tok = estimate_tokens(text)

@@ -95,6 +95,12 @@ def cli() -> None:
     help="Reward = quality - COST_WEIGHT * cost in USD: higher prefers cheaper models.",
 )
 @click.option("--no-learn", is_flag=True, help="Do not update the learned policy.")
+@click.option(
+    "--resume",
+    "resume_id",
+    metavar="RUN_ID",
+    help="Continue a failed run from its last checkpoint instead of starting one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @data_dir_option
 @_clean_errors
@@ -109,6 +115,7 @@ def run(
     budget: float | None,
     cost_weight: float,
     no_learn: bool,
+    resume_id: str | None,
     as_json: bool,
     data_dir: str | None,
 ) -> None:
@@ -120,6 +127,8 @@ def run(
 
     if pool_file and model:
         raise InputError("give either --pool or --model, not both")
+    if resume_id and query is not None:
+        raise InputError("--resume continues a run with its own query; drop --query")
     pipeline, _ = load_pipeline(file, pipeline_name)
     pool = ModelPool.from_file(pool_file) if pool_file else None
     if model:
@@ -140,10 +149,10 @@ def run(
             learn=not no_learn,
             only_model=model,
         )
-        if query is None and not pipeline.sample_query:
+        if query is None and not resume_id and not pipeline.sample_query:
             raise InputError(f"{file} has no sample_query; pass --query TEXT")
         try:
-            result = runtime.run(query)
+            result = runtime.resume(resume_id) if resume_id else runtime.run(query)
         finally:
             runtime.close()  # learning is applied off the decision path; wait for it
     finally:

@@ -33,6 +33,8 @@ from orchestrator.dispatcher import Dispatcher
 from orchestrator.errors import (
     GoalUnreachable,
     InputError,
+    ModelCallError,
+    OrchestratorError,
     PoolConfigError,
     RunError,
 )
@@ -254,7 +256,39 @@ class Runtime:
                 "pass a query (orch run FILE --query TEXT)"
             )
         run_id = run_id or uuid.uuid4().hex[:12]
-        root = self.tracer.workflow(self.pipeline.name, run_id=run_id, query=query)
+        ctx = self._context(run_id, query, trace_id=run_id)
+        state: dict[str, Any] = {
+            "request": {
+                "query": query,
+                "intent": ctx.intent.label,
+                "confidence": ctx.intent.confidence,
+            },
+            "trail": [],
+            "facts": {},
+            "outputs": [],
+        }
+        return self._execute(ctx, state, state)
+
+    def resume(self, run_id: str) -> RunResult:
+        """Continue a failed run from its last checkpoint; completed stages are not redone.
+
+        Needs the checkpointer the run was made with (the CLI keeps one under $ORCH_HOME).
+        The resumed part is traced as run ``<run_id>-resumed``.
+        """
+        if self.checkpointer is None:
+            raise InputError("resuming needs a checkpointer; pass one to Runtime(checkpointer=)")
+        config = {"configurable": {"thread_id": run_id}}
+        snapshot = self.graph.get_state(cast(RunnableConfig, config))
+        if not snapshot or not snapshot.values:
+            raise InputError(f"no checkpoint of run {run_id!r}; `orch trace list` shows runs")
+        if not snapshot.next:
+            raise InputError(f"run {run_id!r} already finished; nothing to resume")
+        values = dict(snapshot.values)
+        ctx = self._context(run_id, values["request"]["query"], trace_id=f"{run_id}-resumed")
+        return self._execute(ctx, None, values)
+
+    def _context(self, run_id: str, query: str, *, trace_id: str) -> RunContext:
+        root = self.tracer.workflow(self.pipeline.name, run_id=trace_id, query=query)
         intent = self.router.classify(query)
         ctx = RunContext(
             run_id=run_id,
@@ -268,20 +302,21 @@ class Runtime:
         ctx.record(root, intent.decision)
         if root.is_recording():
             root.set_attribute(ATTR.INTENT, intent.label)
-        state: dict[str, Any] = {
-            "request": {"query": query, "intent": intent.label, "confidence": intent.confidence},
-            "trail": [],
-            "facts": {},
-            "outputs": [],
-        }
+        return ctx
+
+    def _execute(
+        self, ctx: RunContext, graph_input: dict[str, Any] | None, state: dict[str, Any]
+    ) -> RunResult:
+        """Stream the graph from ``graph_input`` (None: from the checkpoint) and finish."""
         config: dict[str, Any] = {"recursion_limit": self.pipeline.max_steps + 1}
         if self.checkpointer is not None:
-            config["configurable"] = {"thread_id": run_id}
+            config["configurable"] = {"thread_id": ctx.run_id}
+        root = ctx.root
         error: str | None = None
         final: dict[str, Any] = state
         try:
             for snapshot in self.graph.stream(
-                state, cast(RunnableConfig, config), context=ctx, stream_mode="values"
+                graph_input, cast(RunnableConfig, config), context=ctx, stream_mode="values"
             ):
                 final = snapshot  # the last snapshot survives a failure in a later step
         except RunError as exc:
@@ -314,7 +349,8 @@ class Runtime:
         tokens_in = sum(o["input_tokens"] for o in records)
         tokens_out = sum(o["output_tokens"] for o in records)
         value = reward(quality, cost, self.cost_weight)
-        if self.learn and records:
+        # A failed run has no outcome to learn from; resumed to the end, it is credited once.
+        if self.learn and records and status != "failed":
             used = [(o["arm"], o["x"]) for o in records]
             intent = ctx.intent.label
             self.learner.submit(lambda: self._learn(used, value, intent, quality))
@@ -510,7 +546,14 @@ class Runtime:
         """One model call under a ``chat {model}`` span."""
         chat = self.tracer.chat(parent, model=model)
         try:
-            reply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
+            try:
+                reply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
+            except OrchestratorError:
+                raise
+            except Exception as exc:  # an adapter outside the contract: still a run failure
+                raise ModelCallError(
+                    f"model {model!r} failed: {type(exc).__name__}: {exc}"
+                ) from exc
         except RunError as exc:
             RunTracer.fail(chat, str(exc))
             chat.end()

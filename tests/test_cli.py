@@ -234,3 +234,33 @@ def test_parallel_cli_runs_all_count(orch_home: Path) -> None:
         _, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
     assert "3 runs learned from" in orch("policy", "show", "research").stdout
+
+
+def test_resume_a_failed_run_from_the_cli(tmp_path: Path, orch_home: Path) -> None:
+    marker = tmp_path / "outage-over"
+    flaky = tmp_path / "flaky.py"
+    flaky.write_text(
+        "from pathlib import Path\n"
+        "from orchestrator import Pipeline, Role, ScriptedModel, Stage\n"
+        "from orchestrator.testing import scripted_pool\n"
+        f"MARKER = Path({str(marker)!r})\n"
+        "def answer(messages):\n"
+        "    if 'Stage: write' in messages[-1].content and not MARKER.exists():\n"
+        "        MARKER.touch()\n"
+        "        raise RuntimeError('HTTP 503 from the provider')\n"
+        "    return 'done\\nNEXT: ' + ('write' if 'Stage: plan' in messages[-1].content else 'end')\n"
+        "pipeline = Pipeline('flaky', stages=[\n"
+        "    Stage('plan', roles=['r'], next=['write'], start=True),\n"
+        "    Stage('write', roles=['r'], next=['end']), Stage('end', terminal=True)],\n"
+        "    roles=[Role('r', 'Work.')], sample_query='write a report',\n"
+        "    pool=scripted_pool(ScriptedModel([answer] * 10, name='m')))\n"
+    )
+    first = orch("run", str(flaky), "--json")
+    assert first.returncode == 1 and "HTTP 503" in first.stderr
+    run_id = json.loads(first.stdout)["run_id"]
+    again = orch("run", str(flaky), "--resume", run_id, "--json")
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert result["status"] == "ok" and result["trail"] == ["plan", "write", "end"]
+    assert_clean_error(orch("run", str(flaky), "--resume", run_id), "already finished")
+    assert_clean_error(orch("run", str(flaky), "--resume", run_id, "--query", "x"), "drop --query")

@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agents import ScriptedModel
 from orchestrator import Pipeline, Role, Runtime, Stage
-from orchestrator.errors import StateFileError
+from orchestrator.errors import InputError, StateFileError
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.tracing import ATTR
 from skills import skill
@@ -296,3 +296,42 @@ def test_runtimes_sharing_a_data_dir_lose_no_learning(tmp_path: Path, desk: Pipe
     two.close()
     after = Runtime(desk, pool=pool, data_dir=tmp_path)
     assert after.runs == 4 and after.policy.bandit.pulls.sum() == 12
+
+
+def test_a_failed_run_resumes_from_its_checkpoint(desk: Pipeline) -> None:
+    model = ScriptedModel(["ok\nNEXT: resolve", RuntimeError("HTTP 503")], name="m")
+    provider, exporter = span_recorder()
+    rt = Runtime(
+        desk, pool=scripted_pool(model), checkpointer=InMemorySaver(), tracer_provider=provider
+    )
+    failed = rt.run("refund order 5")
+    assert failed.status == "failed" and failed.trail == ("triage",)
+    rt.flush()
+    assert rt.policy.bandit.pulls.sum() == 0  # nothing learned from a failure
+    resumed = rt.resume(failed.run_id)
+    assert resumed.status == "ok", resumed.error
+    assert resumed.trail == ("triage", "resolve", "review", "done")  # triage not redone
+    assert len(model.calls) == 4  # triage, failed resolve, resolve, review
+    rt.flush()
+    assert rt.policy.bandit.pulls.sum() == 3  # credited once, for every stage
+    roots = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert {r.attributes[ATTR.RUN_ID] for r in roots} == {failed.run_id, f"{failed.run_id}-resumed"}
+    with pytest.raises(InputError, match="already finished"):
+        rt.resume(failed.run_id)
+    with pytest.raises(InputError, match="no checkpoint of run 'nope'"):
+        rt.resume("nope")
+
+
+def test_an_adapter_raising_anything_fails_the_run_not_the_process(desk: Pipeline) -> None:
+    from agents import ModelPool, ModelProfile
+
+    class Broken:
+        name = "broken"
+
+        def complete(self, messages, *, max_tokens=512):  # type: ignore[no-untyped-def]
+            raise ValueError("bad JSON from the provider")
+
+    pool = ModelPool([ModelProfile(name="broken", backend="custom", adapter=Broken())])
+    result = Runtime(desk, pool=pool).run("refund order 1")
+    assert result.status == "failed"
+    assert result.error == "model 'broken' failed: ValueError: bad JSON from the provider"
