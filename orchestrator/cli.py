@@ -90,9 +90,8 @@ def cli() -> None:
 @click.option(
     "--cost-weight",
     type=click.FloatRange(min=0),
-    default=20.0,
-    show_default=True,
-    help="Reward = quality - COST_WEIGHT * cost in USD: higher prefers cheaper models.",
+    help="Reward = quality - COST_WEIGHT * cost in USD: higher prefers cheaper models "
+    "[default: 1/budget with --budget, else 20].",
 )
 @click.option("--no-learn", is_flag=True, help="Do not update the learned policy.")
 @click.option(
@@ -113,7 +112,7 @@ def run(
     trace_mode: str,
     otlp_endpoint: str | None,
     budget: float | None,
-    cost_weight: float,
+    cost_weight: float | None,
     no_learn: bool,
     resume_id: str | None,
     as_json: bool,

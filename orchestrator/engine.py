@@ -99,7 +99,7 @@ class Runtime:
         tracer_provider: trace.TracerProvider | None = None,
         checkpointer: BaseCheckpointSaver[Any] | None = None,
         judge: Judge | None = None,
-        cost_weight: float = 20.0,
+        cost_weight: float | None = None,
         budget_usd: float | None = None,
         alpha: float = 0.5,
         learn: bool = True,
@@ -108,8 +108,12 @@ class Runtime:
         self.pipeline = pipeline
         self.pool = pool or pipeline.pool or default_pool()
         self.judge = judge or pipeline.judge or GroundedJudge()
-        self.cost_weight = cost_weight
         self.budget = Budget(budget_usd if budget_usd is not None else pipeline.budget_usd)
+        # lambda of the reward: the user's, else "spending the whole budget costs all quality"
+        limit = self.budget.limit_usd
+        self.cost_weight = (
+            cost_weight if cost_weight is not None else (1.0 / limit if limit else 20.0)
+        )
         self.learn = learn
         self.tracer = RunTracer(tracer_provider)
         self.router = IntentRouter(pipeline.intents, min_confidence=pipeline.min_intent_confidence)

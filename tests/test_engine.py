@@ -335,3 +335,12 @@ def test_an_adapter_raising_anything_fails_the_run_not_the_process(desk: Pipelin
     result = Runtime(desk, pool=pool).run("refund order 1")
     assert result.status == "failed"
     assert result.error == "model 'broken' failed: ValueError: bad JSON from the provider"
+
+
+def test_cost_weight_comes_from_the_user_or_the_budget(desk: Pipeline) -> None:
+    pool = scripted_pool(ScriptedModel(name="m"))
+    assert Runtime(desk, pool=pool).cost_weight == 20.0
+    assert Runtime(desk, pool=pool, budget_usd=0.01).cost_weight == pytest.approx(100.0)
+    assert Runtime(desk, pool=pool, budget_usd=0.01, cost_weight=3.0).cost_weight == 3.0
+    result = Runtime(desk, pool=pool, cost_weight=0.0).run("refund order 9")
+    assert result.reward == result.quality
