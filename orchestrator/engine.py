@@ -129,7 +129,6 @@ class Runtime:
         )
         stage_arms = self._stage_arms(only_model)
         self.policy = AssignmentPolicy(bandit, stage_arms, pheromone=pheromone)
-        self.learner = Learner()
         self._expected = {
             arm_name(r, m): Budget.expected_cost(
                 self.pool.profile(m).input_price,
@@ -159,6 +158,7 @@ class Runtime:
                 )
         self.graph = self._compile().compile(checkpointer=checkpointer)
         self.checkpointer = checkpointer
+        self.learner = Learner()  # last: a definition error above leaves no thread behind
 
     # ----------------------------------------------------------------- set-up
 
