@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypedDict, cast
 
+import numpy as np
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphRecursionError
@@ -306,6 +307,15 @@ class Runtime:
         ctx.record(root, intent.decision)
         if root.is_recording():
             root.set_attribute(ATTR.INTENT, intent.label)
+        if self.budget.limit_usd is None:  # first visits' contexts are known: score them now
+            xs = {
+                s: self.features.stage_list(ctx.features, stage=s)
+                for s in self.pipeline.stages
+                if self.pipeline.stages[s].roles
+            }
+            with self.policy.lock:
+                scored = self.policy.score_stages(xs, intent.label)
+            ctx.first_visits = {s: (xs[s], scored[s]) for s in scored}
         return ctx
 
     def _execute(
@@ -407,12 +417,18 @@ class Runtime:
         if not stage.roles:  # a terminal stage nobody works on: the run ends here
             return {"trail": [stage.name]}
         spent = sum(o["cost"] for o in state["outputs"])
-        x = self.features.for_stage(
-            ctx.features,
-            stage=stage.name,
-            visits=state["trail"].count(stage.name),
-            budget_left=self.budget.left_fraction(spent),
-        )
+        visits = state["trail"].count(stage.name)
+        first = ctx.first_visits.get(stage.name) if visits == 0 else None
+        if first is not None:
+            x_list, scored = first
+        else:
+            x_list = self.features.stage_list(
+                ctx.features,
+                stage=stage.name,
+                visits=visits,
+                budget_left=self.budget.left_fraction(spent),
+            )
+            scored = None
         excluded = self._capability_exclusions(stage.name, ctx.intent.label)
         if self.budget.limit_usd is not None:
             names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
@@ -424,7 +440,11 @@ class Runtime:
                 ctx.record(ctx.root, budget_decision)
         with self.policy.lock:
             assignment = self.policy.assign(
-                stage.name, x, intent=ctx.intent.label, excluded=excluded
+                stage.name,
+                None if scored is not None else np.array(x_list),
+                intent=ctx.intent.label,
+                excluded=excluded,
+                scored=scored,
             )
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
@@ -437,7 +457,7 @@ class Runtime:
             raise
         finally:
             span.end()
-        update["outputs"][0] |= {"arm": assignment.decision.chosen, "x": x.tolist()}
+        update["outputs"][0] |= {"arm": assignment.decision.chosen, "x": x_list}
         return update
 
     def _work(

@@ -55,15 +55,21 @@ class FeatureBuilder:
                 x[start + _bucket(word, w)] += share
         return x
 
-    def for_stage(
+    def stage_list(
         self, base: list[float], *, stage: str, visits: int = 0, budget_left: float = 1.0
-    ) -> np.ndarray:
-        """x for one stage visit: the run's ``base`` plus stage, visits and budget state."""
+    ) -> list[float]:
+        """x for one stage visit, as a list: the run's ``base`` plus stage, visits, budget."""
         x = base.copy()
         x[3] = min(max(budget_left, 0.0), 1.0)
         x[4] = min(visits / 4.0, 1.0)
         x[_FIXED + self._w + _bucket(stage, self._w)] = 1.0
-        return np.array(x)
+        return x
+
+    def for_stage(
+        self, base: list[float], *, stage: str, visits: int = 0, budget_left: float = 1.0
+    ) -> np.ndarray:
+        """x for one stage visit, as an array."""
+        return np.array(self.stage_list(base, stage=stage, visits=visits, budget_left=budget_left))
 
     def build(
         self,

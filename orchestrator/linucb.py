@@ -87,6 +87,13 @@ class LinUCB:
         var = np.dot(r[:, :d], x)
         return ArmScores(mean=r[:, self.dim], bonus=self.alpha * np.sqrt(np.maximum(var, 0.0)))
 
+    def scores_rows(self, arms: np.ndarray, xs: np.ndarray) -> ArmScores:
+        """Scores of ``arms[k]`` for context ``xs[k]``: many arms and contexts in one batch."""
+        d = self.dim
+        r = np.einsum("kij,kj->ki", self._m[arms], xs)
+        var = np.einsum("ki,ki->k", r[:, :d], xs)
+        return ArmScores(mean=r[:, d], bonus=self.alpha * np.sqrt(np.maximum(var, 0.0)))
+
     def update(self, arm: int, x: np.ndarray, reward: float) -> None:
         """Credit ``reward`` to ``arm`` for context ``x`` (Sherman-Morrison)."""
         a_inv = self.a_inv[arm]

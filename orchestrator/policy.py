@@ -25,6 +25,10 @@ from orchestrator.types import Candidate, Decision
 __all__ = ["Assignment", "AssignmentPolicy", "arm_name", "reward"]
 
 
+Scored = tuple[list[float], list[float], list[float]]
+"""Per-arm (mean, exploration bonus, pheromone level) of one stage, in candidate order."""
+
+
 def arm_name(role: str, model: str) -> str:
     """The arm key of a (role, model) pair."""
     return f"{role}@{model}"
@@ -94,27 +98,35 @@ class AssignmentPolicy:
     def assign(
         self,
         stage: str,
-        x: np.ndarray,
+        x: np.ndarray | None,
         *,
         intent: str = "",
         excluded: Mapping[str, str] | None = None,
+        scored: Scored | None = None,
     ) -> Assignment:
-        """Choose the arm with the highest UCB among those no constraint excluded.
+        """Choose the arm with the highest score among those no constraint excluded.
 
-        ``excluded`` maps arm names to the constraint that removed them. Raises
-        BudgetExhausted when every arm is excluded by the budget.
+        ``excluded`` maps arm names to the constraint that removed them; ``scored`` gives
+        the stage's (mean, bonus, pheromone) lists when ``score_stages`` already computed
+        them. Raises BudgetExhausted / NoEligibleArm when every arm is excluded.
         """
         pairs, names, idx = self._stage[stage]
-        if isinstance(idx, slice):
-            s = self.bandit.scores(x, idx)
-            m, b = s.mean, s.bonus
-        else:
-            s = self.bandit.scores(x)
-            m, b = s.mean[idx], s.bonus[idx]
-        t = self.pheromone.levels(intent)[self._pher_of[stage]]
         w = self.pheromone_weight
-        mean, bonus, tau = m.tolist(), b.tolist(), t.tolist()
-        ucb = (m + b + w * t).tolist()
+        if scored is None:
+            if x is None:
+                raise ValueError("assign needs the context x unless the stage was scored")
+            if isinstance(idx, slice):
+                s = self.bandit.scores(x, idx)
+                m, b = s.mean, s.bonus
+            else:
+                s = self.bandit.scores(x)
+                m, b = s.mean[idx], s.bonus[idx]
+            t = self.pheromone.levels(intent)[self._pher_of[stage]]
+            mean, bonus, tau = m.tolist(), b.tolist(), t.tolist()
+            ucb = (m + b + w * t).tolist()
+        else:
+            mean, bonus, tau = scored
+            ucb = [m_ + b_ + w * t_ for m_, b_, t_ in zip(mean, bonus, tau, strict=True)]
         excluded = excluded or {}
         allowed = (
             [i for i, name in enumerate(names) if name not in excluded]
@@ -162,6 +174,32 @@ class AssignmentPolicy:
             explore=best != best_mean,
         )
         return Assignment(role=role, model=model, decision=decision)
+
+    def score_stages(self, xs: Mapping[str, Sequence[float]], intent: str) -> dict[str, Scored]:
+        """(mean, bonus, pheromone) of every arm of several stages, each with its own
+        context, in one batched computation (a run's first visits, scored up front)."""
+        stages = [s for s in xs if s in self._stage]
+        if not stages:
+            return {}
+        rows: list[int] = []
+        ctx_rows: list[int] = []
+        for k, stage in enumerate(stages):
+            idx = self._stage[stage][2]
+            ids = list(range(idx.start, idx.stop)) if isinstance(idx, slice) else list(idx)
+            rows.extend(ids)
+            ctx_rows.extend([k] * len(ids))
+        contexts = np.asarray([xs[s] for s in stages], dtype=float)
+        s = self.bandit.scores_rows(np.asarray(rows), contexts[ctx_rows])
+        mean, bonus = s.mean.tolist(), s.bonus.tolist()
+        levels = self.pheromone.levels(intent)
+        out: dict[str, Scored] = {}
+        at = 0
+        for stage in stages:
+            n = len(self._stage[stage][1])
+            tau = levels[self._pher_of[stage]].tolist()
+            out[stage] = (mean[at : at + n], bonus[at : at + n], tau)
+            at += n
+        return out
 
     def credit(
         self,

@@ -24,6 +24,8 @@ class RunContext:
     intent: IntentResult
     features: list[float]
     """The run-constant part of the context vector (query and intent)."""
+    first_visits: dict[str, tuple[list[float], Any]] = field(default_factory=dict)
+    """Stage -> (context, scores) of its first visit, scored in one batch at run start."""
     decisions: list[Decision] = field(default_factory=list)
 
     def record(self, span: Span, decision: Decision) -> None:

@@ -105,3 +105,29 @@ def test_batched_credit_equals_sequential_updates(
     np.testing.assert_allclose(many.a_inv, one.a_inv, atol=1e-9)
     np.testing.assert_allclose(many.theta, one.theta, atol=1e-9)
     np.testing.assert_array_equal(many.pulls, one.pulls)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), vectors, st.floats(-1, 1)), max_size=20), vectors, vectors
+)
+def test_batched_stage_scoring_equals_scoring_each_stage(
+    history: list[tuple[int, np.ndarray, float]], x1: np.ndarray, x2: np.ndarray
+) -> None:
+    policy = AssignmentPolicy(
+        LinUCB(DIM, alpha=0.7),
+        {"a": [("r", "m1"), ("r", "m2")], "b": [("q", "m1"), ("r", "m1")]},  # r@m1 shared
+    )
+    for arm, x, r in history:
+        policy.credit(
+            [(policy.bandit.arms[arm % len(policy.bandit.arms)], x)], r, intent="i", quality=1.0
+        )
+    batch = policy.score_stages({"a": x1.tolist(), "b": x2.tolist()}, "i")
+    for stage, x in (("a", x1), ("b", x2)):
+        direct = policy.assign(stage, x, intent="i")
+        batched = policy.assign(stage, None, intent="i", scored=batch[stage])
+        assert batched.decision.chosen == direct.decision.chosen
+        for c1, c2 in zip(batched.decision.candidates, direct.decision.candidates, strict=True):
+            np.testing.assert_allclose(
+                [c1.score, c1.mean, c1.bonus], [c2.score, c2.mean, c2.bonus], atol=1e-9
+            )
