@@ -87,11 +87,22 @@ def _ms(span: dict[str, Any]) -> str:
     return f"{(span['end_ns'] - span['start_ns']) / 1e6:.1f} ms"
 
 
-def _candidates(raw: str) -> str:
-    try:
-        cands = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+def _candidates(a: dict[str, Any]) -> list[dict[str, Any]]:
+    """Candidates of a decision event, from its parallel arrays (null means none)."""
+    prefix = ATTR.D_CANDIDATES
+    names = a.get(prefix + ".name") or []
+    out = []
+    for i, name in enumerate(names):
+        c: dict[str, Any] = {"name": name}
+        for field in ("score", "mean", "bonus", "pheromone", "excluded_by"):
+            values = a.get(f"{prefix}.{field}")
+            if values is not None and values[i] is not None:
+                c[field] = values[i]
+        out.append(c)
+    return out
+
+
+def _render_candidates(cands: list[dict[str, Any]]) -> str:
     parts = []
     for c in cands:
         if c.get("excluded_by"):
@@ -115,8 +126,9 @@ def _decision_lines(a: dict[str, Any]) -> list[str]:
     explore = " [explore]" if a.get(ATTR.D_EXPLORE) else ""
     head = f"{mark} {kind}: {chosen}{explore}" if chosen else f"{mark} {kind}"
     lines = [f"{head} — {a.get(ATTR.D_REASON, '')}"]
-    if a.get(ATTR.D_CANDIDATES):
-        lines.append(f"  candidates: {_candidates(a[ATTR.D_CANDIDATES])}")
+    cands = _candidates(a)
+    if cands:
+        lines.append(f"  candidates: {_render_candidates(cands)}")
     return lines
 
 

@@ -9,7 +9,6 @@ span is not recording (no SDK configured), no child spans are made at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,17 +52,30 @@ class ATTR:
     D_STAGE = "orchestrator.decision.stage"
     D_EXPLORE = "orchestrator.decision.explore"
     D_CANDIDATES = "orchestrator.decision.candidates"
+    """Prefix of the per-candidate arrays: ``.name``, ``.score``, ``.mean``, ``.bonus``,
+    ``.pheromone`` and ``.excluded_by``, with null where a candidate has no value."""
+
+
+_NUMERIC = ("score", "mean", "bonus", "pheromone")
 
 
 def decision_attributes(d: Decision) -> dict[str, Any]:
-    """Event attributes of a decision; candidates travel as one JSON string."""
+    """Event attributes of a decision; candidates travel as parallel arrays (one per field)."""
     attrs: dict[str, Any] = {ATTR.D_KIND: d.kind, ATTR.D_CHOSEN: d.chosen, ATTR.D_REASON: d.reason}
     if d.stage:
         attrs[ATTR.D_STAGE] = d.stage
     if d.explore is not None:
         attrs[ATTR.D_EXPLORE] = d.explore
     if d.candidates:
-        attrs[ATTR.D_CANDIDATES] = json.dumps(d.as_dict()["candidates"], separators=(",", ":"))
+        prefix = ATTR.D_CANDIDATES
+        attrs[prefix + ".name"] = [c.name for c in d.candidates]
+        for field in _NUMERIC:
+            values = [getattr(c, field) for c in d.candidates]
+            if any(v is not None for v in values):
+                attrs[f"{prefix}.{field}"] = values
+        excluded = [c.excluded_by for c in d.candidates]
+        if any(excluded):
+            attrs[prefix + ".excluded_by"] = excluded
     return attrs
 
 
