@@ -11,6 +11,7 @@ from typing import Any
 
 from orchestrator.errors import InputError
 from orchestrator.tracing import ATTR, DECISION_EVENT
+from orchestrator.types import Candidate
 
 __all__ = ["RunListing", "find_run", "list_runs", "load_spans", "render_run"]
 
@@ -88,18 +89,18 @@ def _ms(span: dict[str, Any]) -> str:
 
 
 def _candidates(a: dict[str, Any]) -> list[dict[str, Any]]:
-    """Candidates of a decision event, from its parallel arrays (null means none)."""
-    prefix = ATTR.D_CANDIDATES
-    names = a.get(prefix + ".name") or []
-    out = []
-    for i, name in enumerate(names):
-        c: dict[str, Any] = {"name": name}
-        for field in ("score", "mean", "bonus", "pheromone", "excluded_by"):
-            values = a.get(f"{prefix}.{field}")
-            if values is not None and values[i] is not None:
-                c[field] = values[i]
-        out.append(c)
-    return out
+    """Candidates of a decision event, as dicts of the fields they have."""
+    raw = a.get(ATTR.D_CANDIDATES)
+    if not raw:
+        return []
+    try:
+        rows = json.loads(raw)
+    except json.JSONDecodeError:
+        return [{"name": str(raw)}]
+    return [
+        {k: v for k, v in zip(Candidate._fields, row, strict=False) if v is not None}
+        for row in rows
+    ]
 
 
 def _render_candidates(cands: list[dict[str, Any]]) -> str:

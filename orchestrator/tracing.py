@@ -9,6 +9,7 @@ span is not recording (no SDK configured), no child spans are made at all.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,11 +53,8 @@ class ATTR:
     D_STAGE = "orchestrator.decision.stage"
     D_EXPLORE = "orchestrator.decision.explore"
     D_CANDIDATES = "orchestrator.decision.candidates"
-    """Prefix of the per-candidate arrays: ``.name``, ``.score``, ``.mean``, ``.bonus``,
-    ``.pheromone`` and ``.excluded_by``, with null where a candidate has no value."""
-
-
-_NUMERIC = ("score", "mean", "bonus", "pheromone")
+    """JSON list of candidates, each a list in the field order of ``Candidate``:
+    name, score, mean, bonus, excluded_by, pheromone (null where it has no value)."""
 
 
 def decision_attributes(d: Decision) -> dict[str, Any]:
@@ -67,15 +65,9 @@ def decision_attributes(d: Decision) -> dict[str, Any]:
     if d.explore is not None:
         attrs[ATTR.D_EXPLORE] = d.explore
     if d.candidates:
-        prefix = ATTR.D_CANDIDATES
-        attrs[prefix + ".name"] = [c.name for c in d.candidates]
-        for field in _NUMERIC:
-            values = [getattr(c, field) for c in d.candidates]
-            if any(v is not None for v in values):
-                attrs[f"{prefix}.{field}"] = values
-        excluded = [c.excluded_by for c in d.candidates]
-        if any(excluded):
-            attrs[prefix + ".excluded_by"] = excluded
+        # one string attribute: the SDK validates every element of an array attribute,
+        # which costs more than encoding the candidates (NamedTuples encode as lists)
+        attrs[ATTR.D_CANDIDATES] = json.dumps(d.candidates, separators=(",", ":"))
     return attrs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from orchestrator import Pipeline, Role, Runtime, Stage
 from orchestrator.errors import InputError, StateFileError
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.tracing import ATTR
+from orchestrator.types import Candidate
 from skills import skill
 from tests.conftest import find_order_id, make_desk, refund
 
@@ -54,10 +56,12 @@ def test_happy_path_runs_every_stage_and_traces_it(desk: Pipeline) -> None:
     recorded = {e[ATTR.D_KIND] for e in decision_events(spans)}
     assert {"intent", "assign", "tool_path", "memory_tier", "stage"} <= recorded
     assign = decision_events(spans, "assign")[0]
-    names = assign[ATTR.D_CANDIDATES + ".name"]
-    assert len(names) >= 1
-    for field in ("score", "mean", "bonus", "pheromone"):
-        assert len(assign[f"{ATTR.D_CANDIDATES}.{field}"]) == len(names)
+    cands = [
+        dict(zip(Candidate._fields, row, strict=True))
+        for row in json.loads(assign[ATTR.D_CANDIDATES])
+    ]
+    assert cands and all(c["score"] is not None and c["pheromone"] is not None for c in cands)
+    assert [c["name"] for c in cands] == ["triager@m"]  # the first assign: triage
 
 
 def test_model_asking_for_a_forbidden_stage_is_blocked_and_the_run_continues(
