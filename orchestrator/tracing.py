@@ -58,7 +58,7 @@ class ATTR:
 
 
 def decision_attributes(d: Decision) -> dict[str, Any]:
-    """Event attributes of a decision; candidates travel as parallel arrays (one per field)."""
+    """Event attributes of a decision; candidates travel as one compact JSON string."""
     attrs: dict[str, Any] = {ATTR.D_KIND: d.kind, ATTR.D_CHOSEN: d.chosen, ATTR.D_REASON: d.reason}
     if d.stage:
         attrs[ATTR.D_STAGE] = d.stage
