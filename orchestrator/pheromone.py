@@ -28,6 +28,7 @@ class PheromoneTable:
         self.tau0 = tau0
         self.arms: list[str] = []
         self._tables: dict[str, np.ndarray] = {}
+        self._fresh = np.empty(0)
 
     def ensure_arms(self, names: Sequence[str]) -> None:
         """Add arms not yet known, at level tau0 in every table."""
@@ -40,7 +41,12 @@ class PheromoneTable:
     def levels(self, intent: str) -> np.ndarray:
         """Levels of every arm for ``intent`` (tau0 everywhere for an intent never seen)."""
         table = self._tables.get(intent)
-        return table if table is not None else np.full(len(self.arms), self.tau0)
+        if table is not None:
+            return table
+        if len(self._fresh) != len(self.arms):  # one shared, read-only tau0 table
+            self._fresh = np.full(len(self.arms), self.tau0)
+            self._fresh.flags.writeable = False
+        return self._fresh
 
     def update(self, intent: str, arms: Sequence[int], quality: float, reward: float) -> bool:
         """Evaporate ``intent``'s table; deposit on ``arms`` if ``quality`` passed the gate.

@@ -158,7 +158,14 @@ class AssignmentPolicy:
             )
         )
         role, model = pairs[best]
-        runner_up = max((i for i in allowed if i != best), key=ucb.__getitem__, default=None)
+        if excluded:
+            runner_up = max((i for i in allowed if i != best), key=ucb.__getitem__, default=None)
+        elif len(ucb) > 1:  # no exclusions: the best of the others, without a generator
+            rest = ucb[:best] + ucb[best + 1 :]
+            r = rest.index(max(rest))
+            runner_up = r if r < best else r + 1
+        else:
+            runner_up = None
         reason = (
             f"highest score {ucb[best]:.3f} (mean {mean[best]:.3f} + bonus {bonus[best]:.3f}"
             f" + pheromone {w:g} x {tau[best]:.3f})"
