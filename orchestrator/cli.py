@@ -242,7 +242,7 @@ def trace_list(limit: int, data_dir: str | None) -> None:
 
     runs = list_runs(_data_dir(data_dir) / "traces")
     if not runs:
-        click.echo("no traced runs yet; `orch run FILE` records one")
+        click.echo("no readable traced runs yet; `orch run FILE` records one")
         return
     for r in runs[:limit]:
         q = r.query if len(r.query) <= 50 else r.query[:47] + "..."

@@ -42,8 +42,8 @@ def list_runs(trace_dir: Path) -> list[RunListing]:
     out = []
     for path in trace_dir.glob("*.jsonl") if trace_dir.is_dir() else ():
         root = _read_first(path)
-        if root is None:
-            continue
+        if not isinstance(root, dict) or any(k not in root for k in _SPAN_KEYS):
+            continue  # not a trace of ours, or damaged: `trace show` says which
         a = root.get("attributes", {})
         out.append(
             RunListing(
@@ -79,9 +79,20 @@ def load_spans(path: Path) -> list[dict[str, Any]]:
     """Every span of a trace file."""
     try:
         lines = path.read_text("utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        spans = [json.loads(line) for line in lines if line.strip()]
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"trace file {str(path)!r} is unreadable: {exc}") from None
+    for n, span in enumerate(spans, 1):
+        missing = [k for k in _SPAN_KEYS if not isinstance(span, dict) or k not in span]
+        if missing:
+            raise InputError(
+                f"trace file {str(path)!r} line {n} is not a span (no {missing[0]!r}); "
+                "it was not written by orch or was damaged"
+            )
+    return spans
+
+
+_SPAN_KEYS = ("name", "span_id", "parent_id", "start_ns", "end_ns")
 
 
 def _ms(span: dict[str, Any]) -> str:

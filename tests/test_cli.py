@@ -264,3 +264,21 @@ def test_resume_a_failed_run_from_the_cli(tmp_path: Path, orch_home: Path) -> No
     assert result["status"] == "ok" and result["trail"] == ["plan", "write", "end"]
     assert_clean_error(orch("run", str(flaky), "--resume", run_id), "already finished")
     assert_clean_error(orch("run", str(flaky), "--resume", run_id, "--query", "x"), "drop --query")
+
+
+def test_damaged_inputs_exit_2_with_one_line(tmp_path: Path, orch_home: Path) -> None:
+    bad_py = tmp_path / "latin.py"
+    bad_py.write_bytes(b'x = "\xff\xfe"\n')
+    assert_clean_error(orch("run", str(bad_py)), "codec can't decode")
+    bad_pool = tmp_path / "pool.toml"
+    bad_pool.write_bytes(b'[[models]]\nname = "\xff"\n')
+    assert_clean_error(
+        orch("run", "examples/research.py", "--pool", str(bad_pool)), "not valid TOML"
+    )
+    traces = orch_home / "traces"
+    traces.mkdir(parents=True)
+    (traces / "abc123.jsonl").write_text("garbage\n")
+    (traces / "abd456.jsonl").write_text("{}\n")
+    assert_clean_error(orch("trace", "show", "abc"), "is unreadable")
+    assert_clean_error(orch("trace", "show", "abd"), "line 1 is not a span")
+    assert_clean_error(orch("trace", "show", "ab"), "is ambiguous")
