@@ -22,13 +22,13 @@ def _litellm() -> Any:
     with _import_lock:
         import litellm
 
+        litellm.suppress_debug_info = True  # no provider banners on stdout
     return litellm
 
 
 def unknown_model(model: str) -> str | None:
     """Why litellm cannot route ``model`` (no known provider), or None if it can."""
     litellm = _litellm()
-    litellm.suppress_debug_info = True
     try:
         litellm.get_llm_provider(model)
     except Exception as exc:

@@ -132,6 +132,7 @@ def run(
     pool = ModelPool.from_file(pool_file) if pool_file else None
     if model:
         pool = ModelPool.single_litellm(model)
+        pool.check_models(where="--model")
     home = _data_dir(data_dir)
     home.mkdir(parents=True, exist_ok=True)
     provider = make_provider(trace_mode, trace_dir=home / "traces", otlp_endpoint=otlp_endpoint)  # type: ignore[arg-type]

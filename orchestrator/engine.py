@@ -254,6 +254,8 @@ class Runtime:
         Run failures (guards with no way on, unreachable goals, model errors) end the run
         with status ``failed`` and the reason in ``error``; they are not raised.
         """
+        if query is not None and not query.strip():
+            raise InputError("the query is empty; pass the request text (--query TEXT)")
         query = query if query is not None else self.pipeline.sample()
         if not query or not query.strip():
             raise InputError(
