@@ -545,7 +545,9 @@ class Runtime:
             )
         requests: list[tuple[str, str | None]] = []
         if stage.route is not None:
-            requests.append((f"route of stage {stage.name!r}", stage.route(view)))  # type: ignore[arg-type]
+            requests.append(
+                (f"route of stage {stage.name!r}", _user_call(stage, "route", stage.route, view))
+            )
         requests.append((f"model {model!r}", parsed.next_stage))
         nxt, decisions = self.dispatcher.next_stage(stage.name, requests)
         for d in decisions:
@@ -554,7 +556,9 @@ class Runtime:
                 blocked += 1
         record = _record_of("answer", stage.name, role.name, model, parsed.answer) | {
             "facts": facts,
-            "check": bool(stage.check(view)) if stage.check is not None and view else None,
+            "check": bool(_user_call(stage, "check", stage.check, view))
+            if stage.check is not None and view
+            else None,
             "blocked_requests": blocked,
             "recorded_quality": reply.quality,
             "cost": reply.cost_usd,
@@ -607,6 +611,17 @@ def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+
+
+def _user_call(stage: Stage, what: str, fn: Any, view: StageView | None) -> Any:
+    """Call a stage's route/check function; its exception becomes a clear run failure."""
+    try:
+        return fn(view)
+    except Exception as exc:
+        raise RunError(
+            f"stage {stage.name!r}: its {what} function raised {type(exc).__name__}: {exc}; "
+            "fix it in the pipeline file"
+        ) from exc
 
 
 def _follow(state: RunState) -> str:

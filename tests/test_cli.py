@@ -283,5 +283,6 @@ def test_damaged_inputs_exit_2_with_one_line(tmp_path: Path, orch_home: Path) ->
     assert_clean_error(orch("trace", "show", "abd"), "line 1 is not a span")
     assert_clean_error(orch("trace", "show", "ab"), "is ambiguous")
     assert_clean_error(orch("run", "examples/research.py", "--query", "  "), "the query is empty")
-    assert_clean_error(orch("run", "examples/research.py", "--model", "no-such-model"),
-                       "litellm cannot route")
+    assert_clean_error(
+        orch("run", "examples/research.py", "--model", "no-such-model"), "litellm cannot route"
+    )

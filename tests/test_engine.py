@@ -349,3 +349,17 @@ def test_cost_weight_comes_from_the_user_or_the_budget(desk: Pipeline) -> None:
     assert Runtime(desk, pool=pool, budget_usd=0.01, cost_weight=3.0).cost_weight == 3.0
     result = Runtime(desk, pool=pool, cost_weight=0.0).run("refund order 9")
     assert result.reward == result.quality
+
+
+def test_a_failing_route_function_fails_the_run_clearly() -> None:
+    p = make_desk(
+        stages=[
+            Stage("triage", roles=["triager"], next=["done", "other"], start=True,
+                  route=lambda v: {"x": "done"}[v.intent]),
+            Stage("other", roles=["triager"], next=["done"]),
+            Stage("done", terminal=True),
+        ]
+    )
+    result = Runtime(p, pool=scripted_pool(ScriptedModel(name="m"))).run("refund order 1")
+    assert result.status == "failed"
+    assert result.error == "stage 'triage': its route function raised KeyError: 'refund'; fix it in the pipeline file"
