@@ -20,7 +20,7 @@ import numpy as np
 from orchestrator.errors import BudgetExhausted, NoEligibleArm
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
-from orchestrator.types import Candidate, Decision
+from orchestrator.types import Decision, LazyCandidates
 
 __all__ = ["Assignment", "AssignmentPolicy", "arm_name", "reward"]
 
@@ -151,12 +151,8 @@ class AssignmentPolicy:
             if excluded
             else ucb
         )
-        cands = tuple(
-            map(
-                Candidate._make,
-                zip(names, shown, mean, bonus, map(excluded.get, names), tau, strict=True),
-            )
-        )
+        excluded_by = [excluded.get(n) for n in names] if excluded else [None] * len(names)
+        cands = LazyCandidates(names, shown, mean, bonus, excluded_by, tau)
         role, model = pairs[best]
         if excluded:
             runner_up = max((i for i in allowed if i != best), key=ucb.__getitem__, default=None)

@@ -67,7 +67,7 @@ def decision_attributes(d: Decision) -> dict[str, Any]:
     if d.candidates:
         # one string attribute: the SDK validates every element of an array attribute,
         # which costs more than encoding the candidates (NamedTuples encode as lists)
-        attrs[ATTR.D_CANDIDATES] = json.dumps(d.candidates, separators=(",", ":"))
+        attrs[ATTR.D_CANDIDATES] = json.dumps(tuple(d.candidates), separators=(",", ":"))
     return attrs
 
 

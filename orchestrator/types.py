@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -10,6 +11,7 @@ __all__ = [
     "Candidate",
     "Decision",
     "DecisionKind",
+    "LazyCandidates",
     "Message",
     "ModelReply",
     "estimate_tokens",
@@ -82,6 +84,43 @@ class Candidate(NamedTuple):
     """For learned choices: the intent's pheromone level on this option."""
 
 
+class LazyCandidates(Sequence[Candidate]):
+    """Candidates built from parallel columns only when someone reads them.
+
+    A decision over many arms keeps its scores as plain lists; the Candidate records are
+    made on first access (a trace export, a summary), not on the decision path.
+    """
+
+    __slots__ = ("_columns", "_items")
+
+    def __init__(self, *columns: Sequence[Any]) -> None:
+        self._columns = columns
+        self._items: tuple[Candidate, ...] | None = None
+
+    def _all(self) -> tuple[Candidate, ...]:
+        if self._items is None:
+            self._items = tuple(map(Candidate._make, zip(*self._columns, strict=True)))
+        return self._items
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Decision:
     """One control-plane decision, recorded as an ``orchestrator.decision`` span event."""
@@ -94,7 +133,7 @@ class Decision:
     """Why, in one human sentence."""
     stage: str = ""
     """The stage the decision belongs to, if any."""
-    candidates: tuple[Candidate, ...] = ()
+    candidates: Sequence[Candidate] = ()
     """The options considered, in the order they were ranked."""
     explore: bool | None = None
     """For learned choices: True when the choice was not the best mean (exploration)."""

@@ -354,12 +354,20 @@ def test_cost_weight_comes_from_the_user_or_the_budget(desk: Pipeline) -> None:
 def test_a_failing_route_function_fails_the_run_clearly() -> None:
     p = make_desk(
         stages=[
-            Stage("triage", roles=["triager"], next=["done", "other"], start=True,
-                  route=lambda v: {"x": "done"}[v.intent]),
+            Stage(
+                "triage",
+                roles=["triager"],
+                next=["done", "other"],
+                start=True,
+                route=lambda v: {"x": "done"}[v.intent],
+            ),
             Stage("other", roles=["triager"], next=["done"]),
             Stage("done", terminal=True),
         ]
     )
     result = Runtime(p, pool=scripted_pool(ScriptedModel(name="m"))).run("refund order 1")
     assert result.status == "failed"
-    assert result.error == "stage 'triage': its route function raised KeyError: 'refund'; fix it in the pipeline file"
+    assert (
+        result.error
+        == "stage 'triage': its route function raised KeyError: 'refund'; fix it in the pipeline file"
+    )
