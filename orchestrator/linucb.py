@@ -26,11 +26,6 @@ class ArmScores:
     bonus: np.ndarray
     """Exploration bonus alpha * sqrt(x^T A^-1 x) per arm."""
 
-    @property
-    def ucb(self) -> np.ndarray:
-        """Upper confidence bound per arm."""
-        return self.mean + self.bonus
-
 
 class LinUCB:
     """A growable set of disjoint ridge-regression arms over ``dim`` features.
