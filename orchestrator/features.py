@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from functools import lru_cache
 
 import numpy as np
 
@@ -22,7 +21,6 @@ _DIGIT = re.compile(r"\d")
 _FIXED = 8
 
 
-@lru_cache(maxsize=4096)
 def _bucket(token: str, width: int) -> int:
     return zlib.crc32(token.encode()) % width
 
@@ -35,25 +33,37 @@ class FeatureBuilder:
             raise ValueError(f"feature dim must be {_FIXED} + a multiple of 3, got {dim}")
         self.dim = dim
         self._w = (dim - _FIXED) // 3
+        self._slots: tuple[dict[str, int], ...] = ({}, {}, {})  # per block: token -> index
 
     def base(self, *, query: str, intent: str, confidence: float) -> list[float]:
         """The part of x that stays fixed for a whole run (query and intent)."""
-        w = self._w
         words = query.lower().split()
         x = [0.0] * self.dim
         x[0] = 1.0
         x[1] = confidence
-        x[2] = min(math.log1p(len(words)) / 5.0, 1.0)
+        n = len(words)
+        x[2] = min(math.log1p(n) / 5.0, 1.0)
         x[5] = 1.0 if _DIGIT.search(query) else 0.0
         x[6] = 1.0 if "?" in query else 0.0
         x[7] = 1.0 if intent == "unknown" else 0.0
-        x[_FIXED + _bucket(intent, w)] = 1.0
-        if words:
-            start = _FIXED + 2 * w
-            share = 1.0 / len(words)
+        x[self._slot(intent, 0)] = 1.0
+        if n:
+            share = 1.0 / n
+            slots = self._slots[2]
             for word in words:
-                x[start + _bucket(word, w)] += share
+                i = slots.get(word)
+                x[self._slot(word, 2) if i is None else i] += share
         return x
+
+    def _slot(self, token: str, block: int) -> int:
+        """Index in x of ``token`` in one-hot block ``block`` (0 intent, 1 stage, 2 words)."""
+        slots = self._slots[block]
+        i = slots.get(token)
+        if i is None:
+            if len(slots) >= 65536:  # bounded: free text has no end of words
+                slots.clear()
+            i = slots[token] = _FIXED + block * self._w + _bucket(token, self._w)
+        return i
 
     def stage_list(
         self, base: list[float], *, stage: str, visits: int = 0, budget_left: float = 1.0
@@ -62,7 +72,7 @@ class FeatureBuilder:
         x = base.copy()
         x[3] = min(max(budget_left, 0.0), 1.0)
         x[4] = min(visits / 4.0, 1.0)
-        x[_FIXED + self._w + _bucket(stage, self._w)] = 1.0
+        x[self._slot(stage, 1)] = 1.0
         return x
 
     def for_stage(

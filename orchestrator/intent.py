@@ -12,10 +12,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
-from orchestrator.types import Candidate, Decision
+from orchestrator.types import Decision, LazyCandidates
 
 __all__ = ["UNKNOWN_INTENT", "IntentResult", "IntentRouter", "tokenize"]
 
@@ -84,18 +84,15 @@ def tokenize(text: str) -> list[str]:
     return [t for t in map(_normalise, _WORD.findall(text.lower())) if t]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class IntentResult:
-    """The router's verdict on one query."""
+class IntentResult(NamedTuple):
+    """The router's verdict on one query (a NamedTuple: one is made per run, cheaply)."""
 
     label: str
     """The winning intent, or ``unknown``."""
     confidence: float
     """Cosine similarity of the best example, 0..1."""
-    scores: Mapping[str, float]
-    """Every intent's score."""
     decision: Decision
-    """The ``intent`` decision to record."""
+    """The ``intent`` decision to record; its candidates are every intent, ranked."""
 
 
 class IntentRouter:
@@ -131,19 +128,31 @@ class IntentRouter:
 
     def classify(self, query: str) -> IntentResult:
         """Score ``query`` against every intent and decide, with a recorded reason."""
+        idf, default = self._idf, self._default_idf
+        weights: dict[str, float] = {}
+        for word in _WORD.findall(query.lower()):
+            t = _normalise(word)
+            if t:
+                weights[t] = weights.get(t, 0.0) + idf.get(t, default)
+        # dot products with the (unit) example vectors, normalised once at the end
         dots: dict[int, float] = {}
-        for t, w in self._vector(tokenize(query)).items():
-            for ex, v in self._index.get(t, ()):
+        index = self._index
+        for t, w in weights.items():
+            for ex, v in index.get(t, ()):
                 dots[ex] = dots.get(ex, 0.0) + w * v
         best_of = [0.0] * len(self._labels)
-        for ex, s in dots.items():
-            li = self._owner[ex]
-            if s > best_of[li]:
-                best_of[li] = s
-        scores = dict(zip(self._labels, best_of, strict=True))
-        order = sorted(range(len(self._labels)), key=best_of.__getitem__, reverse=True)
-        ranked = [(self._labels[i], best_of[i]) for i in order]
-        best, conf = ranked[0] if ranked else (UNKNOWN_INTENT, 0.0)
+        if dots:
+            norm = math.sqrt(sum(w * w for w in weights.values()))
+            owner = self._owner
+            for ex, s in dots.items():
+                li = owner[ex]
+                s /= norm
+                if s > best_of[li]:
+                    best_of[li] = s
+        order = sorted(range(len(best_of)), key=best_of.__getitem__, reverse=True)
+        labels = [self._labels[i] for i in order]
+        ranked = [best_of[i] for i in order]
+        best, conf = (labels[0], ranked[0]) if labels else (UNKNOWN_INTENT, 0.0)
         if conf < self.min_confidence:
             label = UNKNOWN_INTENT
             reason = (
@@ -152,12 +161,12 @@ class IntentRouter:
             )
         else:
             label = best
-            margin = conf - (ranked[1][1] if len(ranked) > 1 else 0.0)
+            margin = conf - (ranked[1] if len(ranked) > 1 else 0.0)
             reason = f"closest examples are {best!r} ({conf:.2f}, margin {margin:.2f})"
         decision = Decision(
             kind="intent",
             chosen=label,
             reason=reason,
-            candidates=tuple(Candidate(k, v) for k, v in ranked),
+            candidates=LazyCandidates(labels, ranked),
         )
-        return IntentResult(label=label, confidence=conf, scores=scores, decision=decision)
+        return IntentResult(label=label, confidence=conf, decision=decision)

@@ -40,6 +40,8 @@ def grounded(text: str, facts: Mapping[str, Any]) -> bool | None:
     Short strings and numbers must appear verbatim, most distinctive words of long text
     must appear, lists need every element; records (dicts) are not checked.
     """
+    if not facts:
+        return None
     low = text.lower()
     low_words = _words(text)
     checks = [_stated(v, low, low_words) for v in facts.values()]

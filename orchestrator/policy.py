@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,9 +39,8 @@ def reward(quality: float, cost_usd: float, cost_weight: float) -> float:
     return quality - cost_weight * cost_usd
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Assignment:
-    """The arm chosen for one stage visit."""
+class Assignment(NamedTuple):
+    """The arm chosen for one stage visit (a NamedTuple: made per visit, cheaply)."""
 
     role: str
     """Role that handles the stage."""
@@ -65,6 +64,7 @@ class AssignmentPolicy:
         self.lock = threading.Lock()
         """Held by a decision while it reads the policy and by an update while it writes."""
         self.pheromone_weight = pheromone_weight
+        self._w_text = f"{pheromone_weight:g}"
         self._stage_arms = {s: list(p) for s, p in stage_arms.items()}
         self.adopt(bandit, pheromone or PheromoneTable())
 
@@ -86,10 +86,13 @@ class AssignmentPolicy:
         self.pheromone.ensure_arms(bandit.arms)
         # pheromone arms may be ordered differently (state saved before arms were added)
         self._pher_index = [self.pheromone.arms.index(a) for a in bandit.arms]
-        self._pher_of = {
-            stage: np.asarray([self.pheromone.arms.index(n) for n in names], dtype=np.intp)
-            for stage, (_, names, _) in self._stage.items()
-        }
+        self._pher_of: dict[str, slice | np.ndarray] = {}
+        for stage, (_, names, _) in self._stage.items():
+            at = [self.pheromone.arms.index(n) for n in names]
+            adjacent = at == list(range(at[0], at[0] + len(at))) if at else False
+            self._pher_of[stage] = (
+                slice(at[0], at[-1] + 1) if adjacent else np.asarray(at, dtype=np.intp)
+            )
 
     def candidates(self, stage: str) -> list[tuple[str, str]]:
         """The (role, model) pairs a stage may assign."""
@@ -116,17 +119,14 @@ class AssignmentPolicy:
             if x is None:
                 raise ValueError("assign needs the context x unless the stage was scored")
             if isinstance(idx, slice):
-                s = self.bandit.scores(x, idx)
-                m, b = s.mean, s.bonus
+                mean, bonus = self.bandit.ucb_lists(x, idx.start, idx.stop)
             else:
                 s = self.bandit.scores(x)
-                m, b = s.mean[idx], s.bonus[idx]
-            t = self.pheromone.levels(intent)[self._pher_of[stage]]
-            mean, bonus, tau = m.tolist(), b.tolist(), t.tolist()
-            ucb = (m + b + w * t).tolist()
+                mean, bonus = s.mean[idx].tolist(), s.bonus[idx].tolist()
+            tau = self.pheromone.levels(intent)[self._pher_of[stage]].tolist()
         else:
             mean, bonus, tau = scored
-            ucb = [m_ + b_ + w * t_ for m_, b_, t_ in zip(mean, bonus, tau, strict=True)]
+        ucb = [m_ + b_ + w * t_ for m_, b_, t_ in zip(mean, bonus, tau, strict=True)]
         excluded = excluded or {}
         allowed = (
             [i for i, name in enumerate(names) if name not in excluded]
@@ -144,8 +144,12 @@ class AssignmentPolicy:
                 f"stage {stage!r}: every candidate was excluded ({why}); add a model that "
                 "meets the requirement to the pool and the stage's roles, or lower it"
             )
-        best = max(allowed, key=ucb.__getitem__)  # first of equals: deterministic
-        best_mean = max(allowed, key=mean.__getitem__)
+        if excluded:  # the first of equals wins: deterministic
+            best = max(allowed, key=ucb.__getitem__)
+            best_mean = max(allowed, key=mean.__getitem__)
+        else:
+            best = ucb.index(max(ucb))
+            best_mean = mean.index(max(mean))
         shown = (
             [None if n in excluded else u for n, u in zip(names, ucb, strict=True)]
             if excluded
@@ -164,7 +168,7 @@ class AssignmentPolicy:
             runner_up = None
         reason = (
             f"highest score {ucb[best]:.3f} (mean {mean[best]:.3f} + bonus {bonus[best]:.3f}"
-            f" + pheromone {w:g} x {tau[best]:.3f})"
+            f" + pheromone {self._w_text} x {tau[best]:.3f})"
         )
         if runner_up is not None:
             reason += f" vs {names[runner_up]} {ucb[runner_up]:.3f}"
@@ -180,28 +184,22 @@ class AssignmentPolicy:
 
     def score_stages(self, xs: Mapping[str, Sequence[float]], intent: str) -> dict[str, Scored]:
         """(mean, bonus, pheromone) of every arm of several stages, each with its own
-        context, in one batched computation (a run's first visits, scored up front)."""
-        stages = [s for s in xs if s in self._stage]
-        if not stages:
-            return {}
-        rows: list[int] = []
-        ctx_rows: list[int] = []
-        for k, stage in enumerate(stages):
-            idx = self._stage[stage][2]
-            ids = list(range(idx.start, idx.stop)) if isinstance(idx, slice) else list(idx)
-            rows.extend(ids)
-            ctx_rows.extend([k] * len(ids))
-        contexts = np.asarray([xs[s] for s in stages], dtype=float)
-        s = self.bandit.scores_rows(np.asarray(rows), contexts[ctx_rows])
-        mean, bonus = s.mean.tolist(), s.bonus.tolist()
+        context, scored together up front (a run's first visits): one warm pass over the
+        bandit instead of one cold pass between every two graph steps."""
         levels = self.pheromone.levels(intent)
         out: dict[str, Scored] = {}
-        at = 0
-        for stage in stages:
-            n = len(self._stage[stage][1])
-            tau = levels[self._pher_of[stage]].tolist()
-            out[stage] = (mean[at : at + n], bonus[at : at + n], tau)
-            at += n
+        for stage, x in xs.items():
+            entry = self._stage.get(stage)
+            if entry is None:
+                continue
+            idx = entry[2]
+            xa = np.asarray(x, dtype=float)
+            if isinstance(idx, slice):
+                mean, bonus = self.bandit.ucb_lists(xa, idx.start, idx.stop)
+            else:
+                sc = self.bandit.scores(xa)
+                mean, bonus = sc.mean[idx].tolist(), sc.bonus[idx].tolist()
+            out[stage] = (mean, bonus, levels[self._pher_of[stage]].tolist())
         return out
 
     def credit(

@@ -88,7 +88,8 @@ class LazyCandidates(Sequence[Candidate]):
     """Candidates built from parallel columns only when someone reads them.
 
     A decision over many arms keeps its scores as plain lists; the Candidate records are
-    made on first access (a trace export, a summary), not on the decision path.
+    made on first access (a trace export, a summary), not on the decision path. The columns
+    are Candidate's fields in order; trailing ones may be left out (they are None).
     """
 
     __slots__ = ("_columns", "_items")
@@ -99,7 +100,9 @@ class LazyCandidates(Sequence[Candidate]):
 
     def _all(self) -> tuple[Candidate, ...]:
         if self._items is None:
-            self._items = tuple(map(Candidate._make, zip(*self._columns, strict=True)))
+            pad = (None,) * (len(Candidate._fields) - len(self._columns))
+            rows = zip(*self._columns, strict=True)
+            self._items = tuple(Candidate._make(row + pad) for row in rows)
         return self._items
 
     def __getitem__(self, i: Any) -> Any:
@@ -121,9 +124,12 @@ class LazyCandidates(Sequence[Candidate]):
         return repr(self._all())
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Decision:
-    """One control-plane decision, recorded as an ``orchestrator.decision`` span event."""
+class Decision(NamedTuple):
+    """One control-plane decision, recorded as an ``orchestrator.decision`` span event.
+
+    A NamedTuple rather than a frozen dataclass: every stage visit makes several, and a
+    NamedTuple is built in half the time. Build it with keywords.
+    """
 
     kind: DecisionKind
     """What was decided (intent, stage, assign, tool_path, reroute, ...)."""

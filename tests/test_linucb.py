@@ -131,3 +131,22 @@ def test_batched_stage_scoring_equals_scoring_each_stage(
             np.testing.assert_allclose(
                 [c1.score, c1.mean, c1.bonus], [c2.score, c2.mean, c2.bonus], atol=1e-9
             )
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), vectors, st.floats(-1, 1)), max_size=20), vectors)
+def test_decision_path_scores_equal_array_scores_through_updates_and_new_arms(
+    history: list[tuple[int, np.ndarray, float]], x: np.ndarray
+) -> None:
+    bandit = LinUCB(DIM, alpha=0.7)
+    bandit.ensure_arms(["a", "b", "c"])
+    bandit.ucb_lists(x, 0, 3)  # caches a view of the arms that later updates must not stale
+    for step, (arm, xa, r) in enumerate(history):
+        if step == len(history) // 2:
+            bandit.ensure_arms(["d", "e"])  # re-stacks the arrays
+        bandit.update(arm % len(bandit.arms), xa, r)
+    for start, stop in ((0, 3), (1, len(bandit.arms))):
+        mean, bonus = bandit.ucb_lists(x, start, stop)
+        s = bandit.scores(x, slice(start, stop))
+        np.testing.assert_allclose(mean, s.mean, atol=1e-12)
+        np.testing.assert_allclose(bonus, s.bonus, atol=1e-12)
