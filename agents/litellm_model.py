@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents.profile import ModelProfile
-from orchestrator.errors import ModelCallError
+from orchestrator.errors import ModelCallError, ModelUnavailable
+from orchestrator.protocols import CALL_KEY
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
-__all__ = ["LiteLLMModel", "unknown_model"]
+__all__ = ["LiteLLMModel", "fault_kind", "unknown_model"]
 
 _import_lock = threading.Lock()
 
@@ -33,6 +34,24 @@ def unknown_model(model: str) -> str | None:
         litellm.get_llm_provider(model)
     except Exception as exc:
         return str(exc).split("\n", 1)[0]
+    return None
+
+
+def fault_kind(exc: BaseException) -> str | None:
+    """The endpoint-fault kind of a litellm/openai exception, or None for a caller's mistake
+    (bad request, authentication) that another try would repeat."""
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    if "Timeout" in name or isinstance(exc, TimeoutError) or status in (408, 504):
+        return "timeout"
+    if "RateLimit" in name or status == 429:
+        return "rate_limit"
+    if isinstance(status, int) and status >= 500:
+        return "http_5xx"
+    if any(k in name for k in ("InternalServer", "ServiceUnavailable", "BadGateway")):
+        return "http_5xx"
+    if "Connection" in name or isinstance(exc, ConnectionError):
+        return "connection"
     return None
 
 
@@ -65,15 +84,26 @@ class LiteLLMModel:
             kwargs["api_key"] = key
         elif p.api_base:
             kwargs["api_key"] = "not-needed"  # OpenAI-compatible servers often ignore it
+        key = CALL_KEY.get()
+        if key:  # a retried call carries the key of the first try
+            kwargs["extra_headers"] = {"Idempotency-Key": key}
         try:
             response = _litellm().completion(**kwargs)
-            text = response.choices[0].message.content
         except Exception as exc:
-            raise ModelCallError(
-                f"model {p.name!r} ({p.model}) failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            message = f"model {p.name!r} ({p.model}) failed: {type(exc).__name__}: {exc}"
+            kind = fault_kind(exc)
+            if kind is None:
+                raise ModelCallError(message) from exc
+            raise ModelUnavailable(message, kind=kind) from exc
+        try:
+            text = response.choices[0].message.content
+        except (AttributeError, IndexError, TypeError):
+            text = None
         if not isinstance(text, str):
-            raise ModelCallError(f"model {p.name!r} ({p.model}) returned no text content")
+            raise ModelUnavailable(
+                f"model {p.name!r} ({p.model}) returned a malformed response (no text content)",
+                kind="malformed",
+            )
         usage = getattr(response, "usage", None)
         in_tok = getattr(usage, "prompt_tokens", None) or sum(
             estimate_tokens(m.content) for m in messages

@@ -24,7 +24,8 @@ class ScriptedModel:
     """Replies from a script, then falls back to a protocol-following echo.
 
     Each script step is a reply string, a function of the messages returning one, or an
-    exception to raise (wrapped in ModelCallError). ``calls`` keeps every prompt received.
+    exception to raise (wrapped in ModelCallError unless it is one, e.g. ModelUnavailable).
+    ``calls`` keeps every prompt received.
     """
 
     def __init__(
@@ -45,6 +46,8 @@ class ScriptedModel:
         with self._lock:
             self.calls.append(list(messages))
             step: Step = self._script.pop(0) if self._script else _protocol_echo
+        if isinstance(step, ModelCallError):  # e.g. ModelUnavailable: an endpoint fault
+            raise step
         if isinstance(step, BaseException):
             raise ModelCallError(f"model {self.name!r} failed: {step}") from step
         try:

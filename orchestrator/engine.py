@@ -28,6 +28,7 @@ from opentelemetry.trace import Span
 
 from agents import ModelPool, build_messages, default_pool, parse_reply
 from memory import make_item, select_recent
+from orchestrator.breaker import BreakerBoard
 from orchestrator.budget import Budget
 from orchestrator.capability import best_for, combine, shortfall
 from orchestrator.dispatcher import Dispatcher
@@ -35,6 +36,8 @@ from orchestrator.errors import (
     GoalUnreachable,
     InputError,
     ModelCallError,
+    ModelUnavailable,
+    NoEligibleArm,
     OrchestratorError,
     PoolConfigError,
     RunError,
@@ -48,11 +51,11 @@ from orchestrator.pheromone import PheromoneTable
 from orchestrator.pipeline import Pipeline, Stage, StageView
 from orchestrator.policy import AssignmentPolicy, arm_name, reward
 from orchestrator.policystore import PolicyStore
-from orchestrator.protocols import Judge
+from orchestrator.protocols import CALL_KEY, Judge
 from orchestrator.run import RunContext, RunResult
 from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
-from orchestrator.types import Decision
+from orchestrator.types import Candidate, Decision
 
 __all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
 
@@ -84,11 +87,25 @@ class _Outcome:
     facts: dict[str, Any]
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Visit:
+    """One stage visit as assigned: what a failover needs to pick another arm."""
+
+    stage: Stage
+    role: str
+    x: list[float]
+    excluded: Mapping[str, str]
+    key: str
+    """Idempotency key of the visit's model call (run, stage, visit number)."""
+
+
 class Runtime:
     """Runs one pipeline: policy, pool, tracing and persistence wired together.
 
     ``data_dir`` (a Path) persists the learned policy between processes; without it the
     policy lives in memory. ``checkpointer`` is any LangGraph checkpoint saver.
+    ``breakers`` (default: 1 fault opens, 30 s cooldown) decide which models are offered
+    after endpoint faults; a faulted call fails over to the next best arm of its role.
     """
 
     def __init__(
@@ -105,8 +122,11 @@ class Runtime:
         alpha: float = 0.5,
         learn: bool = True,
         only_model: str | None = None,
+        breakers: BreakerBoard | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.breakers = breakers or BreakerBoard()
+        """Circuit breakers of the pool's models (shared by every run of this runtime)."""
         self.pool = pool or pipeline.pool or default_pool()
         self.judge = judge or pipeline.judge or GroundedJudge()
         self.budget = Budget(budget_usd if budget_usd is not None else pipeline.budget_usd)
@@ -130,6 +150,7 @@ class Runtime:
         )
         stage_arms = self._stage_arms(only_model)
         self.policy = AssignmentPolicy(bandit, stage_arms, pheromone=pheromone)
+        self._stage_models = {s: sorted({m for _, m in pairs}) for s, pairs in stage_arms.items()}
         self._expected = {
             arm_name(r, m): Budget.expected_cost(
                 self.pool.profile(m).input_price,
@@ -440,6 +461,13 @@ class Runtime:
             excluded = {**by_budget, **excluded}
             if budget_decision is not None:
                 ctx.record(ctx.root, budget_decision)
+        down = self.breakers.blocked(self._stage_models[stage.name])
+        if down:
+            excluded = excluded | {
+                arm_name(r, m): down[m]
+                for r, m in self.policy.candidates(stage.name)
+                if m in down and arm_name(r, m) not in excluded
+            }
         with self.policy.lock:
             assignment = self.policy.assign(
                 stage.name,
@@ -451,22 +479,31 @@ class Runtime:
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )
+        visit = _Visit(
+            stage=stage,
+            role=assignment.role,
+            x=x_list,
+            excluded=excluded,
+            key=f"{ctx.run_id}:{stage.name}:{visits}",
+        )
         try:
             ctx.record(span, assignment.decision)
-            update = self._work(stage, assignment.role, assignment.model, state, ctx, span)
+            update = self._work(visit, assignment.model, state, ctx, span)
         except RunError as exc:
             RunTracer.fail(span, str(exc))
             raise
         finally:
             span.end()
-        update["outputs"][0] |= {"arm": assignment.decision.chosen, "x": x_list}
+        record = update["outputs"][0]
+        record |= {"arm": arm_name(assignment.role, record["model"]), "x": x_list}
         return update
 
     def _work(
-        self, stage: Stage, role_name: str, model: str, state: RunState, ctx: RunContext, span: Span
+        self, visit: _Visit, model: str, state: RunState, ctx: RunContext, span: Span
     ) -> dict[str, Any]:
         """Tools, context, model call and next stage for one assigned stage visit."""
         p = self.pipeline
+        stage, role_name = visit.stage, visit.role
         role = p.roles[role_name]
         request = state["request"]
         permitted = p.permitted[(stage.name, role_name)]
@@ -518,7 +555,7 @@ class Runtime:
             skills=[f"{k}({', '.join(p.registry.get(k).params)})" for k in permitted],
             allowed_next=p.machine.next_of(stage.name),
         )
-        reply = self._chat(model, messages, role.max_output_tokens, span)
+        reply, model = self._call_model(visit, model, messages, role.max_output_tokens, ctx, span)
         parsed = parse_reply(reply.text)
         blocked = 0
         for call in parsed.calls:
@@ -571,6 +608,82 @@ class Runtime:
             "next": nxt if nxt is not None else END,
             "outputs": [record],
         }
+
+    def _call_model(
+        self,
+        visit: _Visit,
+        model: str,
+        messages: Any,
+        max_tokens: int,
+        ctx: RunContext,
+        span: Span,
+    ) -> tuple[Any, str]:
+        """The visit's model call and the model that answered it.
+
+        On an endpoint fault the model's breaker records it and the call is retried on the
+        next best arm of the same role (the role's tool work is done) under the same
+        idempotency key. Only the answering call is paid for and credited."""
+        token = CALL_KEY.set(visit.key)
+        failed: dict[str, str] = {}
+        try:
+            while True:
+                self.breakers.taken(model)
+                try:
+                    reply = self._chat(model, messages, max_tokens, span)
+                except ModelUnavailable as exc:
+                    state = self.breakers.failure(model, exc.kind, str(exc))
+                    failed[model] = f"{exc.kind}: {exc}"
+                    nxt = self._failover(visit, failed, ctx)
+                    ctx.record(
+                        span,
+                        Decision(
+                            kind="reroute",
+                            stage=visit.stage.name,
+                            chosen=nxt.decision.chosen,
+                            reason=(
+                                f"model {model!r} failed ({exc.kind}); its circuit is {state}; "
+                                f"retrying the call on {nxt.model!r} with idempotency key "
+                                f"{visit.key}"
+                            ),
+                            candidates=(
+                                Candidate(name=arm_name(visit.role, model), excluded_by=exc.kind),
+                            ),
+                        ),
+                    )
+                    ctx.record(span, nxt.decision)
+                    model = nxt.model
+                    continue
+                self.breakers.success(model)
+                return reply, model
+        finally:
+            CALL_KEY.reset(token)
+
+    def _failover(self, visit: _Visit, failed: Mapping[str, str], ctx: RunContext) -> Any:
+        """The next best arm of the visit's role, excluding models that failed in it."""
+        excluded = dict(visit.excluded)
+        for r, m in self.policy.candidates(visit.stage.name):
+            name = arm_name(r, m)
+            if name in excluded:
+                continue
+            if m in failed:
+                excluded[name] = f"failover: failed in this visit ({failed[m].split(':')[0]})"
+            elif r != visit.role:
+                excluded[name] = "failover: another role (this role's tool work is done)"
+        try:
+            with self.policy.lock:
+                return self.policy.assign(
+                    visit.stage.name,
+                    np.array(visit.x),
+                    intent=ctx.intent.label,
+                    excluded=excluded,
+                )
+        except NoEligibleArm:
+            tried = "; ".join(f"{m} ({why})" for m, why in failed.items())
+            raise ModelCallError(
+                f"stage {visit.stage.name!r}: every model role {visit.role!r} may use failed "
+                f"or is unavailable: {tried}. Check the endpoints, or give the role more "
+                f"models; `orch run --resume {ctx.run_id}` continues from this stage"
+            ) from None
 
     def _chat(self, model: str, messages: Any, max_tokens: int, parent: Span) -> Any:
         """One model call under a ``chat {model}`` span."""

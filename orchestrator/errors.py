@@ -12,9 +12,13 @@
         ├── GuardViolation          a blocked transition or skill call with no allowed way on
         ├── SkillFailed             a skill raised, or broke its pre/postcondition
         │   ├── PreconditionFailed
-        │   └── PostconditionFailed
+        │   ├── PostconditionFailed
+        │   ├── ToolTimeout         ... it ran past its timeout_s (also a TimeoutError)
+        │   └── ToolRateLimited     ... the service behind it refused for now
         ├── GoalUnreachable         no tool path reaches a stage goal and nothing takes over
         ├── ModelCallError          a model backend failed to answer
+        │   └── ModelUnavailable    ... an endpoint fault: HTTP 5xx, timeout, rate limit,
+        │                               refused connection, malformed response
         └── NoEligibleArm           every (role, model) candidate was excluded
             └── BudgetExhausted     ... by what is left of the budget
 
@@ -31,6 +35,7 @@ __all__ = [
     "GuardViolation",
     "InputError",
     "ModelCallError",
+    "ModelUnavailable",
     "NoEligibleArm",
     "OrchestratorError",
     "PoolConfigError",
@@ -41,6 +46,8 @@ __all__ = [
     "SkillFailed",
     "StateFileError",
     "ToolGraphError",
+    "ToolRateLimited",
+    "ToolTimeout",
 ]
 
 
@@ -101,12 +108,42 @@ class PostconditionFailed(SkillFailed):
     """A skill's `ensures` check rejected its result; the result is discarded."""
 
 
+class ToolTimeout(SkillFailed, TimeoutError):
+    """A skill that did not return within its ``timeout_s``; its late result is ignored."""
+
+
+class ToolRateLimited(SkillFailed):
+    """A skill whose service refused the call for now: raise it from a skill on HTTP 429,
+    e.g. ``raise ToolRateLimited("quota exceeded", retry_after_s=30)``.
+
+    ``retry_after_s`` says how long the service asked to wait, if it said.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after_s: float | None = None, skill: str = ""
+    ) -> None:
+        super().__init__(skill, message)
+        self.retry_after_s = retry_after_s
+
+
 class GoalUnreachable(RunError):
     """No tool path reaches the goal of a stage, and the stage names no escalation stage."""
 
 
 class ModelCallError(RunError):
     """A model backend raised or returned something unusable."""
+
+
+class ModelUnavailable(ModelCallError):
+    """A model endpoint fault worth failing over from: the call may succeed elsewhere.
+
+    ``kind`` is one of ``http_5xx``, ``timeout``, ``rate_limit``, ``connection``,
+    ``malformed``.
+    """
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class NoEligibleArm(RunError):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.types import Message, ModelReply
 
-__all__ = ["Judge", "ModelAdapter", "RunOutcome"]
+__all__ = ["CALL_KEY", "Judge", "ModelAdapter", "RunOutcome"]
+
+CALL_KEY: ContextVar[str | None] = ContextVar("orchestrator_call_key", default=None)
+"""Idempotency key of the model call in progress: the same for a call and its failover
+retries. Adapters that reach an HTTP endpoint send it (header ``Idempotency-Key``)."""
 
 
 @runtime_checkable
@@ -15,8 +20,10 @@ class ModelAdapter(Protocol):
     """Something that answers chat messages.
 
     Contract: ``complete`` returns a ModelReply whose token counts and cost are those of
-    this one call, or raises ``orchestrator.errors.ModelCallError``. It must not retry on
-    its own (retries are a wrapper's job) and must be safe to call from several threads.
+    this one call, or raises ``orchestrator.errors.ModelCallError`` (``ModelUnavailable``
+    for an endpoint fault another model could get around: the runtime fails over). It must
+    not retry on its own (failover is the runtime's job) and must be safe to call from
+    several threads.
     """
 
     name: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -23,10 +24,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def llm_katan(served_name: str = "test-model") -> Iterator[str]:
-    """Start ``llm-katan`` (echo backend) on a loopback port; yields its /v1 base URL."""
-    port = free_port()
+def llm_katan(
+    served_name: str = "test-model", *faults: str, port: int | None = None
+) -> Iterator[str]:
+    """Start ``llm-katan`` (echo backend) on a loopback port; yields its /v1 base URL.
+
+    ``faults`` are extra flags, e.g. ``"--error-rate", "1.0"`` or ``"--latency-ms", "800"``.
+    """
+    port = port or free_port()
     exe = Path(sys.executable).with_name("llm-katan")
+    stats = tempfile.mkdtemp(prefix="katan-")
     proc = subprocess.Popen(
         [
             str(exe),
@@ -42,6 +49,9 @@ def llm_katan(served_name: str = "test-model") -> Iterator[str]:
             "127.0.0.1",
             "--log-level",
             "warning",
+            "--stats-file",
+            f"{stats}/stats.json",
+            *faults,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
