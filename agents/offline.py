@@ -31,6 +31,8 @@ class OfflineModel:
         """Answer from the prompt's facts; deterministic for equal messages."""
         user = messages[-1].content
         parts = read_prompt(user)
+        if parts.options:  # an escalation: take the cheapest fallback goal offered
+            return self._reply(messages, f"GOAL: {parts.options[0]}")
         roll = zlib.crc32(f"{self.name}|{user}".encode()) / 0xFFFFFFFF
         grounded = roll < self.profile.quality
         request = parts.request.splitlines()[0] if parts.request else ""
@@ -51,6 +53,9 @@ class OfflineModel:
         limit = max_tokens * 3
         if len(words) > limit:
             text = " ".join(words[:limit])
+        return self._reply(messages, text)
+
+    def _reply(self, messages: Sequence[Message], text: str) -> ModelReply:
         in_tokens = sum(estimate_tokens(m.content) for m in messages)
         out_tokens = estimate_tokens(text)
         return ModelReply(

@@ -19,7 +19,9 @@ __all__ = [
     "ParsedReply",
     "PromptParts",
     "SkillCall",
+    "build_escalation",
     "build_messages",
+    "parse_goal",
     "parse_reply",
     "read_prompt",
 ]
@@ -30,6 +32,12 @@ PROTOCOL = (
     "one of the allowed next stages."
 )
 _NEXT = re.compile(r"^\s*NEXT:\s*([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
+_GOAL = re.compile(r"^\s*GOAL:\s*([A-Za-z0-9_.-]+)\s*$", re.MULTILINE)
+ESCALATION = (
+    "You decide how a stage goes on when no chain of its tools can reach its goal. Choose "
+    "one of the fallback goals listed (cheapest first), or none to hand the request on. "
+    "Reply with one line `GOAL: <name>` or `GOAL: none`."
+)
 _CALL = re.compile(r"^\s*CALL:\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\{.*\})?\s*$", re.MULTILINE)
 
 
@@ -50,6 +58,8 @@ class PromptParts:
     """(name, rendered value) of each fact shown."""
     allowed_next: tuple[str, ...]
     """Stages the reply may name in ``NEXT:``."""
+    options: tuple[str, ...] = ()
+    """For an escalation prompt: the fallback goals the reply may name in ``GOAL:``."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -107,6 +117,35 @@ def build_messages(
     return [Message(role="system", content=system), Message(role="user", content="\n".join(lines))]
 
 
+def build_escalation(
+    *,
+    stage: str,
+    goal: str,
+    failed: Mapping[str, str],
+    options: Sequence[tuple[str, float]],
+    query: str,
+) -> list[Message]:
+    """The one model call of an escalation: which fallback goal, if any, to pursue."""
+    lines = [
+        f"Stage: {stage}",
+        f"Unreachable goal: {goal}",
+        "Failed tools: " + ("; ".join(f"{t} ({why})" for t, why in failed.items()) or "none"),
+        "Options: " + ", ".join(name for name, _ in options),
+        "Option costs: " + ", ".join(f"{name} {cost:.4f}" for name, cost in options),
+        REQUEST_HEADER + query,
+    ]
+    return [
+        Message(role="system", content=ESCALATION),
+        Message(role="user", content="\n".join(lines)),
+    ]
+
+
+def parse_goal(text: str, options: Sequence[str]) -> str | None:
+    """The fallback goal a reply chose among ``options``; None for none or anything else."""
+    found = _GOAL.findall(text)
+    return found[-1] if found and found[-1] in options else None
+
+
 def read_prompt(user: str) -> PromptParts:
     """The parts of a user message made by ``build_messages`` (for offline backends)."""
     head, _, request = user.partition("\n" + REQUEST_HEADER)
@@ -121,12 +160,14 @@ def read_prompt(user: str) -> PromptParts:
             section, _, value = line.partition(":")
             fields[section] = value.strip()
     allowed = [s for s in fields.get("Allowed next stages", "").split(", ") if s and s != "(none)"]
+    options = [s for s in fields.get("Options", "").split(", ") if s]
     return PromptParts(
         stage=fields.get("Stage", ""),
         intent=fields.get("Intent", ""),
         request=request,
         facts=tuple(facts),
         allowed_next=tuple(allowed),
+        options=tuple(options),
     )
 
 

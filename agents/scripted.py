@@ -16,6 +16,8 @@ Step = str | Callable[[Sequence[Message]], str] | BaseException
 
 def _protocol_echo(messages: Sequence[Message]) -> str:
     parts = read_prompt(messages[-1].content)
+    if parts.options:  # an escalation prompt: the first (cheapest) fallback goal
+        return f"GOAL: {parts.options[0]}"
     text = "ok" + (": " + "; ".join(f"{k}: {v}" for k, v in parts.facts) if parts.facts else "")
     return text + (f"\nNEXT: {parts.allowed_next[0]}" if parts.allowed_next else "")
 

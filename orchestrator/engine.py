@@ -27,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from agents import ModelPool, build_messages, default_pool, parse_reply
+from agents.prompts import build_escalation, parse_goal
 from memory import make_item, select_recent
 from orchestrator.breaker import BreakerBoard
 from orchestrator.budget import Budget
@@ -43,6 +44,7 @@ from orchestrator.errors import (
     RunError,
 )
 from orchestrator.features import DIM, FeatureBuilder
+from orchestrator.health import HealthMonitor, ToolHealth
 from orchestrator.intent import IntentRouter
 from orchestrator.judge import GroundedJudge
 from orchestrator.learner import Learner
@@ -123,6 +125,7 @@ class Runtime:
         learn: bool = True,
         only_model: str | None = None,
         breakers: BreakerBoard | None = None,
+        health_interval_s: float = 10.0,
     ) -> None:
         self.pipeline = pipeline
         self.breakers = breakers or BreakerBoard()
@@ -139,7 +142,11 @@ class Runtime:
         self.tracer = RunTracer(tracer_provider)
         self.router = IntentRouter(pipeline.intents, min_confidence=pipeline.min_intent_confidence)
         self.dispatcher = Dispatcher(pipeline.machine)
-        self.tools = ToolRunner(pipeline.registry, self.tracer)
+        self.health = ToolHealth()
+        """Tool health signals; they weigh the tool graph's edges for every run."""
+        self.tools = ToolRunner(pipeline.registry, self.tracer, self.health)
+        probes = {e.skill.name: e.skill.probe for e in pipeline.registry if e.skill.probe}
+        self.monitor = HealthMonitor(self.health, probes, interval_s=health_interval_s)
         self.features = FeatureBuilder(DIM)
         self.store = PolicyStore(data_dir / "policy") if data_dir is not None else None
         self._alpha = alpha
@@ -181,6 +188,7 @@ class Runtime:
         self.graph = self._compile().compile(checkpointer=checkpointer)
         self.checkpointer = checkpointer
         self.learner = Learner()  # last: a definition error above leaves no thread behind
+        self.monitor.start()
 
     # ----------------------------------------------------------------- set-up
 
@@ -227,7 +235,8 @@ class Runtime:
         self.learner.flush()
 
     def close(self) -> None:
-        """Apply pending learning and stop the learner thread."""
+        """Apply pending learning and stop the learner and health-monitor threads."""
+        self.monitor.stop()
         self.learner.close()
         self.learner.flush()
 
@@ -402,6 +411,7 @@ class Runtime:
                     ATTR.ANSWER: answer[:2000],
                     ATTR.INPUT_TOKENS: tokens_in,
                     ATTR.OUTPUT_TOKENS: tokens_out,
+                    ATTR.CONTROL_CALLS: ctx.control_calls,
                 }
             )
             if error:
@@ -422,6 +432,7 @@ class Runtime:
             quality=quality,
             reward=value,
             decisions=tuple(ctx.decisions),
+            control_calls=ctx.control_calls,
             outputs=outputs,
             facts=facts,
             error=error,
@@ -509,27 +520,34 @@ class Runtime:
         permitted = p.permitted[(stage.name, role_name)]
         facts: dict[str, Any] = dict(state["facts"])
         graph = p.tool_graphs.get((stage.name, role_name))
-        if graph is not None and not self.tools.run_to_goal(
-            stage, graph, request, facts, ctx, span
-        ):
-            if stage.escalate_to is None:
-                raise GoalUnreachable(
-                    f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
-                    f"(failed: {self.tools.failed_text(ctx, stage.name)}); give the stage "
-                    "escalate_to=... or another skill that produces it"
+        extra: list[Any] = []  # replies of control-plane calls (an escalation's choice)
+        if graph is not None:
+            failed: dict[str, str] = {}
+            reached = self.tools.run_to_goal(stage, graph, request, facts, ctx, span, failed)
+            if not reached:
+                reached, reply = self._escalate(visit, model, request, facts, failed, ctx, span)
+                extra += [reply] if reply is not None else []
+            if not reached:
+                if stage.escalate_to is None:
+                    raise GoalUnreachable(
+                        f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
+                        f"(failed: {_failed_text(failed)}); give the stage escalate_to=... "
+                        "or another skill that produces it"
+                    )
+                # escalating: no answer, straight to the escalation stage
+                nxt, decisions = self.dispatcher.next_stage(
+                    stage.name, [("escalation", stage.escalate_to)]
                 )
-            # escalating: no model call, straight to the escalation stage
-            nxt, decisions = self.dispatcher.next_stage(
-                stage.name, [("escalation", stage.escalate_to)]
-            )
-            for d in decisions:
-                ctx.record(span, d)
-            return {
-                "trail": [stage.name],
-                "facts": _new(facts, state["facts"]),
-                "next": nxt,
-                "outputs": [_record_of("escalation", stage.name, role_name, model)],
-            }
+                for d in decisions:
+                    ctx.record(span, d)
+                return {
+                    "trail": [stage.name],
+                    "facts": _new(facts, state["facts"]),
+                    "next": nxt,
+                    "outputs": [
+                        _record_of("escalation", stage.name, role_name, model) | _paid(extra)
+                    ],
+                }
 
         selection = select_recent(state["outputs"], role.context_tokens)
         ctx.record(
@@ -598,9 +616,7 @@ class Runtime:
             else None,
             "blocked_requests": blocked,
             "recorded_quality": reply.quality,
-            "cost": reply.cost_usd,
-            "input_tokens": reply.input_tokens,
-            "output_tokens": reply.output_tokens,
+            **_paid([reply, *extra]),
         }
         return {
             "trail": [stage.name],
@@ -608,6 +624,81 @@ class Runtime:
             "next": nxt if nxt is not None else END,
             "outputs": [record],
         }
+
+    def _escalate(
+        self,
+        visit: _Visit,
+        model: str,
+        request: Mapping[str, Any],
+        facts: dict[str, Any],
+        failed: dict[str, str],
+        ctx: RunContext,
+        span: Span,
+    ) -> tuple[bool, Any]:
+        """No tool path reaches the stage goal: record the escalation; when lesser goals
+        (``demote_to``) are still reachable, one model call chooses one (or none) and its
+        path runs. Returns (a goal was reached, the reply of that call or None)."""
+        stage = visit.stage
+        graphs = self.pipeline.demotions.get((stage.name, visit.role), {})
+        inputs = {"query": request["query"], "intent": request["intent"], **facts}
+        penalties = self.tools.health.penalties()
+        options: list[tuple[str, float]] = []
+        for goal, g in graphs.items():
+            route = g.route(penalties)
+            for tool, why in failed.items():
+                route.fail(tool, why)
+            plan = (["known"], 0.0) if goal in facts else route.plan(inputs)
+            if plan is not None:
+                options.append((goal, plan[1]))
+        options.sort(key=lambda o: (o[1], o[0]))
+        head = f"no tool path reaches goal {stage.goal!r}; failed tools: {_failed_text(failed)}"
+        fallback = stage.escalate_to or ""
+        if not options:
+            more = "; no fallback goal is reachable either" if graphs else ""
+            ctx.record(
+                span,
+                Decision(kind="escalate", stage=stage.name, chosen=fallback, reason=head + more),
+            )
+            return False, None
+        messages = build_escalation(
+            stage=stage.name,
+            goal=stage.goal or "",
+            failed=failed,
+            options=options,
+            query=request["query"],
+        )
+        ctx.control_calls += 1
+        reply = None
+        try:
+            reply, _ = self._call_model(visit, model, messages, 32, ctx, span, "escalation")
+            choice = parse_goal(reply.text, [g for g, _ in options])
+            why = f"the model chose {choice!r}" if choice else "the model chose none"
+        except ModelCallError as exc:
+            choice, why = None, f"the escalation call failed ({exc})"
+        ctx.record(
+            span,
+            Decision(
+                kind="escalate",
+                stage=stage.name,
+                chosen=f"goal:{choice}" if choice else fallback,
+                reason=f"{head}; one model call on the reachable fallback goals: {why}",
+                candidates=tuple(Candidate(name=g, score=-c) for g, c in options),
+            ),
+        )
+        if choice is None:
+            return False, reply
+        if self.tools.run_to_goal(stage, graphs[choice], request, facts, ctx, span, failed):
+            return True, reply
+        ctx.record(
+            span,
+            Decision(
+                kind="escalate",
+                stage=stage.name,
+                chosen=fallback,
+                reason=f"fallback goal {choice!r} failed too; failed tools: {_failed_text(failed)}",
+            ),
+        )
+        return False, reply
 
     def _call_model(
         self,
@@ -617,6 +708,7 @@ class Runtime:
         max_tokens: int,
         ctx: RunContext,
         span: Span,
+        purpose: str = "answer",
     ) -> tuple[Any, str]:
         """The visit's model call and the model that answered it.
 
@@ -629,7 +721,7 @@ class Runtime:
             while True:
                 self.breakers.taken(model)
                 try:
-                    reply = self._chat(model, messages, max_tokens, span)
+                    reply = self._chat(model, messages, max_tokens, span, purpose)
                 except ModelUnavailable as exc:
                     state = self.breakers.failure(model, exc.kind, str(exc))
                     failed[model] = f"{exc.kind}: {exc}"
@@ -685,9 +777,11 @@ class Runtime:
                 f"models; `orch run --resume {ctx.run_id}` continues from this stage"
             ) from None
 
-    def _chat(self, model: str, messages: Any, max_tokens: int, parent: Span) -> Any:
+    def _chat(
+        self, model: str, messages: Any, max_tokens: int, parent: Span, purpose: str = "answer"
+    ) -> Any:
         """One model call under a ``chat {model}`` span."""
-        chat = self.tracer.chat(parent, model=model)
+        chat = self.tracer.chat(parent, model=model, purpose=purpose)
         try:
             try:
                 reply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
@@ -744,6 +838,19 @@ def _follow(state: RunState) -> str:
 def _new(facts: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
     """Facts added since ``before``."""
     return {k: v for k, v in facts.items() if k not in before}
+
+
+def _failed_text(failed: Mapping[str, str]) -> str:
+    return ", ".join(f"{t} ({why})" for t, why in failed.items()) or "none"
+
+
+def _paid(replies: Sequence[Any]) -> dict[str, Any]:
+    """Cost and tokens of a visit's answering calls (failed-over tries are not paid)."""
+    return {
+        "cost": sum(r.cost_usd for r in replies),
+        "input_tokens": sum(r.input_tokens for r in replies),
+        "output_tokens": sum(r.output_tokens for r in replies),
+    }
 
 
 def _record_of(kind: str, stage: str, role: str, model: str, text: str = "") -> dict[str, Any]:

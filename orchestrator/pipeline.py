@@ -108,6 +108,11 @@ class Stage:
     """A fact this stage must produce by running its tools along the cheapest path."""
     escalate_to: str | None
     """Next stage to take when no tool path reaches the goal (must be in ``next``)."""
+    demote_to: tuple[str, ...]
+    """Lesser goals to fall back to when no tool path reaches ``goal``; one model call
+    chooses among those still reachable (or none) before the stage escalates."""
+    tool_edges: tuple[tuple[str, str], ...]
+    """Extra (from, to) edges of the stage's tool graph, beyond what skills take and make."""
     route: Callable[[StageView], str] | None
     """Developer's choice of next stage; checked against ``next`` like any request."""
     check: Callable[[StageView], bool] | None
@@ -128,6 +133,8 @@ class Stage:
         skills: Sequence[Any] = (),
         goal: str | None = None,
         escalate_to: str | None = None,
+        demote_to: Sequence[str] = (),
+        tool_edges: Sequence[tuple[str, str]] = (),
         route: Callable[[StageView], str] | None = None,
         check: Callable[[StageView], bool] | None = None,
         failure: bool = False,
@@ -143,6 +150,24 @@ class Stage:
                 f"stage {name!r} escalates to {escalate_to!r}, which is not among its next "
                 f"stages {list(next)}; add it to next=[...]"
             )
+        if isinstance(demote_to, str):
+            raise DefinitionError(f"stage {name!r}: demote_to takes a list of goal names")
+        if (demote_to or tool_edges) and goal is None:
+            raise DefinitionError(
+                f"stage {name!r}: demote_to and tool_edges need a goal=...; without a goal "
+                "the stage runs no tool graph"
+            )
+        if goal is not None and goal in demote_to:
+            raise DefinitionError(f"stage {name!r}: goal {goal!r} cannot also be a demotion")
+        edges = []
+        for e in tool_edges:
+            if not (
+                isinstance(e, tuple | list) and len(e) == 2 and all(isinstance(x, str) for x in e)
+            ):
+                raise DefinitionError(
+                    f"stage {name!r}: tool_edges takes (from_skill, to_skill) name pairs, got {e!r}"
+                )
+            edges.append((e[0], e[1]))
         if failure and not terminal:
             raise DefinitionError(f"stage {name!r}: failure=True only applies to terminal stages")
         for attr, value in (("route", route), ("check", check)):
@@ -157,6 +182,8 @@ class Stage:
             "skills": tuple(skills),
             "goal": goal,
             "escalate_to": escalate_to,
+            "demote_to": tuple(demote_to),
+            "tool_edges": tuple(edges),
             "route": route,
             "check": check,
             "failure": failure,
@@ -234,6 +261,8 @@ class Pipeline:
                 )
         self.registry = self._resolve_skills(skills)
         self.permitted = self._permissions()
+        self.demotions: dict[tuple[str, str], dict[str, ToolGraph]] = {}
+        """(stage, role) -> lesser goal -> its tool graph."""
         self.tool_graphs = self._tool_graphs()
 
     def _resolve_skills(self, extra: Sequence[Skill]) -> SkillRegistry:
@@ -296,14 +325,18 @@ class Pipeline:
                         "give the stage and role skills that produce it"
                     )
                 try:
-                    graph = ToolGraph(tools, goal=s.goal)
+                    graph = ToolGraph(tools, goal=s.goal, edges=s.tool_edges)
+                    self.demotions[(s.name, r)] = {
+                        g: ToolGraph(tools, goal=g, edges=s.tool_edges) for g in s.demote_to
+                    }
                 except OrchestratorError as exc:
                     raise DefinitionError(f"{where}: {exc}") from None
-                if graph.route().plan(dict.fromkeys(produced)) is None:
-                    raise DefinitionError(
-                        f"{where}: goal {s.goal!r} is unreachable; no chain of its skills "
-                        "can start from the query and the facts other skills produce"
-                    )
+                for goal, g in [(s.goal, graph), *self.demotions[(s.name, r)].items()]:
+                    if g.route().plan(dict.fromkeys(produced)) is None:
+                        raise DefinitionError(
+                            f"{where}: goal {goal!r} is unreachable; no chain of its skills "
+                            "can start from the query and the facts other skills produce"
+                        )
                 graphs[(s.name, r)] = graph
         return graphs
 

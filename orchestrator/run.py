@@ -27,6 +27,8 @@ class RunContext:
     first_visits: dict[str, tuple[list[float], Any]] = field(default_factory=dict)
     """Stage -> (context, scores) of its first visit, scored in one batch at run start."""
     decisions: list[Decision] = field(default_factory=list)
+    control_calls: int = 0
+    """Model calls the control plane made (escalation choices), not agents' answers."""
 
     def record(self, span: Span, decision: Decision) -> None:
         """Keep ``decision`` for the result and emit it as an event on ``span``."""
@@ -72,6 +74,8 @@ class RunResult:
     """Facts produced by skills."""
     error: str | None = None
     """Why the run failed, if it did."""
+    control_calls: int = 0
+    """Model calls the control plane made (escalation choices); agents' calls not counted."""
 
     def summary(self) -> str:
         """One line: intent, stage path, assignments, tool paths, blocks."""

@@ -1,12 +1,17 @@
-"""The cost-weighted tool graph: tool chains by Dijkstra, rerouted around failed tools.
+"""The cost-weighted tool graph: tool chains by shortest path, rerouted around failed tools.
 
-Nodes are skills. A skill can follow another when it takes
-what the other produces and everything else it needs is known by then; it can start a
-chain when everything it needs is already known; a chain ends at any skill that produces
-the goal. Entering a skill costs its weight
-(price + latency in seconds + risk). A failed skill's incoming edges go to infinity and
+Nodes are skills. A skill can follow another when it takes what the other produces (or
+the pipeline declares the edge) and everything else it needs is known by then; it can
+start a chain when everything it needs is already known; a chain ends at any skill that
+produces the goal. Entering a skill costs its weight (price + latency in seconds + risk)
+plus its health penalty (``health``). A failed skill's incoming edges go to infinity and
 the path is recomputed from where execution stands, with no model call. Planning is
 deterministic: equal costs are broken by skill name.
+
+The search is A*: each tool's cheapest remaining cost to the goal on the static graph
+(ignoring which facts are known) is computed once and is a lower bound of the cost
+under any failures or penalties, since those only add weight. A reroute therefore
+expands the tools near the new best path, not the whole graph.
 """
 
 from __future__ import annotations
@@ -39,30 +44,111 @@ class ToolNode(Protocol):
 
 
 class ToolGraph:
-    """Static structure of the tools that serve one goal; see the module docstring."""
+    """Static structure of the tools that serve one goal; see the module docstring.
 
-    def __init__(self, tools: Sequence[ToolNode], *, goal: str) -> None:
+    ``edges`` adds (from, to) pairs beyond those implied by what skills take and produce.
+    Raises ToolGraphError for a negative or NaN weight, an edge naming an unknown skill, a
+    cycle of zero cost, or a goal no skill produces.
+    """
+
+    def __init__(
+        self,
+        tools: Sequence[ToolNode],
+        *,
+        goal: str,
+        edges: Iterable[tuple[str, str]] = (),
+    ) -> None:
         self.goal = goal
         self.tools = {t.name: t for t in tools}
         self.weight = {t.name: t.cost + t.latency_ms / 1000.0 + t.risk for t in tools}
         for name, w in self.weight.items():
-            if not w >= 0 or math.isnan(w):
-                raise ToolGraphError(f"tool {name!r} has weight {w}; costs must be >= 0")
-        # u -> v when v takes what u produces
-        self.edges: dict[str, list[str]] = {
-            u.name: sorted(v.name for v in tools if v is not u and u.produces in _params(v))
-            for u in tools
-        }
+            if not w >= 0 or math.isinf(w):
+                raise ToolGraphError(
+                    f"tool {name!r} has weight {w}; cost, latency_ms and risk must be finite "
+                    "and >= 0"
+                )
+        self.needs = {t.name: frozenset(t.missing({})) for t in tools}
+        """Facts each tool cannot run without."""
+        self.produced = {t.name: t.produces for t in tools}
+        by_fact: dict[str, list[str]] = {}
+        for t in tools:
+            for p in _params(t):
+                by_fact.setdefault(p, []).append(t.name)
+        # u -> v when v takes what u produces, plus the declared edges
+        adj = {u.name: {v for v in by_fact.get(u.produces, ()) if v != u.name} for u in tools}
+        for u, v in edges:
+            for end in (u, v):
+                if end not in self.tools:
+                    raise ToolGraphError(
+                        f"edge {u!r} -> {v!r} names {end!r}, which is not a skill of this "
+                        f"graph; its skills are {sorted(self.tools)}"
+                    )
+            if u != v:
+                adj[u].add(v)
+        self.edges: dict[str, list[str]] = {u: sorted(vs) for u, vs in adj.items()}
         self.producers = sorted(t.name for t in tools if t.produces == goal)
         if not self.producers:
             raise ToolGraphError(
                 f"no tool produces the goal {goal!r}; tools here produce "
                 f"{sorted({t.produces for t in tools})}. Add a skill with produces={goal!r}"
             )
+        cycle = self._zero_cost_cycle()
+        if cycle:
+            raise ToolGraphError(
+                f"tools {' -> '.join(cycle)} form a cycle of zero cost; give one of them a "
+                "cost, latency_ms or risk above 0 so that planning never loops for free"
+            )
+        self.to_goal = self._costs_to_goal()
+        """Cheapest cost from each tool to the goal, after it, on the static graph."""
 
-    def route(self) -> Route:
-        """A per-run view in which tools can fail without touching the shared graph."""
-        return Route(self)
+    def _zero_cost_cycle(self) -> list[str]:
+        free = {t for t, w in self.weight.items() if w == 0}
+        state: dict[str, int] = {}  # 1 on the stack, 2 done
+        for root in sorted(free):
+            if root in state:
+                continue
+            stack: list[tuple[str, Iterable[str]]] = [(root, iter(self.edges[root]))]
+            path = [root]
+            state[root] = 1
+            while stack:
+                node, it = stack[-1]
+                nxt = next((v for v in it if v in free and state.get(v) != 2), None)
+                if nxt is None:
+                    stack.pop()
+                    path.pop()
+                    state[node] = 2
+                elif state.get(nxt) == 1:
+                    return [*path[path.index(nxt) :], nxt]
+                else:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append((nxt, iter(self.edges[nxt])))
+        return []
+
+    def _costs_to_goal(self) -> dict[str, float]:
+        rev: dict[str, list[str]] = {t: [] for t in self.tools}
+        for u, vs in self.edges.items():
+            for v in vs:
+                rev[v].append(u)
+        h = dict.fromkeys(self.tools, math.inf)
+        heap = [(0.0, t) for t in self.producers]
+        for t in self.producers:
+            h[t] = 0.0
+        while heap:
+            d, v = heapq.heappop(heap)
+            if d > h[v]:
+                continue
+            step = d + self.weight[v]
+            for u in rev[v]:
+                if step < h[u]:
+                    h[u] = step
+                    heapq.heappush(heap, (step, u))
+        return h
+
+    def route(self, penalties: Mapping[str, float] | None = None) -> Route:
+        """A per-run view in which tools can fail without touching the shared graph;
+        ``penalties`` (a health snapshot) adds weight to edges into unhealthy tools."""
+        return Route(self, penalties)
 
 
 def _params(tool: ToolNode) -> tuple[str, ...]:
@@ -72,17 +158,20 @@ def _params(tool: ToolNode) -> tuple[str, ...]:
 class Route:
     """Planning state of one stage visit: failed tools and the path from where we stand."""
 
-    def __init__(self, graph: ToolGraph) -> None:
+    def __init__(self, graph: ToolGraph, penalties: Mapping[str, float] | None = None) -> None:
         self.graph = graph
         self.failed: dict[str, str] = {}
+        self.penalties = dict(penalties or {})
 
     def fail(self, tool: str, why: str) -> None:
         """Set the edges into ``tool`` to infinity for the rest of this run."""
         self.failed[tool] = why
 
     def edge_weight(self, tool: str) -> float:
-        """Cost of entering ``tool``: its weight, or infinity once it failed."""
-        return math.inf if tool in self.failed else self.graph.weight[tool]
+        """Cost of entering ``tool``: weight plus penalty, or infinity once it failed."""
+        if tool in self.failed:
+            return math.inf
+        return self.graph.weight[tool] + self.penalties.get(tool, 0.0)
 
     def plan(
         self, available: Mapping[str, object], *, done: Iterable[str] = ()
@@ -94,36 +183,41 @@ class Route:
         finite path exists.
         """
         g = self.graph
+        h, needs, produced, weight = g.to_goal, g.needs, g.produced, g.weight
+        failed, penalties = self.failed, self.penalties
         skip = set(done)
-        known = set(available)
+        known = frozenset(available)
         dist: dict[str, float] = {}
         prev: dict[str, str | None] = {}
-        have: dict[str, set[str]] = {}  # facts known once the best path to a tool has run
-        heap: list[tuple[float, str]] = []
+        heap: list[tuple[float, float, str]] = []
         for s in g.tools:
-            if s in skip or g.tools[s].missing(available):
+            if s in skip or s in failed or h[s] == math.inf or not needs[s] <= known:
                 continue
-            w = self.edge_weight(s)
-            if w < math.inf:
-                dist[s], prev[s], have[s] = w, None, known | {g.tools[s].produces}
-                heapq.heappush(heap, (w, s))
+            w = weight[s] + penalties.get(s, 0.0)
+            dist[s], prev[s] = w, None
+            heap.append((w + h[s], w, s))
+        heapq.heapify(heap)
         goal_set = set(g.producers)
-        settled: set[str] = set()
+        have: dict[str, frozenset[str]] = {}  # facts known once the best path to a tool ran
         while heap:
-            d, u = heapq.heappop(heap)
-            if u in settled:
+            _, d, u = heapq.heappop(heap)
+            if u in have or d > dist[u]:
                 continue
-            settled.add(u)
+            p = prev[u]
+            have[u] = (known if p is None else have[p]) | {produced[u]}
             if u in goal_set:
                 path = [u]
-                while (p := prev[path[-1]]) is not None:
-                    path.append(p)
+                while (q := prev[path[-1]]) is not None:
+                    path.append(q)
                 return path[::-1], d
+            hu = have[u]
             for v in g.edges[u]:
-                if v in skip or v in settled or g.tools[v].missing(dict.fromkeys(have[u])):
+                if v in have or v in skip or v in failed or not needs[v] <= hu:
                     continue
-                nd = d + self.edge_weight(v)
+                if h[v] == math.inf:  # cannot lead to the goal
+                    continue
+                nd = d + weight[v] + penalties.get(v, 0.0)
                 if nd < dist.get(v, math.inf):
-                    dist[v], prev[v], have[v] = nd, u, have[u] | {g.tools[v].produces}
-                    heapq.heappush(heap, (nd, v))
+                    dist[v], prev[v] = nd, u
+                    heapq.heappush(heap, (nd + h[v], nd, v))
         return None

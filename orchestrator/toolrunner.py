@@ -1,25 +1,36 @@
 """Executes tool chains: the cheapest path to a stage goal, rerouted around failures.
 
 Every failure ends as a recorded decision: a ``guard_block`` when a contract refused the
-call or its result, then a ``reroute`` onto the next cheapest path, or an ``escalate`` when
-no path is left. Nothing fails silently.
+call or its result, then a ``reroute`` onto the next cheapest path, or, when no path is
+left, an ``escalate`` recorded by the engine. Nothing fails silently. Every call's outcome
+feeds the tool health, which weighs the next plans.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from opentelemetry.trace import Span
 
-from orchestrator.errors import PostconditionFailed, PreconditionFailed, SkillFailed
+from orchestrator.errors import (
+    PostconditionFailed,
+    PreconditionFailed,
+    SkillFailed,
+    ToolRateLimited,
+    ToolTimeout,
+)
+from orchestrator.health import ToolHealth
 from orchestrator.pipeline import Stage
 from orchestrator.run import RunContext
-from orchestrator.toolgraph import Route, ToolGraph
+from orchestrator.toolgraph import ToolGraph
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision
-from skills import SkillRegistry
+from skills import Skill, SkillRegistry
 
 __all__ = ["ToolRunner"]
 
@@ -27,9 +38,10 @@ __all__ = ["ToolRunner"]
 class ToolRunner:
     """Runs skills under their contracts and tool chains along the tool graph."""
 
-    def __init__(self, registry: SkillRegistry, tracer: RunTracer) -> None:
+    def __init__(self, registry: SkillRegistry, tracer: RunTracer, health: ToolHealth) -> None:
         self.registry = registry
         self.tracer = tracer
+        self.health = health
 
     def run_to_goal(
         self,
@@ -39,10 +51,13 @@ class ToolRunner:
         facts: dict[str, Any],
         ctx: RunContext,
         span: Span,
+        failed: dict[str, str],
     ) -> bool:
-        """Run the cheapest tool chain to the stage goal, rerouting on failure.
+        """Run the cheapest tool chain to ``graph.goal``, rerouting on failure.
 
-        Adds results to ``facts``; returns whether the goal was reached.
+        Adds results to ``facts``; tools in ``failed`` (this visit's failures, updated
+        here) are never planned. Returns whether the goal was reached; when it was not,
+        the caller escalates.
         """
         goal = graph.goal
         if goal in facts:
@@ -56,22 +71,31 @@ class ToolRunner:
                 ),
             )
             return True
-        route = graph.route()
+        penalties = self.health.penalties()
+        route = graph.route(penalties)
+        for tool, why in failed.items():
+            route.fail(tool, why)
         inputs = {"query": request["query"], "intent": request["intent"], **facts}
         done: list[str] = []
         plan = route.plan(inputs)
         if plan is None:
-            self._escalate(stage, route, ctx, span)
             return False
+        unhealthy = [
+            f"{t} +{penalties[t]:.2f} ({self.health.describe(t)})"
+            for t in sorted(penalties)
+            if t in graph.tools
+        ]
         ctx.record(
             span,
             Decision(
                 kind="tool_path",
                 stage=stage.name,
                 chosen="->".join(plan[0]),
-                reason=f"cheapest path to {goal!r}, cost {plan[1]:.4f}",
+                reason=f"cheapest path to {goal!r}, cost {plan[1]:.4f}"
+                + (f"; health penalties: {', '.join(unhealthy)}" if unhealthy else ""),
                 candidates=tuple(
-                    Candidate(name=t, score=-graph.weight[t]) for t in sorted(graph.tools)
+                    Candidate(name=t, score=-route.edge_weight(t), excluded_by=failed.get(t))
+                    for t in sorted(graph.tools)
                 ),
             ),
         )
@@ -83,10 +107,10 @@ class ToolRunner:
                     inputs[produced] = facts[produced] = value
                     done.append(tool)
                     continue
+                failed[tool] = str(value)
                 route.fail(tool, str(value))
                 plan = route.plan(inputs, done=done)
                 if plan is None:
-                    self._escalate(stage, route, ctx, span)
                     return False
                 ctx.record(
                     span,
@@ -103,35 +127,19 @@ class ToolRunner:
             else:
                 return True
 
-    def _escalate(self, stage: Stage, route: Route, ctx: RunContext, span: Span) -> None:
-        failed = ", ".join(f"{t} ({why})" for t, why in route.failed.items()) or "none"
-        ctx.record(
-            span,
-            Decision(
-                kind="escalate",
-                stage=stage.name,
-                chosen=stage.escalate_to or "",
-                reason=f"no tool path reaches goal {stage.goal!r}; failed tools: {failed}",
-                candidates=tuple(Candidate(name=t, excluded_by="failed") for t in route.failed),
-            ),
-        )
-
-    @staticmethod
-    def failed_text(ctx: RunContext, stage: str) -> str:
-        for d in reversed(ctx.decisions):
-            if d.kind == "escalate" and d.stage == stage:
-                return d.reason.split("failed tools: ", 1)[-1]
-        return "none"
-
     def call(
         self, stage: str, name: str, inputs: Mapping[str, Any], ctx: RunContext, span: Span
     ) -> tuple[bool, Any]:
-        """Run one skill under its contract; a broken contract is recorded, never passed on."""
+        """Run one skill under its contract; a broken contract is recorded, never passed on.
+
+        Every outcome is reported to the tool health (ok, error, timeout, rate-limited).
+        """
         skill = self.registry.get(name)
         tspan = self.tracer.tool(span, tool=name, call_id=uuid.uuid4().hex[:8])
+        outcome, retry_after = "error", None
         try:
             try:
-                result = skill.invoke(inputs)
+                result = _invoke(skill, inputs)
             except (PreconditionFailed, PostconditionFailed) as exc:
                 what = "call" if isinstance(exc, PreconditionFailed) else "result"
                 ctx.record(
@@ -145,15 +153,48 @@ class ToolRunner:
                     ),
                 )
                 RunTracer.fail(tspan, str(exc))
+                outcome = "contract"
                 return False, exc.detail
+            except ToolTimeout as exc:
+                RunTracer.fail(tspan, str(exc))
+                outcome = "timeout"
+                return False, exc.detail
+            except ToolRateLimited as exc:
+                RunTracer.fail(tspan, f"rate-limited: {exc.detail}")
+                outcome, retry_after = "rate_limited", exc.retry_after_s
+                return False, f"rate-limited: {exc.detail}"
             except SkillFailed as exc:
                 RunTracer.fail(tspan, str(exc))
                 return False, exc.detail
             except Exception as exc:  # a skill's own bug or outage is a tool failure
                 RunTracer.fail(tspan, f"{type(exc).__name__}: {exc}")
                 return False, f"raised {type(exc).__name__}: {exc}"
+            outcome = "ok"
             if tspan.is_recording():
                 tspan.set_attribute(ATTR.TOOL_OUTCOME, "ok")
             return True, result
         finally:
+            if outcome != "contract":  # a refused call says nothing of the service's health
+                self.health.record(name, outcome, retry_after_s=retry_after)
             tspan.end()
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _invoke(skill: Skill, inputs: Mapping[str, Any]) -> Any:
+    """Run ``skill``; one with ``timeout_s`` runs on a worker thread and is abandoned (its
+    late result ignored) when it overruns: Python cannot stop a running thread."""
+    if skill.timeout_s is None:
+        return skill.invoke(inputs)
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="orchestrator-tool")
+    future = _executor.submit(skill.invoke, dict(inputs))
+    try:
+        return future.result(timeout=skill.timeout_s)
+    except FutureTimeout:
+        future.cancel()
+        raise ToolTimeout(skill.name, f"no result within {skill.timeout_s:g}s") from None

@@ -47,6 +47,9 @@ class ATTR:
     QUALITY = "orchestrator.quality"
     REWARD = "orchestrator.reward"
     TOOL_OUTCOME = "orchestrator.tool.outcome"
+    PURPOSE = "orchestrator.call.purpose"
+    """``answer`` (an agent's work) or ``escalation`` (a control-plane model call)."""
+    CONTROL_CALLS = "orchestrator.control_calls"
     D_KIND = "orchestrator.decision.kind"
     D_CHOSEN = "orchestrator.decision.chosen"
     D_REASON = "orchestrator.decision.reason"
@@ -112,10 +115,13 @@ class RunTracer:
             },
         )
 
-    def chat(self, parent: Span, *, model: str) -> Span:
-        """``chat {model}`` for one model call."""
+    def chat(self, parent: Span, *, model: str, purpose: str = "answer") -> Span:
+        """``chat {model}`` for one model call (``purpose``: answer, or escalation for a
+        control-plane call)."""
         return self.child(
-            parent, f"chat {model}", {ATTR.OPERATION: "chat", ATTR.REQUEST_MODEL: model}
+            parent,
+            f"chat {model}",
+            {ATTR.OPERATION: "chat", ATTR.REQUEST_MODEL: model, ATTR.PURPOSE: purpose},
         )
 
     def tool(self, parent: Span, *, tool: str, call_id: str) -> Span:

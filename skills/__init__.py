@@ -1,6 +1,12 @@
 """Skills: typed tools with contracts, from ``@skill``, the built-ins, or installed plugins."""
 
-from orchestrator.errors import PostconditionFailed, PreconditionFailed, SkillDefinitionError
+from orchestrator.errors import (
+    PostconditionFailed,
+    PreconditionFailed,
+    SkillDefinitionError,
+    ToolRateLimited,
+    ToolTimeout,
+)
 from skills.builtin import BUILTIN_SKILLS
 from skills.registry import ENTRY_POINT_GROUP, RegisteredSkill, SkillRegistry, discover_plugins
 from skills.skill import Skill, skill
@@ -14,6 +20,8 @@ __all__ = [
     "Skill",
     "SkillDefinitionError",
     "SkillRegistry",
+    "ToolRateLimited",
+    "ToolTimeout",
     "default_registry",
     "discover_plugins",
     "skill",

@@ -66,6 +66,8 @@ class Skill:
         latency_ms: float = 1.0,
         risk: float = 0.0,
         side_effects: bool = False,
+        timeout_s: float | None = None,
+        probe: Callable[[], bool] | None = None,
     ) -> None:
         label: str = name or str(getattr(fn, "__name__", repr(fn)))
         if not _NAME.match(label):
@@ -111,8 +113,16 @@ class Skill:
                 f"skill {label!r} has no return type hint; annotate it, e.g. `-> str`"
             )
         for value, what in ((cost, "cost"), (latency_ms, "latency_ms"), (risk, "risk")):
-            if value < 0:
+            if not value >= 0:
                 raise SkillDefinitionError(f"skill {label!r}: {what} is {value}; it must be >= 0")
+        if timeout_s is not None and not timeout_s > 0:
+            raise SkillDefinitionError(
+                f"skill {label!r}: timeout_s is {timeout_s}; give seconds > 0 or leave it None"
+            )
+        if probe is not None and not callable(probe):
+            raise SkillDefinitionError(
+                f"skill {label!r}: probe must be a function of no arguments returning bool"
+            )
         self.fn = fn
         self.__wrapped__ = fn
         self.__name__ = label
@@ -128,6 +138,8 @@ class Skill:
         self.latency_ms = float(latency_ms)
         self.risk = float(risk)
         self.side_effects = side_effects
+        self.timeout_s = timeout_s
+        self.probe = probe
         self._args_model = pydantic.create_model(f"{label}_arguments", **fields)
 
     def __repr__(self) -> str:
@@ -192,6 +204,8 @@ def skill(
     latency_ms: float = 1.0,
     risk: float = 0.0,
     side_effects: bool = False,
+    timeout_s: float | None = None,
+    probe: Callable[[], bool] | None = None,
 ) -> Callable[[Callable[..., Any]], Skill]: ...
 def skill(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Turn a typed, docstringed function into a Skill; usable bare or with options.
@@ -199,7 +213,10 @@ def skill(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     Options: ``name``; ``produces`` (the fact name its result is stored under, default the
     skill name); ``requires`` (precondition over the arguments, by parameter name);
     ``ensures`` (postcondition over ``result`` and the arguments); ``cost``, ``latency_ms``
-    and ``risk`` (weights of its edge in the tool graph); ``side_effects``.
+    and ``risk`` (weights of its edge in the tool graph); ``side_effects``; ``timeout_s``
+    (a call running longer counts as failed: ToolTimeout); ``probe`` (a function of no
+    arguments saying whether the service behind the skill is up, run by the health monitor).
+    A skill whose service refuses for now raises ``ToolRateLimited``.
     """
     if fn is not None:
         return Skill(fn, **options)

@@ -72,12 +72,15 @@ def test_no_producer_is_a_definition_error() -> None:
         raise AssertionError("expected ToolGraphError")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.floats(0, 10, allow_nan=False), min_size=6, max_size=6),
     st.sets(st.integers(0, 5), max_size=3),
+    st.lists(st.floats(0, 10, allow_nan=False), min_size=6, max_size=6),
 )
-def test_plan_is_the_cheapest_feasible_layered_path(costs: list[float], failed: set[int]) -> None:
+def test_plan_is_the_cheapest_feasible_layered_path(
+    costs: list[float], failed: set[int], penalty: list[float]
+) -> None:
     # three layers of two alternatives each: a* -> b* -> c* (goal)
     tools = [
         T(f"{layer}{i}", (("query",) if layer == "a" else (prev,)), layer, costs[k])
@@ -86,7 +89,8 @@ def test_plan_is_the_cheapest_feasible_layered_path(costs: list[float], failed: 
         )
     ]
     g = ToolGraph(tools, goal="c")
-    route = g.route()
+    extra = {t.name: penalty[k] for k, t in enumerate(tools) if k % 2}  # health penalties
+    route = g.route(extra)
     for k in failed:
         route.fail(tools[k].name, "down")
     alive = [
@@ -94,7 +98,8 @@ def test_plan_is_the_cheapest_feasible_layered_path(costs: list[float], failed: 
         for layer in "abc"
     ]
     options = [
-        (sum(t.cost for t in combo), [t.name for t in combo]) for combo in itertools.product(*alive)
+        (sum(t.cost + extra.get(t.name, 0.0) for t in combo), [t.name for t in combo])
+        for combo in itertools.product(*alive)
     ]
     got = route.plan({"query": "q"})
     if not options:
@@ -103,3 +108,64 @@ def test_plan_is_the_cheapest_feasible_layered_path(costs: list[float], failed: 
         best = min(options)[0]
         assert got is not None and math.isclose(got[1], best, abs_tol=1e-9)
         assert route.plan({"query": "q"}) == got  # deterministic
+
+
+def test_bad_tool_graphs_are_refused_naming_the_problem() -> None:
+    import pytest
+
+    with pytest.raises(ToolGraphError, match=r"tools a -> b -> a form a cycle of zero cost"):
+        ToolGraph(
+            [T("a", ("y",), "x", 0), T("b", ("x",), "y", 0), T("c", ("x",), "z", 1)], goal="z"
+        )
+    # the same cycle is fine once it costs something
+    ToolGraph([T("a", ("y",), "x", 0), T("b", ("x",), "y", 0.1), T("c", ("x",), "z", 1)], goal="z")
+    with pytest.raises(ToolGraphError, match=r"edge 'a' -> 'nope' names 'nope', which is not a"):
+        ToolGraph([T("a", (), "x", 1)], goal="x", edges=[("a", "nope")])
+    with pytest.raises(ToolGraphError, match=r"tool 'a' has weight -1.0; cost, latency_ms"):
+        ToolGraph([T("a", (), "x", -1)], goal="x")
+
+
+def test_declared_edges_and_health_penalties_steer_the_plan() -> None:
+    tools = [T("a", ("query",), "x", 1), T("b", ("query",), "x", 2), T("c", ("x",), "goal", 1)]
+    g = ToolGraph(tools, goal="goal")
+    assert g.route().plan({"query": 1}) == (["a", "c"], 2)
+    assert g.route({"a": 1.5}).plan({"query": 1}) == (["b", "c"], 3)  # a is unhealthy
+    # a declared edge lets "d" follow "a" although d takes nothing "a" produces
+    d = T("d", ("query",), "goal", 0.5)
+    g2 = ToolGraph([*tools, d], goal="goal", edges=[("a", "d")])
+    assert "d" in g2.edges["a"]
+
+
+def test_reroute_on_a_ten_thousand_edge_graph_matches_plain_dijkstra() -> None:
+    """A* with the static costs-to-goal finds the same cost as a search without them."""
+    import random
+
+    rng = random.Random(7)
+    layers, width = 25, 20
+    tools = [
+        T(f"t{layer}_{i}", (f"f{layer - 1}",) if layer else ("query",), f"f{layer}", rng.random())
+        for layer in range(layers)
+        for i in range(width)
+    ]
+    g = ToolGraph(tools, goal=f"f{layers - 1}")
+    assert sum(len(v) for v in g.edges.values()) >= 9_600
+    route = g.route()
+    blind = g.route()
+    blind.graph = _without_heuristic(g)
+    path, _ = route.plan({"query": 1}) or ([], 0.0)
+    for k in range(5):
+        route.fail(path[k * 4], "down")
+        blind.fail(path[k * 4], "down")
+        facts = {"query": 1, **{f"f{j}": 1 for j in range(k * 4)}}
+        got, ref = route.plan(facts, done=path[: k * 4]), blind.plan(facts, done=path[: k * 4])
+        assert got is not None and ref is not None
+        assert math.isclose(got[1], ref[1], abs_tol=1e-9)
+        path = path[: k * 4] + got[0]
+
+
+def _without_heuristic(g: ToolGraph) -> ToolGraph:
+    import copy
+
+    blind = copy.copy(g)
+    blind.to_goal = {t: (0.0 if math.isfinite(v) else v) for t, v in g.to_goal.items()}
+    return blind
