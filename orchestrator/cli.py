@@ -390,6 +390,48 @@ def eval_routing(
         plot_frontiers(report, plot_out)
 
 
+@eval_group.command("selfheal")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the results (totals per controller and every scenario) as JSON to this file.",
+)
+@click.option(
+    "--scenario",
+    "only",
+    multiple=True,
+    help="Run only scenarios whose name contains this text (repeatable), e.g. --scenario dag/.",
+)
+@_clean_errors
+def eval_selfheal(json_out: str | None, only: tuple[str, ...]) -> None:
+    """Break tool graphs and models in 21 scenarios; compare ours, ReAct and a static flow.
+
+    Reports per controller: correct outcomes, control-plane model calls, silent failures
+    (a wrong answer reported as success) and wall time.
+    """
+    from orchestrator.selfheal_eval import SCENARIOS, evaluate_selfheal
+
+    chosen = [s for s in SCENARIOS if not only or any(o in s.name for o in only)]
+    if not chosen:
+        raise InputError(
+            f"no scenario matches {list(only)}; scenarios are named like "
+            f"{SCENARIOS[0].name!r}, {SCENARIOS[-1].name!r}"
+        )
+    click.echo(f"{len(chosen)} scenarios x 3 controllers", err=True)
+    report = evaluate_selfheal(chosen, progress=lambda m: click.echo(m, err=True))
+    click.echo(f"{'controller':<10} {'correct':>8} {'llm calls':>10} {'silent':>7} {'wall s':>8}")
+    for name, t in report.totals.items():
+        click.echo(
+            f"{name:<10} {int(t['correct']):>5}/{report.scenarios:<2} {int(t['llm_calls']):>10} "
+            f"{int(t['silent_failures']):>7} {t['wall_s']:>8.3f}"
+        )
+    targets = report.targets()
+    click.echo("targets: " + ", ".join(f"{k}={v}" for k, v in targets.items()))
+    if json_out:
+        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+
+
 def main() -> None:
     """Entry point of the ``orch`` script."""
     cli(prog_name="orch")

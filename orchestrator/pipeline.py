@@ -331,8 +331,10 @@ class Pipeline:
                     }
                 except OrchestratorError as exc:
                     raise DefinitionError(f"{where}: {exc}") from None
+                # facts from outside this graph may be known by the time the stage runs
+                outside = produced - {t.produces for t in tools}
                 for goal, g in [(s.goal, graph), *self.demotions[(s.name, r)].items()]:
-                    if g.route().plan(dict.fromkeys(produced)) is None:
+                    if g.route().plan(dict.fromkeys(outside)) is None:
                         raise DefinitionError(
                             f"{where}: goal {goal!r} is unreachable; no chain of its skills "
                             "can start from the query and the facts other skills produce"

@@ -1,12 +1,17 @@
 """The cost-weighted tool graph: tool chains by shortest path, rerouted around failed tools.
 
 Nodes are skills. A skill can follow another when it takes what the other produces (or
-the pipeline declares the edge) and everything else it needs is known by then; it can
-start a chain when everything it needs is already known; a chain ends at any skill that
-produces the goal. Entering a skill costs its weight (price + latency in seconds + risk)
-plus its health penalty (``health``). A failed skill's incoming edges go to infinity and
-the path is recomputed from where execution stands, with no model call. Planning is
-deterministic: equal costs are broken by skill name.
+the pipeline declares the edge, e.g. to run parallel branches one after the other) and
+everything else it needs is known by then; it can start a chain when everything it needs
+is already known; a chain ends at any skill that produces the goal. A tool whose fact is
+already known is not planned again. Entering a skill costs its weight (price + latency in
+seconds + risk) plus its health penalty (``health``). A failed skill's incoming edges go
+to infinity and the path is recomputed from where execution stands, with no model call.
+Planning is deterministic: equal costs are broken by skill name, then by search order.
+
+A search state is a tool together with the facts known once the path to it ran, so the
+same tool reached with different facts counts separately (a join that needs both of two
+branches is planned right).
 
 The search is A*: each tool's cheapest remaining cost to the goal on the static graph
 (ignoring which facts are known) is computed once and is a lower bound of the cost
@@ -187,37 +192,48 @@ class Route:
         failed, penalties = self.failed, self.penalties
         skip = set(done)
         known = frozenset(available)
-        dist: dict[str, float] = {}
-        prev: dict[str, str | None] = {}
-        heap: list[tuple[float, float, str]] = []
+        # A state is a tool and the facts known once the path to it ran: the same tool
+        # reached with different facts is a different state (a join needs both branches).
+        State = tuple[str, frozenset[str]]
+        dist: dict[State, float] = {}
+        prev: dict[State, State | None] = {}
+        heap: list[tuple[float, float, str, int, State]] = []
+        tick = 0  # insertion order breaks exact ties deterministically
         for s in g.tools:
-            if s in skip or s in failed or h[s] == math.inf or not needs[s] <= known:
+            if s in skip or s in failed or h[s] == math.inf or produced[s] in known:
+                continue
+            if not needs[s] <= known:
                 continue
             w = weight[s] + penalties.get(s, 0.0)
-            dist[s], prev[s] = w, None
-            heap.append((w + h[s], w, s))
+            state = (s, known | {produced[s]})
+            dist[state], prev[state] = w, None
+            heap.append((w + h[s], w, s, tick, state))
+            tick += 1
         heapq.heapify(heap)
         goal_set = set(g.producers)
-        have: dict[str, frozenset[str]] = {}  # facts known once the best path to a tool ran
+        settled: set[State] = set()
         while heap:
-            _, d, u = heapq.heappop(heap)
-            if u in have or d > dist[u]:
+            _, d, u, _, state = heapq.heappop(heap)
+            if state in settled:
                 continue
-            p = prev[u]
-            have[u] = (known if p is None else have[p]) | {produced[u]}
+            settled.add(state)
             if u in goal_set:
                 path = [u]
-                while (q := prev[path[-1]]) is not None:
-                    path.append(q)
+                back = prev[state]
+                while back is not None:
+                    path.append(back[0])
+                    back = prev[back]
                 return path[::-1], d
-            hu = have[u]
+            have = state[1]
             for v in g.edges[u]:
-                if v in have or v in skip or v in failed or not needs[v] <= hu:
+                if v in skip or v in failed or produced[v] in have or not needs[v] <= have:
                     continue
                 if h[v] == math.inf:  # cannot lead to the goal
                     continue
+                nxt = (v, have | {produced[v]})
                 nd = d + weight[v] + penalties.get(v, 0.0)
-                if nd < dist.get(v, math.inf):
-                    dist[v], prev[v] = nd, u
-                    heapq.heappush(heap, (nd + h[v], nd, v))
+                if nd < dist.get(nxt, math.inf):
+                    dist[nxt], prev[nxt] = nd, state
+                    heapq.heappush(heap, (nd + h[v], nd, v, tick, nxt))
+                    tick += 1
         return None

@@ -32,7 +32,7 @@ from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision
 from skills import Skill, SkillRegistry
 
-__all__ = ["ToolRunner"]
+__all__ = ["ToolRunner", "invoke_skill"]
 
 
 class ToolRunner:
@@ -139,7 +139,7 @@ class ToolRunner:
         outcome, retry_after = "error", None
         try:
             try:
-                result = _invoke(skill, inputs)
+                result = invoke_skill(skill, inputs)
             except (PreconditionFailed, PostconditionFailed) as exc:
                 what = "call" if isinstance(exc, PreconditionFailed) else "result"
                 ctx.record(
@@ -183,7 +183,7 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
-def _invoke(skill: Skill, inputs: Mapping[str, Any]) -> Any:
+def invoke_skill(skill: Skill, inputs: Mapping[str, Any]) -> Any:
     """Run ``skill``; one with ``timeout_s`` runs on a worker thread and is abandoned (its
     late result ignored) when it overruns: Python cannot stop a running thread."""
     if skill.timeout_s is None:
