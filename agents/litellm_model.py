@@ -42,6 +42,10 @@ def fault_kind(exc: BaseException) -> str | None:
     (bad request, authentication) that another try would repeat."""
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
+    text = str(exc)
+    # litellm reports a 200 whose body it cannot read as a 500; its message tells them apart
+    if any(k in text for k in ("[200 OK]", "provider returned", "Expecting value")):
+        return "malformed"
     if "Timeout" in name or isinstance(exc, TimeoutError) or status in (408, 504):
         return "timeout"
     if "RateLimit" in name or status == 429:

@@ -221,6 +221,28 @@ def skills_list(file: str | None) -> None:
         click.echo(f"{s.name:<{width}}  ({args}) -> {s.produces:<12} [{source}]  {s.description}")
 
 
+@skills.command("graph")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--pipeline", "pipeline_name", help="Which pipeline, if FILE defines several.")
+@_clean_errors
+def skills_graph(file: str, pipeline_name: str | None) -> None:
+    """Show the tool graph of every stage with a goal in FILE: weights, edges, plans."""
+    from orchestrator.loader import load_pipeline
+
+    pipeline, _ = load_pipeline(file, pipeline_name)
+    if not pipeline.tool_graphs:
+        click.echo(f"pipeline {pipeline.name!r} has no stage with a goal, so no tool graph")
+        return
+    for (stage, role), graph in pipeline.tool_graphs.items():
+        click.echo(f"stage {stage!r}, role {role!r}:")
+        for line in graph.describe():
+            click.echo("  " + line)
+        for goal, lesser in pipeline.demotions.get((stage, role), {}).items():
+            click.echo(f"  fallback goal {goal!r}:")
+            for line in lesser.describe()[1:]:
+                click.echo("  " + line)
+
+
 @cli.group()
 def trace() -> None:
     """Read the decision traces of past runs (JSONL traces in the data dir)."""

@@ -150,6 +150,29 @@ class ToolGraph:
                     heapq.heappush(heap, (step, u))
         return h
 
+    def describe(self, available: Iterable[str] = ("query", "intent")) -> list[str]:
+        """The graph as text: each tool's weight, cost to the goal and successors, then
+        the path planned from the facts ``available``."""
+        lines = [f"goal {self.goal!r}; producers: {', '.join(self.producers)}"]
+        width = max(len(t) for t in self.tools)
+        for t in sorted(self.tools, key=lambda t: (self.to_goal[t], t)):
+            needs = ", ".join(sorted(self.needs[t])) or "-"
+            to_goal = self.to_goal[t]
+            rest = "unreachable" if to_goal == math.inf else f"{to_goal:.4f}"
+            nxt = ", ".join(self.edges[t]) or "-"
+            lines.append(
+                f"  {t:<{width}}  ({needs}) -> {self.produced[t]:<12} weight "
+                f"{self.weight[t]:.4f}  to goal {rest:<11} next: {nxt}"
+            )
+        plan = self.route().plan(dict.fromkeys(available))
+        lines.append(
+            "  planned from "
+            + ", ".join(available)
+            + ": "
+            + (f"{' -> '.join(plan[0])} (cost {plan[1]:.4f})" if plan else "no path")
+        )
+        return lines
+
     def route(self, penalties: Mapping[str, float] | None = None) -> Route:
         """A per-run view in which tools can fail without touching the shared graph;
         ``penalties`` (a health snapshot) adds weight to edges into unhealthy tools."""

@@ -106,3 +106,33 @@ def otlp_receiver() -> Iterator[tuple[str, list[Any]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def faulty_openai(status: int, body: bytes = b"") -> Iterator[str]:
+    """An OpenAI-compatible endpoint that answers every chat completion with ``status``
+    and ``body`` (e.g. 429, or 200 with a malformed body); yields its /v1 base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            payload = body or b'{"error": {"message": "slow down", "type": "rate_limit"}}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            if status == 429:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()

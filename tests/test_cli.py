@@ -286,3 +286,15 @@ def test_damaged_inputs_exit_2_with_one_line(tmp_path: Path, orch_home: Path) ->
     assert_clean_error(
         orch("run", "examples/research.py", "--model", "no-such-model"), "litellm cannot route"
     )
+
+
+def test_skills_graph_shows_each_stage_graph_and_its_plan() -> None:
+    out = orch("skills", "graph", "examples/support_desk.py")
+    assert out.returncode == 0, out.stderr
+    assert "stage 'refund', role 'resolver':" in out.stdout
+    assert "goal 'refund_id'; producers: issue_refund" in out.stdout
+    assert (
+        "planned from query, intent: extract_order_id -> lookup_order -> issue_refund" in out.stdout
+    )
+    assert "next: issue_refund, lookup_order, lookup_order_archive" in out.stdout
+    assert_clean_error(orch("skills", "graph", "nope.py"), "nope.py")

@@ -199,3 +199,26 @@ def test_failover_cooldown_and_recovery_through_real_http_endpoints(desk: Pipeli
         assert later.status == "ok", later.error
         assert later.outputs[0]["model"] == "broken"  # the probe answered: used again
         assert {s.model: s.state for s in board.states()}["broken"] == "closed"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [(429, b"", "rate_limit"), (200, b"not json", "malformed"), (200, b'{"x": 1}', "malformed")],
+)
+def test_rate_limits_and_malformed_replies_over_http_fail_over(
+    desk: Pipeline, status: int, body: bytes, kind: str
+) -> None:
+    from agents import ModelPool, ModelProfile
+    from tests.servers import faulty_openai, llm_katan
+
+    with faulty_openai(status, body) as bad, llm_katan("echo") as good:
+        pool = ModelPool(
+            [
+                ModelProfile(name="bad", backend="litellm", model="openai/echo", api_base=bad),
+                ModelProfile(name="good", backend="litellm", model="openai/echo", api_base=good),
+            ]
+        )
+        result = Runtime(desk, pool=pool, learn=False).run("refund order 3")
+    assert result.status == "ok", result.error
+    reroute = next(d for d in result.decisions if d.kind == "reroute")
+    assert f"model 'bad' failed ({kind})" in reroute.reason
