@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypedDict, cast
+from typing import Annotated, Any, NamedTuple, TypedDict, cast
 
 import numpy as np
 from langchain_core.runnables import RunnableConfig
@@ -89,8 +89,7 @@ class _Outcome:
     facts: dict[str, Any]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Visit:
+class _Visit(NamedTuple):
     """One stage visit as assigned: what a failover needs to pick another arm."""
 
     stage: Stage
