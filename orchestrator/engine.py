@@ -745,6 +745,8 @@ class Runtime:
                     model = nxt.model
                     continue
                 self.breakers.success(model)
+                if failed and span.is_recording():  # the agent span names who answered
+                    span.set_attribute(ATTR.RESPONSE_MODEL, model)
                 return reply, model
         finally:
             CALL_KEY.reset(token)

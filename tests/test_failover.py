@@ -222,3 +222,20 @@ def test_rate_limits_and_malformed_replies_over_http_fail_over(
     assert result.status == "ok", result.error
     reroute = next(d for d in result.decisions if d.kind == "reroute")
     assert f"model 'bad' failed ({kind})" in reroute.reason
+
+
+def test_the_trace_shows_the_failed_call_the_failover_and_who_answered(desk: Pipeline) -> None:
+    from orchestrator.testing import decision_events, span_recorder
+    from orchestrator.tracing import ATTR
+
+    a = ScriptedModel(["ok\nNEXT: resolve", fault()], name="a")
+    b = ScriptedModel([], name="b")
+    provider, exporter = span_recorder()
+    Runtime(desk, pool=scripted_pool(a, b), tracer_provider=provider).run("refund order 7")
+    spans = exporter.get_finished_spans()
+    failed_chat = [s for s in spans if s.name == "chat a" and not s.status.is_ok]
+    assert len(failed_chat) == 1 and "HTTP 503" in (failed_chat[0].status.description or "")
+    agent = next(s for s in spans if s.name == "invoke_agent resolver")
+    assert agent.attributes[ATTR.REQUEST_MODEL] == "a"
+    assert agent.attributes[ATTR.RESPONSE_MODEL] == "b"
+    assert [e[ATTR.D_CHOSEN] for e in decision_events(spans, "reroute")] == ["resolver@b"]
