@@ -1,5 +1,27 @@
-"""Memory: context handed to each role under its budget (working tier for now)."""
+"""Memory: tiers (working, episodic, semantic, profile) at Low/Mid/High budget, routed by
+intent, held in an in-process or a Redis store, handed to each role within its budget."""
 
+from memory.item import TIERS, MemoryItem, decode_text
+from memory.router import DEFAULT_PLAN, MemoryContext, MemoryRouter
+from memory.store import FallbackStore, Limits, LocalStore, MemoryStore
+from memory.tiers import LEVELS, Selection, Selector
 from memory.working import ContextSelection, make_item, select_recent
 
-__all__ = ["ContextSelection", "make_item", "select_recent"]
+__all__ = [
+    "DEFAULT_PLAN",
+    "LEVELS",
+    "TIERS",
+    "ContextSelection",
+    "FallbackStore",
+    "Limits",
+    "LocalStore",
+    "MemoryContext",
+    "MemoryItem",
+    "MemoryRouter",
+    "MemoryStore",
+    "Selection",
+    "Selector",
+    "decode_text",
+    "make_item",
+    "select_recent",
+]

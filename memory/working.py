@@ -1,20 +1,78 @@
 """Working memory: what agents wrote earlier in this run, handed on within a token budget.
 
-This is the low-budget tier (recent-k under a token cap). Items are plain dicts so that
-they live in the run's checkpointed state: ``{"stage", "role", "text", "tokens"}``.
+Items are plain dicts so that they live in the run's checkpointed state: ``{"stage",
+"role", "text", "tokens", "line"}``. ``select_recent`` is the plain recent-k tier;
+``select_for_role`` is role-aware (RCR-Router): an item reaches a role only if it comes
+from the stage just before (the one this stage depends on) or shares words with the
+role's instructions, the stage or the request; the most relevant go first, within the
+role's token budget, and the context reads oldest first.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from orchestrator.types import estimate_tokens
 
-__all__ = ["ContextSelection", "make_item", "select_recent"]
+__all__ = ["ContextSelection", "make_item", "select_for_role", "select_recent"]
 
 TIER = "working/recent"
+ROLE_TIER = "working/role-aware"
+_WORD = re.compile(r"[a-z0-9]{3,}")
+_COMMON = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "you",
+        "your",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "not",
+        "but",
+        "from",
+        "they",
+        "them",
+        "their",
+        "its",
+        "our",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "what",
+        "which",
+        "who",
+        "when",
+        "where",
+        "how",
+        "any",
+        "all",
+    ]
+)
+
+
+@lru_cache(maxsize=256)
+def _root(n: int) -> float:
+    return math.sqrt(n or 1)
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _COMMON)
 
 
 def make_item(*, stage: str, role: str, text: str) -> dict[str, Any]:
@@ -62,4 +120,52 @@ def select_recent(items: Sequence[Mapping[str, Any]], budget_tokens: int) -> Con
         lines=tuple(i["line"] for i in chosen),
         tokens=used,
         considered=len(items),
+    )
+
+
+def select_for_role(
+    items: Sequence[Mapping[str, Any]],
+    budget_tokens: int,
+    *,
+    focus: str,
+    previous_stage: str | None,
+) -> ContextSelection:
+    """Items relevant to a role (see the module docstring) within ``budget_tokens``.
+
+    ``focus`` is the role's instructions, the stage and the request; ``previous_stage``
+    the stage the run comes from (its outputs always count as relevant).
+    """
+    want = _words(focus)
+    n = len(items)
+    last = n - 1
+    scored: list[tuple[float, int]] = []
+    for k, item in enumerate(items):
+        text = item["text"]
+        if not text:
+            continue
+        words = _words(text)
+        if k == last and item["stage"] == previous_stage:
+            score = 1.0  # the stage this one follows: always relevant
+        elif want.isdisjoint(words):
+            continue  # nothing this role needs
+        else:
+            score = 0.0
+        if not want.isdisjoint(words):
+            score += len(want & words) / _root(len(words))
+        scored.append((-score - 0.01 * k / n, k))
+    scored.sort()
+    chosen: list[int] = []
+    used = 0
+    for _, k in scored:
+        cost = items[k]["tokens"]
+        if used + cost > budget_tokens:
+            continue
+        chosen.append(k)
+        used += cost
+    chosen.sort()
+    return ContextSelection(
+        lines=tuple(items[k]["line"] for k in chosen),
+        tokens=used,
+        considered=n,
+        tier=ROLE_TIER,
     )

@@ -412,6 +412,53 @@ def eval_routing(
         plot_frontiers(report, plot_out)
 
 
+@eval_group.command("memory")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="A folder of LoCoMo-format conversation files (*.json), e.g. ../shared/data/locomo.",
+)
+@click.option(
+    "--budget-share",
+    type=click.FloatRange(0.01, 1.0),
+    default=0.15,
+    show_default=True,
+    help="Context budget per question, as a share of the conversation's full context.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the results as JSON to this file.",
+)
+@_clean_errors
+def eval_memory(data_dir: str, budget_share: float, json_out: str | None) -> None:
+    """Evidence recall and context tokens of memory tier policies vs full context."""
+    from orchestrator.memory_eval import evaluate_memory, load_conversations
+
+    convs = load_conversations(data_dir)
+    click.echo(
+        f"{len(convs)} conversations, {sum(len(c.questions) for c in convs)} questions",
+        err=True,
+    )
+    report = evaluate_memory(
+        convs, budget_share=budget_share, progress=lambda m: click.echo(m, err=True)
+    )
+    f = report.full_context
+    click.echo(f"{'policy':<14} {'recall':>7} {'of full':>8} {'tokens':>8} {'of full':>8}  target")
+    click.echo(f"{'full context':<14} {f['recall']:>7.3f} {1:>8.0%} {f['tokens']:>8.0f} {1:>8.0%}")
+    for name, p in report.policies.items():
+        click.echo(
+            f"{name:<14} {p['recall']:>7.3f} {p['recall'] / f['recall']:>8.1%} "
+            f"{p['tokens']:>8.0f} {p['tokens'] / f['tokens']:>8.1%}  {report.target(name)}"
+        )
+    click.echo("target: >= 90% of full-context recall at <= 15% of its tokens")
+    if json_out:
+        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+
+
 @eval_group.command("selfheal")
 @click.option(
     "--json",

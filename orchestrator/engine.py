@@ -11,6 +11,7 @@ state; LangGraph executes and checkpoints.
 from __future__ import annotations
 
 import operator
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from opentelemetry.trace import Span
 
 from agents import ModelPool, build_messages, default_pool, parse_reply
 from agents.prompts import build_escalation, parse_goal
-from memory import make_item, select_recent
+from memory import FallbackStore, LocalStore, MemoryItem, MemoryRouter, MemoryStore, make_item
+from memory.item import MAX_ITEM_CHARS
+from memory.working import select_for_role
 from orchestrator.breaker import BreakerBoard
 from orchestrator.budget import Budget
 from orchestrator.capability import best_for, combine, shortfall
@@ -107,6 +110,9 @@ class Runtime:
     policy lives in memory. ``checkpointer`` is any LangGraph checkpoint saver.
     ``breakers`` (default: 1 fault opens, 30 s cooldown) decide which models are offered
     after endpoint faults; a faulted call fails over to the next best arm of its role.
+    ``memory`` (a LocalStore, or a RedisStore shared across processes) gives runs with a
+    ``scope`` long-term memory: each role gets routed tiers of it within its budget, and
+    every answer is written back to the scope's episodic memory.
     """
 
     def __init__(
@@ -125,10 +131,18 @@ class Runtime:
         only_model: str | None = None,
         breakers: BreakerBoard | None = None,
         health_interval_s: float = 10.0,
+        memory: MemoryStore | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.breakers = breakers or BreakerBoard()
         """Circuit breakers of the pool's models (shared by every run of this runtime)."""
+        self._memory_events: list[str] = []
+        if memory is not None and not isinstance(memory, LocalStore | FallbackStore):
+            # a shared store (Redis): degrade to the in-process one when it is down
+            memory = FallbackStore(memory, on_event=self._memory_events.append)
+        self.memory = memory
+        """Long-term memory of runs given a ``scope`` (None: working memory only)."""
+        self.memory_router = MemoryRouter(memory) if memory is not None else None
         self.pool = pool or pipeline.pool or default_pool()
         self.judge = judge or pipeline.judge or GroundedJudge()
         self.budget = Budget(budget_usd if budget_usd is not None else pipeline.budget_usd)
@@ -277,12 +291,18 @@ class Runtime:
 
     # ----------------------------------------------------------------- running
 
-    def run(self, query: str | None = None, *, run_id: str | None = None) -> RunResult:
+    def run(
+        self, query: str | None = None, *, run_id: str | None = None, scope: str | None = None
+    ) -> RunResult:
         """Route, dispatch, assign, execute and judge one query; learn from the outcome.
 
-        Run failures (guards with no way on, unreachable goals, model errors) end the run
-        with status ``failed`` and the reason in ``error``; they are not raised.
+        ``scope`` (a user or conversation id) selects whose long-term memory the run reads
+        and extends (needs ``memory``). Run failures (guards with no way on, unreachable
+        goals, model errors) end the run with status ``failed`` and the reason in
+        ``error``; they are not raised.
         """
+        if scope is not None and self.memory is None:
+            raise InputError("a run with a scope needs a memory store: Runtime(memory=...)")
         if query is not None and not query.strip():
             raise InputError("the query is empty; pass the request text (--query TEXT)")
         query = query if query is not None else self.pipeline.sample()
@@ -298,6 +318,7 @@ class Runtime:
                 "query": query,
                 "intent": ctx.intent.label,
                 "confidence": ctx.intent.confidence,
+                "scope": scope,
             },
             "trail": [],
             "facts": {},
@@ -548,7 +569,13 @@ class Runtime:
                     ],
                 }
 
-        selection = select_recent(state["outputs"], role.context_tokens)
+        trail = state["trail"]
+        selection = select_for_role(
+            state["outputs"],
+            role.context_tokens,
+            focus=f"{role.instructions} {stage.name} {request['query']}",
+            previous_stage=trail[-1] if trail else None,
+        )
         ctx.record(
             span,
             Decision(
@@ -556,11 +583,24 @@ class Runtime:
                 stage=stage.name,
                 chosen=selection.tier,
                 reason=(
-                    f"{len(selection.lines)} of {selection.considered} earlier outputs, "
-                    f"{selection.tokens} of {role.context_tokens} context tokens"
+                    f"{len(selection.lines)} of {selection.considered} earlier outputs relevant "
+                    f"to this role, {selection.tokens} of {role.context_tokens} context tokens"
                 ),
             ),
         )
+        lines = selection.lines
+        scope = request.get("scope")
+        if scope is not None and self.memory_router is not None:
+            recalled = self.memory_router.context(
+                scope,
+                request["query"],
+                intent=request["intent"],
+                budget_tokens=max(role.context_tokens - selection.tokens, 0),
+            )
+            self._memory_trace(ctx, span, stage.name)
+            for d in recalled.decisions:
+                ctx.record(span, d._replace(stage=stage.name))
+            lines = (*recalled.lines, *lines)
         messages = build_messages(
             role_name=role.name,
             instructions=role.instructions,
@@ -568,12 +608,14 @@ class Runtime:
             query=request["query"],
             intent=request["intent"],
             facts=facts,
-            context=selection.lines,
+            context=lines,
             skills=[f"{k}({', '.join(p.registry.get(k).params)})" for k in permitted],
             allowed_next=p.machine.next_of(stage.name),
         )
         reply, model = self._call_model(visit, model, messages, role.max_output_tokens, ctx, span)
         parsed = parse_reply(reply.text)
+        if scope is not None and self.memory is not None and parsed.answer:
+            self._remember(scope, visit, role.name, parsed.answer[:MAX_ITEM_CHARS], ctx, span)
         blocked = 0
         for call in parsed.calls:
             block = self.dispatcher.skill_block(stage.name, role.name, call.skill, permitted)
@@ -623,6 +665,40 @@ class Runtime:
             "next": nxt if nxt is not None else END,
             "outputs": [record],
         }
+
+    def _remember(
+        self, scope: str, visit: _Visit, role: str, text: str, ctx: RunContext, span: Span
+    ) -> None:
+        """Write an agent's answer to the scope's episodic memory (for later stages/runs)."""
+        assert self.memory is not None
+        now = time.time()
+        self.memory.put(
+            MemoryItem(
+                tier="episodic",
+                scope=scope,
+                id=visit.key,
+                text=text,
+                key=f"{role} ({visit.stage.name})",
+                time=time.strftime("%Y-%m-%d %H:%M", time.localtime(now)),
+                seq=time.time_ns() // 1000,
+                group=ctx.run_id,
+            )
+        )
+        self._memory_trace(ctx, span, visit.stage.name)
+
+    def _memory_trace(self, ctx: RunContext, span: Span, stage: str) -> None:
+        """Record what happened to the shared store (down, back) as decisions."""
+        while self._memory_events:
+            event = self._memory_events.pop(0)
+            ctx.record(
+                span,
+                Decision(
+                    kind="memory_tier",
+                    stage=stage,
+                    chosen="local" if "in-process" in event else "shared",
+                    reason=event,
+                ),
+            )
 
     def _escalate(
         self,

@@ -8,6 +8,7 @@
     │   ├── ToolGraphError          a tool graph that cannot be planned over
     │   └── StateFileError          a corrupt persisted state file (kept untouched)
     ├── InputError                  bad input at the edge: missing file, unknown run id
+    │   └── MemoryItemError         a memory item too large, not UTF-8, or for no known tier
     └── RunError                    a run that could not finish
         ├── GuardViolation          a blocked transition or skill call with no allowed way on
         ├── SkillFailed             a skill raised, or broke its pre/postcondition
@@ -19,8 +20,9 @@
         ├── ModelCallError          a model backend failed to answer
         │   └── ModelUnavailable    ... an endpoint fault: HTTP 5xx, timeout, rate limit,
         │                               refused connection, malformed response
-        └── NoEligibleArm           every (role, model) candidate was excluded
-            └── BudgetExhausted     ... by what is left of the budget
+        ├── NoEligibleArm           every (role, model) candidate was excluded
+        │   └── BudgetExhausted     ... by what is left of the budget
+        └── StoreUnavailable        a shared memory store (Redis) cannot be reached
 
 Messages say what went wrong, where, and how to fix it. Errors never log.
 """
@@ -34,6 +36,7 @@ __all__ = [
     "GoalUnreachable",
     "GuardViolation",
     "InputError",
+    "MemoryItemError",
     "ModelCallError",
     "ModelUnavailable",
     "NoEligibleArm",
@@ -45,6 +48,7 @@ __all__ = [
     "SkillDefinitionError",
     "SkillFailed",
     "StateFileError",
+    "StoreUnavailable",
     "ToolGraphError",
     "ToolRateLimited",
     "ToolTimeout",
@@ -81,6 +85,10 @@ class StateFileError(ConfigError):
 
 class InputError(OrchestratorError):
     """Bad input at the edge: a missing file, a file without a pipeline, an unknown run id."""
+
+
+class MemoryItemError(InputError):
+    """A memory item that cannot be stored: oversized, not UTF-8, or for an unknown tier."""
 
 
 class RunError(OrchestratorError):
@@ -152,3 +160,8 @@ class NoEligibleArm(RunError):
 
 class BudgetExhausted(NoEligibleArm):
     """Every candidate model would exceed the remaining budget."""
+
+
+class StoreUnavailable(RunError):
+    """A shared memory store (Redis) that cannot be reached; the in-process store takes
+    over and what was written meanwhile is replayed when it is back."""

@@ -1,0 +1,270 @@
+"""Memory: one conformance suite for the in-process and the Redis store (a real
+redis-server), bounds, outages, bad items, tiers and routing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from memory import (
+    FallbackStore,
+    Limits,
+    LocalStore,
+    MemoryItem,
+    MemoryRouter,
+    Selector,
+    decode_text,
+)
+from memory.redis_store import RedisStore
+from orchestrator.errors import MemoryItemError, StoreUnavailable
+from tests.servers import free_port, redis_server
+
+SMALL = Limits(
+    max_items={"working": 5, "episodic": 50, "semantic": 50, "profile": 10},
+    ttl_s={"working": 0.0, "episodic": 0.0, "semantic": 0.0, "profile": 0.0},
+)
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["local", "redis"])
+def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[..., LocalStore | RedisStore]:
+    def make(limits: Limits = SMALL) -> LocalStore | RedisStore:
+        if request.param == "local":
+            return LocalStore(tmp_path / "memory.log", limits=limits)
+        url = request.getfixturevalue("redis_url")
+        return RedisStore(url, limits=limits, prefix=f"t{free_port()}")
+
+    return make
+
+
+def turn(i: int, text: str = "", scope: str = "c1", tier: str = "episodic") -> MemoryItem:
+    return MemoryItem(
+        tier=tier, scope=scope, id=f"D1:{i}", text=text or f"turn {i}", key="Ann", seq=i, group="1"
+    )
+
+
+# ----------------------------------------------------------------- conformance
+
+
+def test_put_read_replace_delete_in_order(make_store: Callable[..., object]) -> None:
+    store = make_store()
+    for i in (3, 1, 2):
+        store.put(turn(i))  # type: ignore[attr-defined]
+    assert [i.id for i in store.items("episodic", "c1")] == ["D1:1", "D1:2", "D1:3"]  # type: ignore[attr-defined]
+    store.put(turn(2, "changed"))  # type: ignore[attr-defined]
+    assert [i.text for i in store.items("episodic", "c1")] == ["turn 1", "changed", "turn 3"]  # type: ignore[attr-defined]
+    assert store.delete("episodic", "c1", "D1:1") is True  # type: ignore[attr-defined]
+    assert store.delete("episodic", "c1", "D1:1") is False  # type: ignore[attr-defined]
+    assert store.items("episodic", "other") == []  # type: ignore[attr-defined]
+    assert store.scopes("episodic") == ["c1"]  # type: ignore[attr-defined]
+    with pytest.raises(MemoryItemError, match="unknown memory tier 'dreams'"):
+        store.items("dreams", "c1")  # type: ignore[attr-defined]
+
+
+def test_caps_drop_the_oldest_and_ten_thousand_writes_stay_bounded(
+    make_store: Callable[..., object],
+) -> None:
+    store = make_store()
+    for i in range(10_000):
+        store.put(turn(i, tier="working", scope="run"))  # type: ignore[attr-defined]
+    kept = store.items("working", "run")  # type: ignore[attr-defined]
+    assert [i.seq for i in kept] == list(range(9_995, 10_000))
+    if isinstance(store, LocalStore):
+        assert store.size() == 5
+        # the log is compacted as it grows: the file stays near the live data
+        assert sum(1 for _ in (store.path or Path()).open()) < 200
+    else:
+        raw = store._r  # the server holds 5 items of this scope, no more
+        assert raw.hlen(f"{store.prefix}:working:run:items") == 5
+        assert raw.zcard(f"{store.prefix}:working:run:order") == 5
+
+
+def test_ttl_expires_items(make_store: Callable[..., object]) -> None:
+    import time
+
+    store = make_store(Limits(max_items=SMALL.max_items, ttl_s={"working": 0.3}))
+    store.put(turn(1, tier="working"))  # type: ignore[attr-defined]
+    assert len(store.items("working", "c1")) == 1  # type: ignore[attr-defined]
+    time.sleep(0.4)
+    assert store.items("working", "c1") == []  # type: ignore[attr-defined]
+
+
+def test_unicode_survives_the_round_trip(make_store: Callable[..., object]) -> None:
+    store = make_store()
+    store.put(turn(1, "naïve café — 東京 ✓"))  # type: ignore[attr-defined]
+    assert store.items("episodic", "c1")[0].text == "naïve café — 東京 ✓"  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------- store specifics
+
+
+def test_local_store_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "mem" / "memory.log"
+    store = LocalStore(path, limits=SMALL)
+    for i in range(3):
+        store.put(turn(i))
+    store.delete("episodic", "c1", "D1:0")
+    again = LocalStore(path, limits=SMALL)
+    assert [i.id for i in again.items("episodic", "c1")] == ["D1:1", "D1:2"]
+
+
+def test_redis_down_mid_run_degrades_and_loses_nothing() -> None:
+    events: list[str] = []
+    port = free_port()
+    with redis_server(port) as url:
+        shared = RedisStore(url, limits=SMALL, timeout_s=0.5)
+        store = FallbackStore(shared, on_event=events.append)
+        store.put(turn(1))
+    # the server is gone: reads and writes go on in process, writes are queued
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        shared.items("episodic", "c1")
+    store.put(turn(2))
+    store.put(turn(3))
+    assert store.degraded and store.pending() == 2
+    assert [i.id for i in store.items("episodic", "c1")] == ["D1:2", "D1:3"]
+    assert "unreachable" in events[0] and "in-process" in events[0]
+    with redis_server(port):  # back (empty: it kept nothing on disk)
+        store.put(turn(4))
+        assert not store.degraded and store.pending() == 0
+        ids = [i.id for i in RedisStore(url, limits=SMALL).items("episodic", "c1")]
+        assert ids == ["D1:2", "D1:3", "D1:4"]  # the queued writes were replayed first
+    assert "back" in events[-1]
+
+
+def test_bad_items_are_refused_with_the_reason() -> None:
+    with pytest.raises(MemoryItemError, match="over the 16000 limit; split it"):
+        MemoryItem(tier="semantic", scope="", id="doc", text="x" * 16_001)
+    with pytest.raises(MemoryItemError, match="unknown memory tier 'longterm'"):
+        MemoryItem(tier="longterm", scope="", id="a", text="b")
+    with pytest.raises(MemoryItemError, match=r"not valid UTF-8 \(byte 0xff at position 3\)"):
+        decode_text(b"abc\xffdef", where="item 'x'")
+    assert decode_text("caf\u00e9".encode(), where="x") == "café"
+    with pytest.raises(MemoryItemError, match="text must be str"):
+        MemoryItem(tier="semantic", scope="", id="a", text=b"bytes")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- tiers and routing
+
+
+def conversation() -> list[MemoryItem]:
+    lines = [
+        ("Ann", "I finally adopted a dog last week, his name is Biscuit"),
+        ("Bob", "That's great! What breed?"),
+        ("Ann", "A beagle. He loves the park"),
+        ("Bob", "I started learning the violin"),
+        ("Ann", "Nice, how is it going?"),
+        ("Bob", "Slowly, my teacher is patient"),
+    ]
+    return [
+        MemoryItem(
+            tier="episodic",
+            scope="c",
+            id=f"D{1 + i // 3}:{i}",
+            text=t,
+            key=k,
+            seq=i,
+            group=str(i // 3),
+        )
+        for i, (k, t) in enumerate(lines)
+    ]
+
+
+def test_tiers_fit_the_budget_and_rank_by_relevance() -> None:
+    items = conversation()
+    sel = Selector()
+    recent = sel.select("episodic", "low", items, "anything", 30)
+    assert recent.tokens <= 30 and recent.items[-1].id == items[-1].id
+    mid = sel.select("episodic", "mid", items, "What breed is Ann's dog?", 25)
+    assert mid.items and mid.tokens <= 25 and "dog" in mid.items[0].text
+    # the reply "A beagle" shares no word with the question; the high tier finds it
+    # through its neighbours
+    high = sel.select("episodic", "high", items, "What breed is Ann's dog?", 60)
+    assert any("beagle" in i.text for i in high.items)
+    assert [i.seq for i in high.items] == sorted(i.seq for i in high.items)  # oldest first
+    with pytest.raises(ValueError, match="unknown budget level"):
+        sel.select("episodic", "max", items, "q", 10)
+
+
+def test_router_follows_the_intent_and_the_validator_escalates() -> None:
+    store = LocalStore(limits=SMALL)
+    for it in conversation():
+        store.put(it)
+    store.put(MemoryItem(tier="profile", scope="c", id="pet", text="Biscuit (beagle)", key="pet"))
+    router = MemoryRouter(store)
+    ctx = router.context("c", "What is Ann's pet called?", intent="profile", budget_tokens=40)
+    assert ctx.selections[0].tier == "profile/low" and ctx.tokens <= 40
+    assert ctx.decisions[0].kind == "memory_tier" and "plan 'profile'" in ctx.decisions[0].reason
+    weak = router.context("c", "violin teacher patience lessons", intent="lookup", budget_tokens=8)
+    assert len(weak.decisions) == 2 and "validator" in weak.decisions[1].reason
+
+
+# ----------------------------------------------------------------- in the runtime
+
+
+def test_role_aware_context_keeps_what_the_role_needs() -> None:
+    from memory import make_item
+    from memory.working import select_for_role
+
+    items = [
+        make_item(stage="triage", role="t", text="customer wants a refund for order 42"),
+        make_item(stage="weather", role="w", text="sunny skies over the harbour tomorrow"),
+        make_item(stage="resolve", role="r", text="checked it"),
+    ]
+    sel = select_for_role(
+        items,
+        500,
+        focus="Review the refund decision review refund order 42",
+        previous_stage="resolve",
+    )
+    assert sel.tier == "working/role-aware"
+    assert sel.lines == (items[0]["line"], items[2]["line"])  # the weather chatter is left out
+    tight = select_for_role(items, items[2]["tokens"], focus="refund", previous_stage="resolve")
+    assert tight.lines == (items[2]["line"],)  # the direct predecessor first under a tight budget
+
+
+def test_runs_with_a_scope_remember_across_runs_and_processes(desk, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    from agents import ScriptedModel
+    from orchestrator import Runtime
+    from orchestrator.errors import InputError
+    from orchestrator.testing import scripted_pool
+
+    store = RedisStore(redis_url, prefix=f"rt{free_port()}")
+    first = Runtime(desk, pool=scripted_pool(ScriptedModel(name="m")), memory=store)
+    a = first.run("refund order 42", scope="user-7")
+    assert a.status == "ok"
+    remembered = store.items("episodic", "user-7")
+    assert [i.id for i in remembered] == [f"{a.run_id}:{s}:0" for s in a.trail if s != "done"]
+    # another runtime (as another process would) on the same Redis reads it back
+    model = ScriptedModel(name="m")
+    second = Runtime(
+        desk, pool=scripted_pool(model), memory=RedisStore(redis_url, prefix=store.prefix)
+    )
+    b = second.run("refund order 42 again please", scope="user-7")
+    tiers = [d for d in b.decisions if d.kind == "memory_tier" and d.chosen.startswith("profile")]
+    assert tiers and "episodic" in tiers[0].reason
+    assert any("triager (triage):" in m.content for m in model.calls[0])
+    with pytest.raises(InputError, match="needs a memory store"):
+        Runtime(desk).run("x", scope="u")
+
+
+def test_a_run_goes_on_when_redis_is_down_and_says_so(desk) -> None:  # type: ignore[no-untyped-def]
+    from agents import ScriptedModel
+    from orchestrator import Runtime
+    from orchestrator.testing import scripted_pool
+
+    dead = RedisStore(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.5)
+    rt = Runtime(desk, pool=scripted_pool(ScriptedModel(name="m")), memory=dead)
+    result = rt.run("refund order 42", scope="user-1")
+    assert result.status == "ok"
+    down = [d for d in result.decisions if d.kind == "memory_tier" and d.chosen == "local"]
+    assert len(down) == 1 and "unreachable" in down[0].reason
+    assert isinstance(rt.memory, FallbackStore) and rt.memory.pending() == 3  # kept, queued
