@@ -12,7 +12,7 @@ from orchestrator.errors import ModelCallError, ModelUnavailable
 from orchestrator.protocols import CALL_KEY
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
-__all__ = ["LiteLLMModel", "fault_kind", "unknown_model"]
+__all__ = ["LiteLLMEmbedder", "LiteLLMModel", "fault_kind", "unknown_model"]
 
 _import_lock = threading.Lock()
 
@@ -121,3 +121,55 @@ class LiteLLMModel:
             cost_usd=p.cost(int(in_tok), int(out_tok)),
             provider=p.model.split("/", 1)[0] if "/" in p.model else "litellm",
         )
+
+
+class LiteLLMEmbedder:
+    """Any litellm embedding model (``openai/text-embedding-3-small``, an OpenAI-compatible
+    server with ``api_base``) as an Embedder for semantic memory."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key_env: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.model = model
+        self.api_base = api_base
+        self.api_key_env = api_key_env
+        self.timeout_s = timeout_s
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text; ModelUnavailable/ModelCallError when the call fails."""
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "input": list(texts),
+            "timeout": self.timeout_s,
+        }
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+            kwargs["api_key"] = "not-needed"
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if not key:
+                raise ModelCallError(
+                    f"embedding model {self.model} needs an API key in ${self.api_key_env}"
+                )
+            kwargs["api_key"] = key
+        try:
+            response = _litellm().embedding(**kwargs)
+            vectors = [list(map(float, d["embedding"])) for d in response.data]
+        except Exception as exc:
+            message = f"embedding model {self.model} failed: {type(exc).__name__}: {exc}"
+            kind = fault_kind(exc)
+            if kind is None:
+                raise ModelCallError(message) from exc
+            raise ModelUnavailable(message, kind=kind) from exc
+        if len(vectors) != len(texts):
+            raise ModelUnavailable(
+                f"embedding model {self.model} returned {len(vectors)} vectors for "
+                f"{len(texts)} texts",
+                kind="malformed",
+            )
+        return vectors

@@ -4,7 +4,11 @@
 - episodic: low = the most recent turns; mid = BM25 on each turn; high = BM25 on each turn
   with two neighbours on each side, scores smoothed over adjacent turns.
 - semantic: low = key (title) lookup; mid = BM25; high = BM25 with the query widened by
-  the top hits' keys.
+  the top hits' keys. With an ``embedder``, mid and high fuse BM25 with embedding
+  similarity (reciprocal-rank fusion).
+
+With a ``reranker`` (e.g. ``agents.reranker.ModelReranker`` over a pool model), the High
+level of episodic and semantic memory lets it reorder the top ``rerank_top`` candidates.
 - profile: low = every key fact; mid and high = the facts sharing a word with the query.
 
 Every selection fits the token budget it is given (an item larger than what is left is
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 from memory.item import MemoryItem, check_tier
 from memory.retrieval import LexicalIndex
+from orchestrator.protocols import Embedder, Reranker
 
 __all__ = ["LEVELS", "Selection", "Selector"]
 
@@ -70,12 +75,57 @@ def _pack(
     return list(chosen)
 
 
+def _fuse(*rankings: Sequence[int], k: int = 60) -> list[int]:
+    """Reciprocal-rank fusion of several rankings (Cormack et al. 2009)."""
+    score: dict[int, float] = {}
+    for ranking in rankings:
+        for r, i in enumerate(ranking):
+            score[i] = score.get(i, 0.0) + 1.0 / (k + r + 1)
+    return sorted(score, key=lambda i: (-score[i], i))
+
+
 class Selector:
     """Runs a module at a level over a scope's items; keeps a few lexical indexes warm."""
 
-    def __init__(self, cache_size: int = 16) -> None:
+    def __init__(
+        self,
+        cache_size: int = 16,
+        *,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
+        rerank_top: int = 30,
+    ) -> None:
         self._cache: OrderedDict[tuple[object, ...], LexicalIndex] = OrderedDict()
         self._cache_size = cache_size
+        self.embedder = embedder
+        self.reranker = reranker
+        self.rerank_top = rerank_top
+        self._vectors: dict[str, list[float]] = {}
+
+    def _dense(self, items: Sequence[MemoryItem], query: str) -> list[int]:
+        """Items by cosine similarity of embeddings, best first."""
+        assert self.embedder is not None
+        missing = [i.text for i in items if i.text not in self._vectors]
+        if missing:
+            for text, vec in zip(missing, self.embedder.embed(missing), strict=True):
+                self._vectors[text] = vec
+        q = self.embedder.embed([query])[0]
+        qn = sum(x * x for x in q) ** 0.5 or 1.0
+
+        def cos(v: list[float]) -> float:
+            return sum(a * b for a, b in zip(q, v, strict=False)) / (
+                qn * (sum(x * x for x in v) ** 0.5 or 1.0)
+            )
+
+        sims = [cos(self._vectors[i.text]) for i in items]
+        return sorted(range(len(items)), key=lambda i: (-sims[i], i))
+
+    def _rerank(self, ranked: list[int], items: Sequence[MemoryItem], query: str) -> list[int]:
+        if self.reranker is None or not ranked:
+            return ranked
+        top = ranked[: self.rerank_top]
+        order = self.reranker.rerank(query, [items[i].line for i in top])
+        return [top[k] for k in order] + ranked[self.rerank_top :]
 
     def _index(self, items: Sequence[MemoryItem], window: int, smooth: float = 0.0) -> LexicalIndex:
         key = (window, smooth, len(items), tuple((i.id, i.text) for i in items))
@@ -107,6 +157,8 @@ class Selector:
         elif module == "episodic":
             window, smooth = (0, 0.0) if level == "mid" else (2, 0.25)
             ranked = [i for i, _ in self._index(items, window, smooth).search(query)]
+            if level == "high":
+                ranked = self._rerank(ranked, items, query)
             chosen = _pack(ranked, items, budget)
         elif module == "semantic":
             words = set(_WORD.findall(query.lower()))
@@ -123,6 +175,10 @@ class Selector:
                 if level == "high" and ranked:  # widen the query with the top hits' keys
                     wider = query + " " + " ".join(items[i].key for i in ranked[:3])
                     ranked = [i for i, _ in ix.search(wider)]
+                if self.embedder is not None:
+                    ranked = _fuse(ranked, self._dense(items, query))
+                if level == "high":
+                    ranked = self._rerank(ranked, items, query)
                 chosen = _pack(ranked, items, budget)
         else:  # profile: small by construction
             if level == "low":

@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.types import Message, ModelReply
 
-__all__ = ["CALL_KEY", "Judge", "ModelAdapter", "RunOutcome"]
+__all__ = ["CALL_KEY", "Embedder", "Judge", "ModelAdapter", "Reranker", "RunOutcome"]
 
 CALL_KEY: ContextVar[str | None] = ContextVar("orchestrator_call_key", default=None)
 """Idempotency key of the model call in progress: the same for a call and its failover
@@ -67,4 +67,30 @@ class Judge(Protocol):
 
     def score(self, outcome: RunOutcome) -> float:
         """Quality of the run's outcome, 0 (useless) to 1 (fully correct)."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors (an embedding model), for semantic memory retrieval.
+
+    Contract: ``embed`` returns one vector per text, all of one length; deterministic for
+    equal input; raises ``orchestrator.errors.ModelCallError`` when it cannot.
+    """
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of ``texts``, in order."""
+        ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Reorders retrieved passages by relevance to a query (the High memory tier).
+
+    Contract: ``rerank`` returns indices into ``passages``, most relevant first; it may
+    leave out passages it judges irrelevant; raises ``ModelCallError`` when it cannot.
+    """
+
+    def rerank(self, query: str, passages: Sequence[str]) -> list[int]:
+        """Indices of ``passages``, best first."""
         ...

@@ -190,3 +190,53 @@ def redis_server(port: int | None = None) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def embedding_server(dim: int = 16) -> Iterator[str]:
+    """An OpenAI-compatible /v1/embeddings endpoint: hashed bag-of-words vectors, where
+    words listed as synonyms share a slot; yields its /v1 base URL."""
+    import json
+    import zlib
+
+    synonyms = {"canine": "dog", "puppy": "dog", "automobile": "car"}
+
+    def vector(text: str) -> list[float]:
+        v = [0.0] * dim
+        for w in text.lower().replace("?", " ").replace(".", " ").split():
+            w = synonyms.get(w, w)
+            v[zlib.crc32(w.encode()) % dim] += 1.0
+        return v
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            payload = json.dumps(
+                {
+                    "object": "list",
+                    "model": body.get("model", "embed"),
+                    "data": [
+                        {"object": "embedding", "index": i, "embedding": vector(t)}
+                        for i, t in enumerate(inputs)
+                    ],
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -268,3 +268,50 @@ def test_a_run_goes_on_when_redis_is_down_and_says_so(desk) -> None:  # type: ig
     down = [d for d in result.decisions if d.kind == "memory_tier" and d.chosen == "local"]
     assert len(down) == 1 and "unreachable" in down[0].reason
     assert isinstance(rt.memory, FallbackStore) and rt.memory.pending() == 3  # kept, queued
+
+
+# ----------------------------------------------------------------- embeddings, reranking
+
+
+def _facts() -> list[MemoryItem]:
+    texts = [
+        ("pets", "The dog sleeps in the garden shed"),
+        ("cars", "The car needs new tyres before winter"),
+        ("food", "Soup is served on Fridays"),
+    ]
+    return [MemoryItem(tier="semantic", scope="", id=k, text=t, key=k) for k, t in texts]
+
+
+def test_an_embedding_model_over_real_http_finds_what_words_miss() -> None:
+    from agents.litellm_model import LiteLLMEmbedder
+    from tests.servers import embedding_server
+
+    items = _facts()
+    lexical = Selector().select("semantic", "mid", items, "where does the canine rest", 12)
+    assert not any(i.id == "pets" for i in lexical.items)  # no shared word
+    with embedding_server() as url:
+        embedder = LiteLLMEmbedder("openai/embed", api_base=url)
+        hybrid = Selector(embedder=embedder).select(
+            "semantic", "mid", items, "where does the canine rest", 12
+        )
+    assert hybrid.items and hybrid.items[0].id == "pets"
+
+
+def test_a_pool_model_reranks_the_high_tier() -> None:
+    from agents import ScriptedModel
+    from agents.reranker import ModelReranker
+
+    def judge(messages):  # type: ignore[no-untyped-def]
+        lines = messages[-1].content.splitlines()
+        soup = next(line for line in lines if "Soup" in line)
+        return f"ORDER: {soup[1]}"  # only the soup passage is useful, it says
+
+    items = _facts()
+    model = ScriptedModel([judge], name="judge")
+    sel = Selector(reranker=ModelReranker(model)).select(
+        "semantic", "high", items, "the dog and the car and soup", 100
+    )
+    assert [i.id for i in sel.items] == ["food"]
+    assert "[1]" in model.calls[0][-1].content and "Question:" in model.calls[0][-1].content
+    keep = ModelReranker(ScriptedModel(["no idea"], name="x")).rerank("q", ["a", "b"])
+    assert keep == [0, 1]  # no ORDER line: retrieval order kept
