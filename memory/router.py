@@ -157,13 +157,17 @@ class MemoryRouter:
         self.min_support = min_support
         self.selector = selector or Selector()
 
-    def _fill(self, steps: Sequence[Step], scope: str, query: str, budget: int) -> list[Selection]:
+    def _fill(
+        self, steps: Sequence[Step], scope: str, query: str, budget: int, skip_group: str | None
+    ) -> list[Selection]:
         out = []
         used = 0
         allowed = 0.0
         for module, level, share in steps:
             allowed = min(allowed + share * budget, budget)
             items = self.store.items(module, scope)
+            if skip_group is not None:
+                items = [i for i in items if i.group != skip_group]
             if not items:
                 continue
             sel = self.selector.select(module, level, items, query, int(allowed) - used)
@@ -172,12 +176,20 @@ class MemoryRouter:
         return out
 
     def context(
-        self, scope: str, query: str, *, intent: str, budget_tokens: int, validate: bool = True
+        self,
+        scope: str,
+        query: str,
+        *,
+        intent: str,
+        budget_tokens: int,
+        validate: bool = True,
+        skip_group: str | None = None,
     ) -> MemoryContext:
-        """The memory context for ``query`` in ``scope`` within ``budget_tokens``."""
+        """The memory context for ``query`` in ``scope`` within ``budget_tokens``;
+        ``skip_group`` leaves out items of that group (e.g. the current run's own)."""
         key = intent if intent in self.plan else "default"
         steps = list(self.plan[key])
-        sels = self._fill(steps, scope, query, budget_tokens)
+        sels = self._fill(steps, scope, query, budget_tokens, skip_group)
         plan_text = ", ".join(f"{m}/{lv}" for m, lv, _ in steps)
         used = sum(s.tokens for s in sels)
         decisions = [
@@ -204,7 +216,7 @@ class MemoryRouter:
                     for m, lv, sh in steps
                 ]
                 if up != steps:
-                    sels = self._fill(up, scope, query, budget_tokens)
+                    sels = self._fill(up, scope, query, budget_tokens, skip_group)
                     after = support(query, [line for s in sels for line in s.lines])
                     decisions.append(
                         Decision(

@@ -100,6 +100,18 @@ def cli() -> None:
     metavar="RUN_ID",
     help="Continue a failed run from its last checkpoint instead of starting one.",
 )
+@click.option(
+    "--scope",
+    metavar="ID",
+    help="Whose long-term memory the run reads and extends (a user or conversation id).",
+)
+@click.option(
+    "--memory-url",
+    metavar="URL",
+    envvar="ORCH_MEMORY_URL",
+    help="Redis URL of memory shared across processes, e.g. redis://127.0.0.1:6379/0 "
+    "[default: an in-process store kept in the data dir].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @data_dir_option
 @_clean_errors
@@ -115,6 +127,8 @@ def run(
     cost_weight: float | None,
     no_learn: bool,
     resume_id: str | None,
+    scope: str | None,
+    memory_url: str | None,
     as_json: bool,
     data_dir: str | None,
 ) -> None:
@@ -136,6 +150,18 @@ def run(
     home = _data_dir(data_dir)
     home.mkdir(parents=True, exist_ok=True)
     provider = make_provider(trace_mode, trace_dir=home / "traces", otlp_endpoint=otlp_endpoint)  # type: ignore[arg-type]
+    memory: Any = None
+    if memory_url and not scope:
+        raise InputError("--memory-url needs --scope ID (whose memory to use)")
+    if scope:
+        if memory_url:
+            from memory.redis_store import RedisStore
+
+            memory = RedisStore(memory_url)
+        else:
+            from memory import LocalStore
+
+            memory = LocalStore(home / "memory" / "memory.log")
     checkpointer = sqlite_checkpointer(home / "checkpoints.sqlite")
     try:
         runtime = Runtime(
@@ -148,11 +174,12 @@ def run(
             budget_usd=budget,
             learn=not no_learn,
             only_model=model,
+            memory=memory,
         )
         if query is None and not resume_id and not pipeline.sample_query:
             raise InputError(f"{file} has no sample_query; pass --query TEXT")
         try:
-            result = runtime.resume(resume_id) if resume_id else runtime.run(query)
+            result = runtime.resume(resume_id) if resume_id else runtime.run(query, scope=scope)
         finally:
             runtime.close()  # learning is applied off the decision path; wait for it
     finally:

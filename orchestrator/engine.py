@@ -596,6 +596,7 @@ class Runtime:
                 request["query"],
                 intent=request["intent"],
                 budget_tokens=max(role.context_tokens - selection.tokens, 0),
+                skip_group=ctx.run_id,  # this run's own outputs are working memory
             )
             self._memory_trace(ctx, span, stage.name)
             for d in recalled.decisions:

@@ -298,3 +298,27 @@ def test_skills_graph_shows_each_stage_graph_and_its_plan() -> None:
     )
     assert "next: issue_refund, lookup_order, lookup_order_archive" in out.stdout
     assert_clean_error(orch("skills", "graph", "nope.py"), "nope.py")
+
+
+def test_run_with_a_scope_remembers_between_invocations(tmp_path: Path) -> None:
+    env = {"ORCH_HOME": str(tmp_path / "home")}
+    first = orch("run", "examples/support_desk.py", "--scope", "alice", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    second = orch(
+        "run",
+        "examples/support_desk.py",
+        "--scope",
+        "alice",
+        "--query",
+        "where is my refund for order 123?",
+        "--json",
+        env=env,
+    )
+    assert second.returncode == 0, second.stderr
+    decisions = json.loads(second.stdout)["decisions"]
+    recalled = [d for d in decisions if d["kind"] == "memory_tier" and "episodic" in d["chosen"]]
+    assert recalled and "episodic/high 3/3" in recalled[0]["reason"]  # the first run's 3 answers
+    assert (tmp_path / "home" / "memory" / "memory.log").exists()
+    assert_clean_error(
+        orch("run", "examples/support_desk.py", "--memory-url", "redis://x", env=env), "--scope"
+    )
