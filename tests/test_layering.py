@@ -45,6 +45,9 @@ def test_one_import_site_per_heavy_dependency() -> None:
         "orchestrator/telemetry.py",
         "orchestrator/testing.py",
     ]
+    assert _modules_importing("redis") == ["memory/redis_store.py"]
+    assert _modules_importing("bm25s") == ["memory/retrieval.py"]
+    assert _modules_importing("Stemmer") == ["memory/retrieval.py"]
 
 
 def test_library_code_uses_only_the_otel_api() -> None:
