@@ -1,6 +1,6 @@
 """Budget tiers (BudgetMem): each memory module offered at Low, Mid and High cost.
 
-- working: the most recent items at every level.
+- working: low = the most recent items; mid and high = BM25 on each item.
 - episodic: low = the most recent turns; mid = BM25 on each turn; high = BM25 on each turn
   with two neighbours on each side, scores smoothed over adjacent turns.
 - semantic: low = key (title) lookup; mid = BM25; high = BM25 with the query widened by
@@ -152,8 +152,10 @@ class Selector:
         if level not in LEVELS:
             raise ValueError(f"unknown budget level {level!r}; levels are {list(LEVELS)}")
         newest_first = range(len(items) - 1, -1, -1)
-        if module == "working" or (module == "episodic" and level == "low"):
+        if level == "low" and module in ("working", "episodic"):
             chosen = _pack(newest_first, items, budget)
+        elif module == "working":
+            chosen = _pack([i for i, _ in self._index(items, 0).search(query)], items, budget)
         elif module == "episodic":
             window, smooth = (0, 0.0) if level == "mid" else (2, 0.25)
             ranked = [i for i, _ in self._index(items, window, smooth).search(query)]
