@@ -185,7 +185,7 @@ def run(
     finally:
         checkpointer.conn.close()  # type: ignore[attr-defined]
         if provider is not None:
-            provider.shutdown()
+            provider.shutdown()  # type: ignore[attr-defined]  # both kinds have it
     if as_json:
         click.echo(
             json.dumps(

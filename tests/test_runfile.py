@@ -1,0 +1,57 @@
+"""The JSONL run-file tracer: OpenTelemetry API spans written one file per run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from orchestrator.runfile import RunFileTracerProvider
+from orchestrator.tracing import ATTR
+
+
+def test_a_run_file_holds_the_root_first_and_every_child(tmp_path: Path) -> None:
+    provider = RunFileTracerProvider(tmp_path)
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("root", attributes={ATTR.RUN_ID: "run-1"}) as root:
+        with tracer.start_as_current_span("child", attributes={"a": 1}) as child:
+            child.add_event("orchestrator.decision", {"k": "v"})
+            grandchild = tracer.start_span("grandchild")
+            grandchild.set_status(Status(StatusCode.ERROR, "it broke"))
+            grandchild.end()
+        root.set_attribute("b", "x")
+    provider.force_flush()
+    lines = [json.loads(x) for x in (tmp_path / "run-1.jsonl").read_text().splitlines()]
+    assert [s["name"] for s in lines] == ["root", "grandchild", "child"]
+    r, g, c = lines
+    assert r["parent_id"] is None and r["attributes"] == {ATTR.RUN_ID: "run-1", "b": "x"}
+    assert c["parent_id"] == r["span_id"] and g["parent_id"] == c["span_id"]
+    assert len({s["trace_id"] for s in lines}) == 1
+    assert g["status"] == "ERROR" and g["status_message"] == "it broke"
+    assert c["events"][0]["name"] == "orchestrator.decision"
+    assert c["events"][0]["attributes"] == {"k": "v"}
+    assert all(s["end_ns"] >= s["start_ns"] for s in lines)
+    provider.shutdown()
+
+
+def test_api_context_propagation_and_exceptions_work(tmp_path: Path) -> None:
+    provider = RunFileTracerProvider(tmp_path)
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("root", attributes={ATTR.RUN_ID: "run-2"})
+    with pytest.raises(ValueError), trace.use_span(root, end_on_exit=True):
+        assert trace.get_current_span() is root
+        inner = tracer.start_span("inner")  # parent found through the API context
+        inner.end()
+        raise ValueError("boom")
+    root.set_attribute("late", 1)  # after end: ignored
+    assert not root.is_recording()
+    provider.force_flush()
+    lines = [json.loads(x) for x in (tmp_path / "run-2.jsonl").read_text().splitlines()]
+    assert lines[1]["parent_id"] == lines[0]["span_id"]
+    assert lines[0]["status"] == "ERROR" and "late" not in lines[0]["attributes"]
+    assert lines[0]["events"][0]["name"] == "exception"
+    assert lines[0]["events"][0]["attributes"]["exception.message"] == "boom"
+    provider.shutdown()
