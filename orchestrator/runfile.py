@@ -16,7 +16,6 @@ status_message, attributes, events: [{name, time_ns, attributes}]}``.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import random
@@ -28,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
@@ -235,13 +235,11 @@ class _RunFileSink:
                 root.attributes.get(ATTR.RUN_ID) or f"{root.get_span_context().trace_id:032x}"[:12]
             )
             try:
-                text = "\n".join(
-                    json.dumps(s.to_dict(), separators=(",", ":"), default=str) for s in spans
-                )
+                data = b"".join(orjson.dumps(s.to_dict(), default=str) + b"\n" for s in spans)
                 tmp = self.directory / f".{run_id}.jsonl.tmp"
-                tmp.write_text(text + "\n", "utf-8")
+                tmp.write_bytes(data)
                 os.replace(tmp, self.directory / f"{run_id}.jsonl")  # never half a file
-            except (OSError, TypeError, ValueError) as exc:
+            except (OSError, TypeError, ValueError, orjson.JSONEncodeError) as exc:
                 warnings.warn(f"could not write trace of run {run_id}: {exc}", stacklevel=1)
             finally:
                 self._queue.task_done()
