@@ -10,11 +10,12 @@ are counted from the text with the profile's prices, so cost trade-offs are real
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Sequence
 
 from agents.profile import ModelProfile
-from agents.prompts import read_prompt
+from agents.prompts import GRADE_PREFIX, GRADING, PromptParts, read_prompt
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
 __all__ = ["OfflineModel"]
@@ -33,20 +34,23 @@ class OfflineModel:
         parts = read_prompt(user)
         if parts.options:  # an escalation: take the cheapest fallback goal offered
             return self._reply(messages, f"GOAL: {parts.options[0]}")
+        if messages[0].content == GRADING:
+            return self._reply(messages, f"SCORE: {self._grade(user, parts)}")
         roll = zlib.crc32(f"{self.name}|{user}".encode()) / 0xFFFFFFFF
-        grounded = roll < self.profile.quality
-        request = parts.request.splitlines()[0] if parts.request else ""
         allowed = parts.allowed_next
-        if grounded:
-            detail = (
-                "; ".join(f"{k} is {v}" for k, v in parts.facts) or "no further facts were needed"
-            )
-            text = f'[{parts.stage}] On "{request}" (intent {parts.intent}): {detail}.'
+        if parts.agents:  # a merged call: one section per agent, as a JSON object
+            sections = {
+                agent: self._answer(parts, zlib.crc32(f"{self.name}|{agent}|{user}".encode()))
+                for agent in parts.agents
+            }
+            text = json.dumps(sections)
             next_stage = allowed[0] if allowed else None
         else:
-            text = f'[{parts.stage}] I looked at "{request}" but could not pin down the details.'
-            # A weak answer sometimes skips ahead to "done", as weak models do.
-            next_stage = "done" if (roll * 1000) % 2 < 1 else (allowed[0] if allowed else None)
+            text = self._answer(parts, zlib.crc32(f"{self.name}|{user}".encode()))
+            next_stage = allowed[0] if allowed else None
+            if roll >= self.profile.quality:
+                # A weak answer sometimes skips ahead to "done", as weak models do.
+                next_stage = "done" if (roll * 1000) % 2 < 1 else next_stage
         if next_stage:
             text += f"\nNEXT: {next_stage}"
         words = text.split(" ")
@@ -54,6 +58,28 @@ class OfflineModel:
         if len(words) > limit:
             text = " ".join(words[:limit])
         return self._reply(messages, text)
+
+    @staticmethod
+    def _grade(user: str, parts: PromptParts) -> int:
+        """0-10: the share of answers that state every short fact verbatim."""
+        answers = [
+            line.partition(": ")[2].lower()
+            for line in user.splitlines()
+            if line.startswith(GRADE_PREFIX)
+        ]
+        values = [v.lower() for _, v in parts.facts if len(v) <= 40]
+        good = sum(1 for a in answers if a and all(v in a for v in values))
+        return round(10 * good / len(answers)) if answers else 0
+
+    def _answer(self, parts: PromptParts, hashed: int) -> str:
+        """Grounded in the prompt's facts with probability ``quality``, else vague."""
+        request = parts.request.splitlines()[0] if parts.request else ""
+        if hashed / 0xFFFFFFFF < self.profile.quality:
+            detail = (
+                "; ".join(f"{k} is {v}" for k, v in parts.facts) or "no further facts were needed"
+            )
+            return f'[{parts.stage}] On "{request}" (intent {parts.intent}): {detail}.'
+        return f'[{parts.stage}] I looked at "{request}" but could not pin down the details.'
 
     def _reply(self, messages: Sequence[Message], text: str) -> ModelReply:
         in_tokens = sum(estimate_tokens(m.content) for m in messages)

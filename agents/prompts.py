@@ -10,7 +10,9 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+import pydantic
 
 from orchestrator.types import Message
 
@@ -20,17 +22,22 @@ __all__ = [
     "PromptParts",
     "SkillCall",
     "build_escalation",
+    "build_grading",
     "build_messages",
+    "build_team_messages",
     "parse_goal",
     "parse_reply",
+    "parse_score",
+    "parse_sections",
     "read_prompt",
 ]
 
-PROTOCOL = (
-    "Answer the request using the facts and context you are given. To use a skill, write a "
-    'line `CALL: <skill> {"arg": value}`. End your reply with a line `NEXT: <stage>` naming '
-    "one of the allowed next stages."
-)
+ANSWER = "Answer the request using the facts and context you are given."
+CALLING = ' To use a skill, write a line `CALL: <skill> {"arg": value}`.'
+ROUTING = " End your reply with a line `NEXT: <stage>` naming one of the allowed next stages."
+PROTOCOL = ANSWER + CALLING + ROUTING
+"""The reply protocol of an agent call; a call with no skills or no next stage to name
+(a team member whose answer is not the stage's) gets only the parts that apply."""
 _NEXT = re.compile(r"^\s*NEXT:\s*([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
 _GOAL = re.compile(r"^\s*GOAL:\s*([A-Za-z0-9_.-]+)\s*$", re.MULTILINE)
 ESCALATION = (
@@ -38,6 +45,19 @@ ESCALATION = (
     "one of the fallback goals listed (cheapest first), or none to hand the request on. "
     "Reply with one line `GOAL: <name>` or `GOAL: none`."
 )
+TEAM_PROTOCOL = (
+    "Write every agent's answer, in the order listed, as one JSON object: its keys are the "
+    "agent names, each value that agent's complete answer as a string. An agent may build on "
+    "the answers written before it. After the JSON object, end with a line `NEXT: <stage>` "
+    "naming one of the allowed next stages."
+)
+GRADING = (
+    "You grade the answers of a team of agents. For each agent you see its instructions and "
+    "its answer. Judge whether each answer does what its instructions ask and states the "
+    "facts correctly. Reply with one line `SCORE: <0-10>` for the team as a whole."
+)
+_SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)")
+GRADE_PREFIX = "Answer of "
 _CALL = re.compile(r"^\s*CALL:\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\{.*\})?\s*$", re.MULTILINE)
 
 
@@ -60,6 +80,8 @@ class PromptParts:
     """Stages the reply may name in ``NEXT:``."""
     options: tuple[str, ...] = ()
     """For an escalation prompt: the fallback goals the reply may name in ``GOAL:``."""
+    agents: tuple[str, ...] = ()
+    """For a merged (compound) prompt: the agents whose answers the reply must hold."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -102,7 +124,8 @@ def build_messages(
     allowed_next: Sequence[str],
 ) -> list[Message]:
     """The two messages of one agent call: static system part first, run data last."""
-    system = f"You are the {role_name}. {instructions}\n\n{PROTOCOL}"
+    protocol = ANSWER + (CALLING if skills else "") + (ROUTING if allowed_next else "")
+    system = f"You are the {role_name}. {instructions}\n\n{protocol}"
     lines = [f"Stage: {stage}", f"Intent: {intent}"]
     if facts:
         lines.append("Facts:")
@@ -115,6 +138,112 @@ def build_messages(
     lines.append("Allowed next stages: " + (", ".join(allowed_next) if allowed_next else "(none)"))
     lines.append(REQUEST_HEADER + query)  # last: a request may span several lines
     return [Message(role="system", content=system), Message(role="user", content="\n".join(lines))]
+
+
+def build_team_messages(
+    *,
+    members: Sequence[tuple[str, str]],
+    stage: str,
+    query: str,
+    intent: str,
+    facts: Mapping[str, Any],
+    context: Sequence[str],
+    allowed_next: Sequence[str],
+) -> list[Message]:
+    """The two messages of one merged call answering for several agents at once.
+
+    ``members`` are (agent name, instructions) in the order they must answer. Cache-aligned
+    like ``build_messages``: the agents' instructions and the protocol (static for a given
+    group) come first; facts, context (the outputs of agents outside the call that these
+    depend on) and the request come last.
+    """
+    head = "You answer for several agents of one team in a single reply. The agents:"
+    roles = "\n".join(f"### {name}\n{instructions}" for name, instructions in members)
+    system = f"{head}\n{roles}\n\n{TEAM_PROTOCOL}"
+    lines = [f"Stage: {stage}", f"Intent: {intent}", "Agents: " + ", ".join(n for n, _ in members)]
+    if facts:
+        lines.append("Facts:")
+        lines.extend(f"- {k}: {_fmt(v)}" for k, v in facts.items())
+    if context:
+        lines.append("Context:")
+        lines.extend(f"- {c}" for c in context)
+    lines.append("Allowed next stages: " + (", ".join(allowed_next) if allowed_next else "(none)"))
+    lines.append(REQUEST_HEADER + query)
+    return [Message(role="system", content=system), Message(role="user", content="\n".join(lines))]
+
+
+_Section = Annotated[str, pydantic.StringConstraints(strip_whitespace=True, min_length=1)]
+_SECTIONS: dict[tuple[str, ...], type[pydantic.BaseModel]] = {}
+
+
+def _sections_model(names: tuple[str, ...]) -> type[pydantic.BaseModel]:
+    model = _SECTIONS.get(names)
+    if model is None:  # agent names need not be identifiers: fields go by alias
+        fields: Any = {f"a{i}": (_Section, pydantic.Field(alias=n)) for i, n in enumerate(names)}
+        model = pydantic.create_model("Sections", **fields)
+        _SECTIONS[names] = model
+    return model
+
+
+def parse_sections(text: str, names: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The agents' answers in a merged reply, validated (pydantic): (valid, problems).
+
+    ``valid`` maps each agent whose section is a non-empty string to it; ``problems`` maps
+    every other agent of ``names`` to what was wrong (missing, empty, not text, or no JSON
+    object at all). A partly valid reply keeps its valid sections.
+    """
+    names = tuple(names)
+    body = _NEXT.sub("", text)
+    start, end = body.find("{"), body.rfind("}")
+    try:
+        data = json.loads(body[start : end + 1]) if 0 <= start < end else None
+    except json.JSONDecodeError as exc:
+        data, why = None, f"the reply's JSON object does not parse ({exc.msg})"
+    else:
+        why = "the reply holds no JSON object"
+    if not isinstance(data, dict):
+        return {}, dict.fromkeys(names, why)
+    model = _sections_model(names)
+    try:
+        parsed = model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems: dict[str, str] = {}
+        for err in exc.errors():
+            loc = err["loc"][0] if err["loc"] else ""
+            if isinstance(loc, str) and loc in names and loc not in problems:
+                kind = err["type"]
+                problems[loc] = (
+                    "section missing"
+                    if kind == "missing"
+                    else "section empty"
+                    if kind == "string_too_short"
+                    else f"section invalid ({err['msg']})"
+                )
+        valid = {n: data[n].strip() for n in names if n not in problems}
+        return valid, problems
+    values = parsed.model_dump()
+    return {n: values[f"a{i}"] for i, n in enumerate(names)}, {}
+
+
+def build_grading(
+    *, query: str, facts: Mapping[str, Any], answers: Sequence[tuple[str, str, str]]
+) -> list[Message]:
+    """The one call of an LLM judge: (agent, instructions, answer) triples to grade."""
+    lines = []
+    if facts:
+        lines.append("Facts:")
+        lines.extend(f"- {k}: {_fmt(v)}" for k, v in facts.items())
+    for name, instructions, text in answers:
+        lines.append(f"Instructions of {name}: {instructions}")
+        lines.append(f"{GRADE_PREFIX}{name}: " + " ".join(text.split()))
+    lines.append(REQUEST_HEADER + query)
+    return [Message(role="system", content=GRADING), Message(role="user", content="\n".join(lines))]
+
+
+def parse_score(text: str) -> float | None:
+    """A grading reply's score as a quality in [0, 1]; None without a SCORE line."""
+    found = _SCORE.findall(text)
+    return min(max(float(found[-1]) / 10, 0.0), 1.0) if found else None
 
 
 def build_escalation(
@@ -161,6 +290,7 @@ def read_prompt(user: str) -> PromptParts:
             fields[section] = value.strip()
     allowed = [s for s in fields.get("Allowed next stages", "").split(", ") if s and s != "(none)"]
     options = [s for s in fields.get("Options", "").split(", ") if s]
+    agents = [s for s in fields.get("Agents", "").split(", ") if s]
     return PromptParts(
         stage=fields.get("Stage", ""),
         intent=fields.get("Intent", ""),
@@ -168,6 +298,7 @@ def read_prompt(user: str) -> PromptParts:
         facts=tuple(facts),
         allowed_next=tuple(allowed),
         options=tuple(options),
+        agents=tuple(agents),
     )
 
 

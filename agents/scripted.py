@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,8 @@ def _protocol_echo(messages: Sequence[Message]) -> str:
     if parts.options:  # an escalation prompt: the first (cheapest) fallback goal
         return f"GOAL: {parts.options[0]}"
     text = "ok" + (": " + "; ".join(f"{k}: {v}" for k, v in parts.facts) if parts.facts else "")
+    if parts.agents:  # a merged call: the same answer in every agent's section
+        text = json.dumps({agent: f"{agent} {text}" for agent in parts.agents})
     return text + (f"\nNEXT: {parts.allowed_next[0]}" if parts.allowed_next else "")
 
 

@@ -11,7 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "Compound",
     "Intent",
+    "Member",
     "ModelPool",
     "ModelProfile",
     "Pipeline",
@@ -25,6 +27,8 @@ __all__ = [
 ]
 
 _WHERE = {
+    "Compound": "orchestrator.compound",
+    "Member": "orchestrator.compound",
     "Intent": "orchestrator.pipeline",
     "Pipeline": "orchestrator.pipeline",
     "Stage": "orchestrator.pipeline",
@@ -40,6 +44,7 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from agents import ModelPool, ModelProfile, Role, ScriptedModel
+    from orchestrator.compound import Compound, Member
     from orchestrator.engine import RunResult, Runtime
     from orchestrator.pipeline import Intent, Pipeline, Stage, StageView
     from skills import skill

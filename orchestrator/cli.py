@@ -528,6 +528,95 @@ def eval_selfheal(json_out: str | None, only: tuple[str, ...]) -> None:
         Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
 
 
+@eval_group.command("compound")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--model",
+    default="standard",
+    show_default=True,
+    help="The pool model that plays every agent in all three variants.",
+)
+@click.option(
+    "--pool",
+    "pool_file",
+    type=click.Path(dir_okay=False),
+    help="Model pool file (TOML or JSON), e.g. one with a real local or remote model "
+    "[default: the built-in offline pool].",
+)
+@click.option(
+    "--queries",
+    type=click.IntRange(1),
+    help="Use only the first N evaluation queries of each pipeline (real models are slow).",
+)
+@click.option("--no-gate", is_flag=True, help="Skip the scripted quality-drop scenario.")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the results as JSON to this file.",
+)
+@_clean_errors
+def eval_compound(
+    files: tuple[str, ...],
+    model: str,
+    pool_file: str | None,
+    queries: int | None,
+    no_gate: bool,
+    json_out: str | None,
+) -> None:
+    """LLM calls, tokens and quality: hand-written LangGraph vs our fine vs compound mode.
+
+    FILES are team pipelines that define langgraph_baseline(chat) and QUERIES [default:
+    examples/due_diligence.py and examples/market_intel.py, from the repository root].
+    Then a scripted judge drops the quality of merged calls over 4 agents on the largest
+    pipeline and the run counts how many runs the quality gate takes to revert.
+    """
+    from agents import ModelPool
+    from orchestrator.compound_eval import DEFAULT_FILES, evaluate_compound
+
+    paths = files or DEFAULT_FILES
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise InputError(
+            f"no pipeline file {missing[0]!r}; run from the repository root or pass team "
+            "pipeline files (orch eval compound examples/due_diligence.py)"
+        )
+    pool = ModelPool.from_file(pool_file) if pool_file else None
+    report = evaluate_compound(
+        paths,
+        pool=pool,
+        model=model,
+        queries=queries,
+        gate=not no_gate,
+        progress=lambda m: click.echo(m, err=True),
+    )
+    click.echo(
+        f"{'pipeline':<15} {'agents':>6} {'variant':<10} {'calls':>6} {'in tok':>7} "
+        f"{'out tok':>7} {'quality':>8}  modes"
+    )
+    for name, p in report.pipelines.items():
+        for variant in ("langgraph", "fine", "compound"):
+            v = p[variant]
+            modes = " ".join(f"{m}x{n}" for m, n in v.get("modes", {}).items())
+            click.echo(
+                f"{name:<15} {p['agents']:>6} {variant:<10} {v['llm_calls']:>6} "
+                f"{v['input_tokens']:>7} {v['output_tokens']:>7} {v['quality']:>8.3f}  {modes}"
+            )
+        click.echo(
+            f"{'':<15} {'':>6} compound saves {report.savings(name):.1%} of LangGraph's "
+            "input tokens per run"
+        )
+    g = report.gate
+    if "timeline" in g:
+        click.echo(
+            f"gate: quality of merged calls over {g['limit_after_drop']} agents dropped at run "
+            f"{g['drop_at_run']} of {g['pipeline']}; reverted after {g['runs_to_revert']} runs"
+        )
+    click.echo("targets: " + ", ".join(f"{k}={v}" for k, v in report.targets().items()))
+    if json_out:
+        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+
+
 def main() -> None:
     """Entry point of the ``orch`` script."""
     cli(prog_name="orch")

@@ -28,13 +28,29 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from agents import ModelPool, build_messages, default_pool, parse_reply
-from agents.prompts import build_escalation, parse_goal
+from agents.group_judge import ModelGroupJudge
+from agents.prompts import (
+    ParsedReply,
+    build_escalation,
+    build_team_messages,
+    parse_goal,
+    parse_sections,
+)
 from memory import FallbackStore, LocalStore, MemoryItem, MemoryRouter, MemoryStore, make_item
 from memory.item import MAX_ITEM_CHARS
 from memory.working import select_for_role
 from orchestrator.breaker import BreakerBoard
 from orchestrator.budget import Budget
 from orchestrator.capability import best_for, combine, shortfall
+from orchestrator.compound import (
+    LADDER,
+    Compound,
+    GroupOutput,
+    QualityGate,
+    SectionJudge,
+    estimate_input_tokens,
+    run_team,
+)
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.errors import (
     GoalUnreachable,
@@ -60,7 +76,7 @@ from orchestrator.protocols import CALL_KEY, Judge
 from orchestrator.run import RunContext, RunResult
 from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
-from orchestrator.types import Candidate, Decision
+from orchestrator.types import Candidate, Decision, estimate_tokens
 
 __all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
 
@@ -113,6 +129,8 @@ class Runtime:
     ``memory`` (a LocalStore, or a RedisStore shared across processes) gives runs with a
     ``scope`` long-term memory: each role gets routed tiers of it within its budget, and
     every answer is written back to the scope's episodic memory.
+    ``compound`` (default: the pipeline's) governs how stage teams are merged into fewer
+    model calls; its quality gate's state persists under ``data_dir`` like the policy.
     """
 
     def __init__(
@@ -132,6 +150,7 @@ class Runtime:
         breakers: BreakerBoard | None = None,
         health_interval_s: float = 10.0,
         memory: MemoryStore | None = None,
+        compound: Compound | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.breakers = breakers or BreakerBoard()
@@ -198,6 +217,25 @@ class Runtime:
                     f"closest in the pool is {best}. Add a capable model to the pool and the "
                     "roles, or lower the requirement"
                 )
+        policy = compound or pipeline.compound
+        self.gate = QualityGate(policy)
+        """Rolling-mean quality per (model, group, mode): decides each team's mode."""
+        self._gate_path = (
+            data_dir / "compound" / f"{pipeline.name}.json" if data_dir is not None else None
+        )
+        if self._gate_path is not None:
+            self.gate.load(self._gate_path)
+        if isinstance(policy.judge, str):  # an LLM judge from the pool
+            if policy.judge not in self.pool:
+                raise PoolConfigError(
+                    f"Compound(judge={policy.judge!r}) names a model the pool does not define; "
+                    f"the pool has {self.pool.names()}"
+                )
+            self.group_judge: Any = ModelGroupJudge(self.pool.adapter(policy.judge))
+        else:
+            self.group_judge = policy.judge or SectionJudge()
+        self._answer_tokens: dict[str, float] = {}
+        """Running mean of each team member's answer tokens (for the opportunity score)."""
         self.graph = self._compile().compile(checkpointer=checkpointer)
         self.checkpointer = checkpointer
         self.learner = Learner()  # last: a definition error above leaves no thread behind
@@ -420,6 +458,9 @@ class Runtime:
             used = [(o["arm"], o["x"]) for o in records]
             intent = ctx.intent.label
             self.learner.submit(lambda: self._learn(used, value, intent, quality))
+        if self._gate_path is not None and self.gate.changed:
+            path = self._gate_path
+            self.learner.submit(lambda: self.gate.save(path))
         root = ctx.root
         if root.is_recording():
             root.set_attributes(
@@ -453,6 +494,7 @@ class Runtime:
             reward=value,
             decisions=tuple(ctx.decisions),
             control_calls=ctx.control_calls,
+            llm_calls=sum(o.get("calls", 0) for o in records),
             outputs=outputs,
             facts=facts,
             error=error,
@@ -602,19 +644,29 @@ class Runtime:
             for d in recalled.decisions:
                 ctx.record(span, d._replace(stage=stage.name))
             lines = (*recalled.lines, *lines)
-        messages = build_messages(
-            role_name=role.name,
-            instructions=role.instructions,
-            stage=stage.name,
-            query=request["query"],
-            intent=request["intent"],
-            facts=facts,
-            context=lines,
-            skills=[f"{k}({', '.join(p.registry.get(k).params)})" for k in permitted],
-            allowed_next=p.machine.next_of(stage.name),
-        )
-        reply, model = self._call_model(visit, model, messages, role.max_output_tokens, ctx, span)
-        parsed = parse_reply(reply.text)
+        team_fields: dict[str, Any] = {}
+        if stage.team is not None:
+            parsed, answered, model, team_fields = self._run_team(
+                visit, model, request, facts, lines, ctx, span
+            )
+            recorded = None
+        else:
+            messages = build_messages(
+                role_name=role.name,
+                instructions=role.instructions,
+                stage=stage.name,
+                query=request["query"],
+                intent=request["intent"],
+                facts=facts,
+                context=lines,
+                skills=[f"{k}({', '.join(p.registry.get(k).params)})" for k in permitted],
+                allowed_next=p.machine.next_of(stage.name),
+            )
+            reply, model = self._call_model(
+                visit, model, messages, role.max_output_tokens, ctx, span
+            )
+            parsed = parse_reply(reply.text)
+            answered, recorded = [reply], reply.quality
         if scope is not None and self.memory is not None and parsed.answer:
             self._remember(scope, visit, role.name, parsed.answer[:MAX_ITEM_CHARS], ctx, span)
         blocked = 0
@@ -657,8 +709,9 @@ class Runtime:
             if stage.check is not None and view
             else None,
             "blocked_requests": blocked,
-            "recorded_quality": reply.quality,
-            **_paid([reply, *extra]),
+            "recorded_quality": recorded,
+            **_paid([*answered, *extra]),
+            **team_fields,
         }
         return {
             "trail": [stage.name],
@@ -666,6 +719,151 @@ class Runtime:
             "next": nxt if nxt is not None else END,
             "outputs": [record],
         }
+
+    def _run_team(
+        self,
+        visit: _Visit,
+        model: str,
+        request: Mapping[str, Any],
+        facts: Mapping[str, Any],
+        lines: Sequence[str],
+        ctx: RunContext,
+        span: Span,
+    ) -> tuple[ParsedReply, list[Any], str, dict[str, Any]]:
+        """A team stage's members, fine or merged as the quality gate allows; the sink's
+        answer is the stage's. Returns (parsed sink reply, answering replies, model that
+        answered last, fields for the stage record)."""
+        p = self.pipeline
+        stage = visit.stage
+        team = stage.team
+        assert team is not None
+        roles = {n: p.roles[n] for n in team.order}
+        group = f"{stage.name}:{'+'.join(team.order)}"
+        # the opportunity: calls and input tokens each mode saves against fine
+        shared = estimate_tokens(request["query"]) + sum(estimate_tokens(t) for t in lines)
+        shared += sum(estimate_tokens(f"{k}: {v}") for k, v in facts.items())
+        sizes = {n: estimate_tokens(r.instructions) + 12 for n, r in roles.items()}
+        outs = {n: self._answer_tokens.get(n, r.max_output_tokens / 4) for n, r in roles.items()}
+        est = {
+            m: estimate_input_tokens(
+                team,
+                m,
+                instructions=sizes,
+                shared=shared,
+                outputs={k: int(v) for k, v in outs.items()},
+            )
+            for m in LADDER
+            if m in self.gate.policy.modes
+        }
+        fine_calls, fine_tokens = est["fine"]
+        savings = {m: (fine_calls - c, fine_tokens - t) for m, (c, t) in est.items()}
+        choice = self.gate.choose(model, group, stage=stage.name, savings=savings)
+        ctx.record(span, choice.decision)
+        mode = choice.mode
+        allowed_next = p.machine.next_of(stage.name)
+
+        def prompts(part: Sequence[str], needed: Mapping[str, str], last: bool) -> Any:
+            context = (*lines, *(f"{d} wrote: {t}" for d, t in needed.items()))
+            nxt = allowed_next if last else ()
+            if len(part) == 1:
+                r = roles[part[0]]
+                return build_messages(
+                    role_name=r.name,
+                    instructions=r.instructions,
+                    stage=stage.name,
+                    query=request["query"],
+                    intent=request["intent"],
+                    facts=facts,
+                    context=context,
+                    skills=(),
+                    allowed_next=nxt,
+                )
+            return build_team_messages(
+                members=[(n, roles[n].instructions) for n in part],
+                stage=stage.name,
+                query=request["query"],
+                intent=request["intent"],
+                facts=facts,
+                context=context,
+                allowed_next=nxt,
+            )
+
+        current = [model]
+
+        def call(part: Sequence[str], messages: Any, budget: int) -> tuple[Any, str]:
+            names = "+".join(part)
+            sub = self.tracer.agent(span, role=names, stage=stage.name, model=current[0])
+            try:
+                reply, answered = self._call_model(
+                    visit._replace(key=f"{visit.key}:{names}"),
+                    current[0],
+                    messages,
+                    budget,
+                    ctx,
+                    sub,
+                    f"compound:{mode}" if len(part) > 1 else "answer",
+                )
+            except RunError as exc:
+                RunTracer.fail(sub, str(exc))
+                raise
+            finally:
+                sub.end()
+            current[0] = answered
+            return reply, answered
+
+        out = run_team(
+            team,
+            mode,
+            stage=stage.name,
+            prompts=prompts,
+            max_tokens={n: r.max_output_tokens for n, r in roles.items()},
+            call=call,
+            parse_sections=parse_sections,
+            parse_answer=lambda text: parse_reply(text).answer,
+        )
+        for d in out.fallbacks:
+            ctx.record(span, d)
+        for n, text in out.sections.items():
+            before = self._answer_tokens.get(n)
+            now = estimate_tokens(text)
+            self._answer_tokens[n] = now if before is None else 0.8 * before + 0.2 * now
+        # the gate judges what the mode delivered: a section that failed validation is empty
+        delivered = {n: ("" if n in out.invalid else t) for n, t in out.sections.items()}
+        view = GroupOutput(
+            stage=stage.name,
+            group=group,
+            mode=mode,
+            model=out.model,
+            query=request["query"],
+            instructions={n: r.instructions for n, r in roles.items()},
+            sections=delivered,
+            facts=facts,
+        )
+        quality: float | None
+        try:
+            quality = min(max(float(self.group_judge.score(view)), 0.0), 1.0)
+        except ModelCallError as exc:
+            quality = None
+            ctx.record(
+                span,
+                Decision(
+                    kind="compound",
+                    stage=stage.name,
+                    chosen=mode,
+                    reason=f"the group judge failed ({exc}); this run is not observed",
+                ),
+            )
+        if quality is not None:
+            switch = self.gate.observe(out.model, group, mode, quality, stage=stage.name)
+            if switch is not None:
+                ctx.record(span, switch)
+        parsed = ParsedReply(
+            answer=out.sections[team.sink],
+            next_stage=parse_reply(out.sink_reply).next_stage,
+            calls=(),
+        )
+        fields = {"team": out.sections, "compound_mode": mode, "group_quality": quality}
+        return parsed, out.replies, out.model, fields
 
     def _remember(
         self, scope: str, visit: _Visit, role: str, text: str, ctx: RunContext, span: Span
@@ -925,6 +1123,7 @@ def _failed_text(failed: Mapping[str, str]) -> str:
 def _paid(replies: Sequence[Any]) -> dict[str, Any]:
     """Cost and tokens of a visit's answering calls (failed-over tries are not paid)."""
     return {
+        "calls": len(replies),
         "cost": sum(r.cost_usd for r in replies),
         "input_tokens": sum(r.input_tokens for r in replies),
         "output_tokens": sum(r.output_tokens for r in replies),
@@ -936,6 +1135,7 @@ def _record_of(kind: str, stage: str, role: str, model: str, text: str = "") -> 
     return make_item(stage=stage, role=role, text=text) | {
         "kind": kind,
         "model": model,
+        "calls": 0,
         "cost": 0.0,
         "input_tokens": 0,
         "output_tokens": 0,

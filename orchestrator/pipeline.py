@@ -15,12 +15,13 @@ from typing import Any
 from agents import ModelPool, Role
 from orchestrator.automaton import StageMachine
 from orchestrator.capability import check_requirement
+from orchestrator.compound import Compound, Member, Team
 from orchestrator.errors import DefinitionError, OrchestratorError
 from orchestrator.protocols import Judge
 from orchestrator.toolgraph import ToolGraph
 from skills import Skill, SkillRegistry, default_registry
 
-__all__ = ["Intent", "Pipeline", "Stage", "StageView"]
+__all__ = ["Compound", "Intent", "Member", "Pipeline", "Stage", "StageView"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -121,6 +122,9 @@ class Stage:
     """A terminal stage that counts as a failed run (e.g. a hand-off to a human)."""
     requires: Mapping[str, float]
     """Minimum model capabilities for work on this stage, e.g. ``{"tool_use": 0.6}``."""
+    team: Team | None
+    """Several agents working on this stage (``Member`` DAG), run fine or merged into fewer
+    calls by the compound controller; the model the policy assigns plays them all."""
 
     def __init__(
         self,
@@ -139,8 +143,16 @@ class Stage:
         check: Callable[[StageView], bool] | None = None,
         failure: bool = False,
         requires: Mapping[str, float] | None = None,
+        team: Sequence[Member | str] = (),
     ) -> None:
         _check_name("stage", name)
+        if isinstance(team, str):
+            raise DefinitionError(f"stage {name!r}: team takes a list of Member(...) or role names")
+        crew = Team(name, team) if team else None
+        if crew is not None and terminal:
+            raise DefinitionError(f"stage {name!r}: a terminal stage cannot have a team")
+        if crew is not None and not roles:
+            roles = (crew.sink,)  # the sink's role arms choose the team's model
         if isinstance(roles, str) or isinstance(next, str):
             raise DefinitionError(
                 f"stage {name!r}: roles and next take lists, e.g. roles=['triager']"
@@ -188,6 +200,7 @@ class Stage:
             "check": check,
             "failure": failure,
             "requires": check_requirement(f"stage {name!r}", requires or {}),
+            "team": crew,
         }
         for k, v in values.items():
             object.__setattr__(self, k, v)
@@ -210,6 +223,7 @@ class Pipeline:
         budget_usd: float | None = None,
         max_steps: int = 25,
         min_intent_confidence: float = 0.2,
+        compound: Compound | None = None,
     ) -> None:
         self.name = _check_name("pipeline", name)
         where = f"pipeline {name!r}"
@@ -239,6 +253,10 @@ class Pipeline:
         self.budget_usd = budget_usd
         self.max_steps = max_steps
         self.min_intent_confidence = min_intent_confidence
+        if compound is not None and not isinstance(compound, Compound):
+            raise DefinitionError(f"{where}: compound must be a Compound(...), got {compound!r}")
+        self.compound = compound or Compound()
+        """How the stages' teams may be merged into fewer model calls."""
 
         starts = [s.name for s in stages if s.start]
         if len(starts) > 1:
@@ -254,6 +272,19 @@ class Pipeline:
                     raise DefinitionError(
                         f"stage {s.name!r} names role {r!r}, which is not defined; defined roles "
                         f"are {sorted(self.roles)}. Add Role({r!r}, ...) to roles=[...]"
+                    )
+            for member in s.team.order if s.team else ():
+                role = self.roles.get(member)
+                if role is None:
+                    raise DefinitionError(
+                        f"stage {s.name!r} has team member {member!r}, which is not a defined "
+                        f"role; defined roles are {sorted(self.roles)}. Add Role({member!r}, ...)"
+                    )
+                if role.skills:
+                    raise DefinitionError(
+                        f"team member {member!r} of stage {s.name!r} lists skills; members "
+                        "answer from the stage's facts. Give the stage a goal and skills (their "
+                        "results reach every member), or make the role a stage of its own"
                     )
             if not s.roles and not s.terminal:
                 raise DefinitionError(

@@ -76,6 +76,9 @@ class RunResult:
     """Why the run failed, if it did."""
     control_calls: int = 0
     """Model calls the control plane made (escalation choices); agents' calls not counted."""
+    llm_calls: int = 0
+    """Every model call that answered (agents' and the control plane's; failed-over tries
+    and group-judge calls not counted)."""
 
     def summary(self) -> str:
         """One line: intent, stage path, assignments, tool paths, blocks."""
@@ -98,6 +101,12 @@ class RunResult:
         ]
         if tools:
             parts.append("tools: " + " | ".join(tools))
+        modes: dict[str, str] = {}
+        for d in self.decisions:  # the mode each team ran in (its first compound decision)
+            if d.kind == "compound":
+                modes.setdefault(d.stage, d.chosen)
+        if modes:
+            parts.append("compound: " + " ".join(f"{s}={m}" for s, m in modes.items()))
         blocks = sum(1 for d in self.decisions if d.kind == "guard_block")
         if blocks:
             parts.append(f"blocked: {blocks}")

@@ -50,6 +50,7 @@ def assert_clean_error(out: subprocess.CompletedProcess[str], needle: str) -> No
         ["policy", "reset"],
         ["eval"],
         ["eval", "routing"],
+        ["eval", "compound"],
     ],
 )
 def test_every_command_has_help(cmd: list[str]) -> None:

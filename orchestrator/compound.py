@@ -1,0 +1,584 @@
+"""Compound execution: run a stage's team of agents in fewer LLM calls when quality allows.
+
+A team is a small DAG of members (roles; ``after`` names the members whose answers one
+reads). Its members form one group that can be merged: they share the stage's request,
+facts and context, and every member's inputs are available inside the group. A group runs
+in one of four modes, the escalation ladder from most merged to per-agent dispatch:
+
+- ``standard``: one merged call, one validated section per member;
+- ``two-phase``: two merged calls, split along the topology near the middle (the second
+  sees the first's answers its members depend on);
+- ``sequential``: merged calls of two members each, in topological order (one each in a
+  team of three or fewer);
+- ``fine``: one call per member.
+
+Every call, merged or not, sees only the answers of the members it depends on
+(topology-aware context), and its prompt puts the static part first (cache-aligned).
+
+The ``QualityGate`` keeps a rolling mean of judged quality per (model, group, mode). A new
+(model, group) starts fine for a few runs to learn what quality fine reaches; then it tries
+the most merged mode whose opportunity (calls and tokens saved) is positive; whenever a
+mode's rolling mean falls under the floor it moves one rung toward fine, and a failed mode
+is tried again only after ``retry_after`` runs. Prompts are never rewritten to compensate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from orchestrator.errors import DefinitionError, InputError
+from orchestrator.types import Candidate, Decision
+
+__all__ = [
+    "LADDER",
+    "Compound",
+    "GroupOutput",
+    "Member",
+    "QualityGate",
+    "SectionJudge",
+    "Team",
+    "TeamOutcome",
+    "chunks",
+    "estimate_input_tokens",
+    "run_team",
+]
+
+LADDER = ("standard", "two-phase", "sequential", "fine")
+"""Execution modes of a group, most merged first; a failing mode steps one to the right."""
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Member:
+    """One agent of a stage's team: a role, and the members whose answers it reads."""
+
+    role: str
+    """Name of the pipeline role that plays this member."""
+    after: tuple[str, ...]
+    """Members of the same team whose answers this one depends on (and alone sees)."""
+
+    def __init__(self, role: str, *, after: Sequence[str] = ()) -> None:
+        if not isinstance(role, str) or not role:
+            raise DefinitionError(f"a team member needs a role name, got {role!r}")
+        if isinstance(after, str):
+            raise DefinitionError(
+                f"member {role!r}: after takes a list of member names, e.g. after=[{after!r}]"
+            )
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "after", tuple(after))
+
+
+class Team:
+    """A stage's members in topological order, with their layers; validated."""
+
+    def __init__(self, stage: str, members: Sequence[Member | str]) -> None:
+        where = f"stage {stage!r}"
+        items = [Member(m) if isinstance(m, str) else m for m in members]
+        for m in items:
+            if not isinstance(m, Member):
+                raise DefinitionError(f"{where}: team members must be Member objects or role names")
+        names = [m.role for m in items]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise DefinitionError(f"{where}: team lists {dupes} more than once")
+        deps = {m.role: m.after for m in items}
+        for m in items:
+            for d in m.after:
+                if d not in deps:
+                    raise DefinitionError(
+                        f"{where}: member {m.role!r} reads {d!r}, which is not in the team "
+                        f"{names}; add Member({d!r}) or fix after=[...]"
+                    )
+        self.layers: list[tuple[str, ...]] = []
+        placed: set[str] = set()
+        while len(placed) < len(names):
+            layer = tuple(n for n in names if n not in placed and set(deps[n]) <= placed)
+            if not layer:
+                loop = [n for n in names if n not in placed]
+                raise DefinitionError(
+                    f"{where}: team members {loop} depend on each other in a cycle; "
+                    "after=[...] must form a DAG"
+                )
+            self.layers.append(layer)
+            placed.update(layer)
+        self.order: tuple[str, ...] = tuple(n for layer in self.layers for n in layer)
+        self.deps: dict[str, tuple[str, ...]] = deps
+        self.sink = self.order[-1]
+        """The member whose answer is the stage's answer (last in topological order)."""
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def chunks(team: Team, mode: str) -> list[tuple[str, ...]]:
+    """The team's members split into the calls of ``mode``, in topological order."""
+    order = team.order
+    if mode == "standard" or len(order) == 1:
+        return [order]
+    if mode == "fine":
+        return [(n,) for n in order]
+    if mode == "two-phase":
+        # split at the layer boundary nearest the middle (a single layer: in halves)
+        cuts, at = [], 0
+        for layer in team.layers[:-1]:
+            at += len(layer)
+            cuts.append(at)
+        half = len(order) / 2
+        cut = min(cuts, key=lambda c: (abs(c - half), c)) if cuts else len(order) // 2
+        return [order[:cut], order[cut:]]
+    if mode == "sequential":  # pairs; a team of 3 or fewer has no pairing below two-phase
+        size = 2 if len(order) >= 4 else 1
+        return [order[i : i + size] for i in range(0, len(order), size)]
+    raise InputError(f"unknown compound mode {mode!r}; modes are {list(LADDER)}")
+
+
+def estimate_input_tokens(
+    team: Team,
+    mode: str,
+    *,
+    instructions: Mapping[str, int],
+    shared: int,
+    outputs: Mapping[str, int],
+    overhead: int = 60,
+) -> tuple[int, int]:
+    """(calls, input tokens) ``mode`` would take: each call pays its members' instructions,
+    the shared request/facts/context, the protocol, and the answers it depends on from
+    outside the call (``outputs``: expected answer tokens per member)."""
+    total = 0
+    parts = chunks(team, mode)
+    for part in parts:
+        inside = set(part)
+        needed = {d for n in part for d in team.deps[n] if d not in inside}
+        total += sum(instructions[n] for n in part) + shared + overhead
+        total += sum(outputs.get(d, 0) for d in needed)
+    return len(parts), total
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GroupOutput:
+    """What a group judge sees: one group's answers in one run."""
+
+    stage: str
+    """The team's stage."""
+    group: str
+    """The group's name (``stage:member+member...``)."""
+    mode: str
+    """The mode the group ran in."""
+    model: str
+    """The model that answered."""
+    query: str
+    """The user's request."""
+    instructions: Mapping[str, str]
+    """Each member's role instructions."""
+    sections: Mapping[str, str]
+    """Each member's answer."""
+    facts: Mapping[str, Any]
+    """The facts the members were shown."""
+
+
+class SectionJudge:
+    """The default group judge, a programmatic verifier: the share of members whose answer
+    is non-empty and, when the stage has facts, states them (``judge.grounded``)."""
+
+    def score(self, out: GroupOutput) -> float:
+        """Quality in [0, 1]."""
+        from orchestrator.judge import grounded
+
+        if not out.sections:
+            return 0.0
+        ok = 0
+        for text in out.sections.values():
+            if text.strip() and grounded(text, out.facts) is not False:
+                ok += 1
+        return ok / len(out.sections)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compound:
+    """How a pipeline's teams may be merged (``Pipeline(compound=...)``).
+
+    ``floor``: the quality a mode's rolling mean must keep; None (default) learns it per
+    (model, group) as fine mode's rolling mean minus ``tolerance``. ``judge``: scores each
+    group's answers (default ``SectionJudge``); a pool model name makes it an LLM judge.
+    A mode fails when its rolling mean stays under the floor by more than ``confidence``
+    standard errors of that mean (judges are noisy: a lucky or unlucky run alone does not
+    switch modes; a real drop does within a few runs).
+    ``modes``: the modes allowed (``("fine",)`` turns merging off). ``pin``: run every
+    group in this one mode (for measurement); the gate still observes but never switches.
+    """
+
+    floor: float | None = None
+    tolerance: float = 0.05
+    confidence: float = 1.0
+    window: int = 5
+    min_runs: int = 3
+    retry_after: int = 30
+    judge: Any = None
+    modes: tuple[str, ...] = LADDER
+    pin: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pin is not None and self.pin not in LADDER:
+            raise DefinitionError(f"Compound: pin {self.pin!r} is not a mode of {list(LADDER)}")
+        if self.floor is not None and not 0 <= self.floor <= 1:
+            raise DefinitionError(f"Compound: floor must be in 0..1, got {self.floor!r}")
+        if not 0 <= self.tolerance <= 1:
+            raise DefinitionError(f"Compound: tolerance must be in 0..1, got {self.tolerance!r}")
+        if self.window < 1 or self.min_runs < 1 or self.min_runs > self.window:
+            raise DefinitionError("Compound: need 1 <= min_runs <= window")
+        if self.confidence < 0:
+            raise DefinitionError("Compound: confidence must be >= 0 (standard errors)")
+        if self.retry_after < 1:
+            raise DefinitionError("Compound: retry_after must be >= 1 run")
+        unknown = [m for m in self.modes if m not in LADDER]
+        if unknown or "fine" not in self.modes:
+            raise DefinitionError(
+                f"Compound: modes {list(self.modes)} must be taken from {list(LADDER)} and "
+                "include 'fine' (the last resort)"
+            )
+
+
+@dataclass
+class _Cell:
+    """Gate state of one (model, group)."""
+
+    mode: str | None = None
+    runs: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    """Mode -> the run count when it failed the floor."""
+    scores: dict[str, deque[float]] = field(default_factory=dict)
+
+
+class Choice(NamedTuple):
+    """The mode a group runs in this time, and the decision that says why."""
+
+    mode: str
+    decision: Decision
+
+
+class QualityGate:
+    """Rolling-mean quality per (model, group, mode), deciding each group's mode."""
+
+    def __init__(self, policy: Compound | None = None) -> None:
+        self.policy = policy or Compound()
+        self._cells: dict[tuple[str, str], _Cell] = {}
+        self._lock = threading.Lock()
+        self.changed = False
+        """Whether anything was observed since the last ``save``."""
+
+    # ------------------------------------------------------------ reading
+
+    def _window(self, cell: _Cell, mode: str) -> deque[float]:
+        win = cell.scores.get(mode)
+        if win is None:
+            win = cell.scores[mode] = deque(maxlen=self.policy.window)
+        return win
+
+    @staticmethod
+    def _mean(win: Sequence[float]) -> float | None:
+        return sum(win) / len(win) if win else None
+
+    def floor(self, model: str, group: str) -> float:
+        """The floor of (model, group): the policy's, or fine's rolling mean - tolerance."""
+        if self.policy.floor is not None:
+            return self.policy.floor
+        cell = self._cells.get((model, group))
+        fine = self._mean(cell.scores.get("fine", ())) if cell else None
+        return max(0.0, fine - self.policy.tolerance) if fine is not None else 0.0
+
+    def mode_of(self, model: str, group: str) -> str | None:
+        """The mode (model, group) is in, None before its first run."""
+        cell = self._cells.get((model, group))
+        return cell.mode if cell else None
+
+    def rolling(self, model: str, group: str, mode: str) -> float | None:
+        """The rolling mean of (model, group, mode), None without scores."""
+        cell = self._cells.get((model, group))
+        return self._mean(cell.scores.get(mode, ())) if cell else None
+
+    # ------------------------------------------------------------ deciding
+
+    def choose(
+        self, model: str, group: str, *, stage: str, savings: Mapping[str, tuple[int, int]]
+    ) -> Choice:
+        """The mode of this run of (model, group). ``savings``: per allowed mode, the
+        (calls, input tokens) it saves against fine; a mode saving nothing is not tried."""
+        p = self.policy
+        if p.pin is not None:
+            calls, tokens = savings.get(p.pin, (0, 0))
+            return Choice(
+                p.pin,
+                Decision(
+                    kind="compound",
+                    stage=stage,
+                    chosen=p.pin,
+                    reason=(
+                        f"{group} on {model}: pinned to {p.pin} (Compound(pin=...)); saves "
+                        f"{calls} calls and ~{tokens} input tokens against fine"
+                    ),
+                ),
+            )
+        with self._lock:
+            cell = self._cells.setdefault((model, group), _Cell())
+            fine_win = self._window(cell, "fine")
+            floor = self.floor(model, group)
+            modes = [m for m in LADDER if m in p.modes and m in savings]
+            current = cell.mode or "fine"
+            why = ""
+            if len(fine_win) < p.min_runs and cell.mode in (None, "fine"):
+                why = f"measuring fine-mode quality first ({len(fine_win)} of {p.min_runs} runs)"
+                current = "fine"
+            else:
+                # the most merged mode that saves something and has not failed recently
+                for m in modes:
+                    if m == current:
+                        break
+                    failed_at = cell.failed.get(m)
+                    if failed_at is not None and cell.runs - failed_at < p.retry_after:
+                        continue
+                    if savings[m][1] <= 0:
+                        continue
+                    if failed_at is not None:
+                        cell.failed.pop(m)
+                        cell.scores.pop(m, None)
+                        why = f"retrying {m}: {p.retry_after} runs since it failed the floor"
+                    else:
+                        fine = self._mean(fine_win)
+                        why = (
+                            f"fine mode's rolling mean {fine:.3f} is established; trying {m}"
+                            if fine is not None
+                            else f"trying {m}"
+                        )
+                    current = m
+                    break
+            moved = current != cell.mode
+            cell.mode = current
+            win = cell.scores.get(current)
+            mean = self._mean(win) if win else None
+            calls, tokens = savings.get(current, (0, 0))
+            if not why:
+                why = (
+                    f"rolling mean {mean:.3f} >= floor {floor:.3f} over {len(win or ())} runs"
+                    if mean is not None
+                    else f"on trial ({p.min_runs} runs before it is judged)"
+                )
+            saved = f"saves {calls} calls and ~{tokens} input tokens against fine"
+            candidates = []
+            for m in LADDER:
+                if m not in p.modes:
+                    continue
+                excluded = None
+                failed_at = cell.failed.get(m)
+                if failed_at is not None:
+                    excluded = f"failed the floor at run {failed_at}"
+                elif m not in savings:
+                    excluded = "nothing to merge"
+                candidates.append(
+                    Candidate(
+                        name=m,
+                        score=float(savings.get(m, (0, 0))[1]),
+                        mean=self._mean(cell.scores.get(m, ())),
+                        excluded_by=excluded,
+                    )
+                )
+            reason = f"{group} on {model}: {why}; {saved}; floor {floor:.3f}"
+            if moved:
+                reason = f"switch to {current}: " + reason
+            return Choice(
+                current,
+                Decision(
+                    kind="compound",
+                    stage=stage,
+                    chosen=current,
+                    reason=reason,
+                    candidates=tuple(candidates),
+                ),
+            )
+
+    def observe(
+        self, model: str, group: str, mode: str, quality: float, *, stage: str
+    ) -> Decision | None:
+        """Record one judged run; a ``compound`` decision when the mode falls under the
+        floor and the group steps toward fine."""
+        p = self.policy
+        with self._lock:
+            cell = self._cells.setdefault((model, group), _Cell())
+            floor = self.floor(model, group)  # before this score moves fine's mean
+            win = self._window(cell, mode)
+            win.append(float(quality))
+            cell.runs += 1
+            self.changed = True
+            if mode == "fine" or len(win) < p.min_runs or p.pin is not None:
+                return None
+            mean = sum(win) / len(win)
+            spread = statistics.stdev(win) / math.sqrt(len(win)) if len(win) > 1 else 0.0
+            if mean + p.confidence * spread >= floor:
+                return None
+            ladder = [m for m in LADDER if m in p.modes]
+            lower = ladder[ladder.index(mode) + 1] if mode in ladder else "fine"
+            cell.failed[mode] = cell.runs
+            cell.mode = lower
+            cell.scores.pop(lower, None) if lower != "fine" else None
+            return Decision(
+                kind="compound",
+                stage=stage,
+                chosen=lower,
+                reason=(
+                    f"revert {group} on {model} from {mode} to {lower}: rolling mean "
+                    f"{mean:.3f} (+/- {spread:.3f}) < floor {floor:.3f} over its last "
+                    f"{len(win)} runs"
+                ),
+                candidates=(
+                    Candidate(name=mode, mean=mean, excluded_by=f"below floor {floor:.3f}"),
+                ),
+            )
+
+    # ------------------------------------------------------------ persistence
+
+    def to_json(self) -> dict[str, Any]:
+        """The gate's state as JSON-ready data."""
+        with self._lock:
+            return {
+                "cells": [
+                    {
+                        "model": model,
+                        "group": group,
+                        "mode": c.mode,
+                        "runs": c.runs,
+                        "failed": c.failed,
+                        "scores": {m: list(w) for m, w in c.scores.items()},
+                    }
+                    for (model, group), c in self._cells.items()
+                ]
+            }
+
+    def load(self, path: Path) -> None:
+        """Adopt the state saved at ``path`` (nothing when absent)."""
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"compound gate state {path} is unreadable ({exc}); delete it to start afresh"
+            ) from exc
+        with self._lock:
+            for c in data.get("cells", []):
+                cell = _Cell(mode=c["mode"], runs=int(c["runs"]), failed=dict(c["failed"]))
+                for m, scores in c["scores"].items():
+                    cell.scores[m] = deque(map(float, scores), maxlen=self.policy.window)
+                self._cells[(c["model"], c["group"])] = cell
+
+    def save(self, path: Path) -> None:
+        """Write the state to ``path`` atomically."""
+        data = json.dumps(self.to_json())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        self.changed = False
+
+
+Caller = Callable[[Sequence[str], Any, int], tuple[Any, str]]
+"""(members of the call, messages, max_tokens) -> (reply, model that answered)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TeamOutcome:
+    """What one run of a team produced."""
+
+    sections: dict[str, str]
+    """Each member's answer (protocol lines removed)."""
+    sink_reply: str
+    """The raw reply text that holds the sink's answer (its NEXT line included)."""
+    replies: list[Any]
+    """Every answering call's reply, for accounting."""
+    model: str
+    """The model that answered last (a failover may change it mid-team)."""
+    fallbacks: list[Decision]
+    """``compound`` decisions for merged calls whose sections failed validation."""
+    invalid: tuple[str, ...]
+    """Members whose merged section failed validation (they were re-run one call each)."""
+
+
+def run_team(
+    team: Team,
+    mode: str,
+    *,
+    stage: str,
+    prompts: Callable[[Sequence[str], Mapping[str, str], bool], Any],
+    max_tokens: Mapping[str, int],
+    call: Caller,
+    parse_sections: Callable[[str, Sequence[str]], tuple[dict[str, str], dict[str, str]]],
+    parse_answer: Callable[[str], str],
+) -> TeamOutcome:
+    """Run ``team`` in ``mode``: each call sees only the answers its members depend on.
+
+    ``prompts(members, dependency_answers, last)`` builds one call's messages (merged when
+    several members); ``last`` marks the call holding the sink, the one that may name the
+    next stage. A merged reply is validated section by section; members whose section is
+    missing or invalid are re-run one call each (traced as a fallback), never passed on.
+    """
+    sections: dict[str, str] = {}
+    replies: list[Any] = []
+    fallbacks: list[Decision] = []
+    invalid: list[str] = []
+    sink_reply = ""
+    model = ""
+
+    def one(part: Sequence[str]) -> None:
+        nonlocal sink_reply, model
+        needed = {d: sections[d] for n in part for d in team.deps[n] if d not in part}
+        last = team.sink in part
+        messages = prompts(part, needed, last)
+        budget = sum(max_tokens[n] for n in part)
+        reply, model = call(part, messages, budget)
+        replies.append(reply)
+        if last:
+            sink_reply = reply.text
+        if len(part) == 1:
+            sections[part[0]] = parse_answer(reply.text)
+            return
+        valid, problems = parse_sections(reply.text, part)
+        sections.update(valid)
+        if problems:
+            fallbacks.append(
+                Decision(
+                    kind="compound",
+                    stage=stage,
+                    chosen="fine",
+                    reason=(
+                        f"merged call of {'+'.join(part)} ({mode}) returned invalid sections: "
+                        + "; ".join(f"{n}: {why}" for n, why in problems.items())
+                        + "; running those members one call each"
+                    ),
+                    candidates=tuple(Candidate(name=n, excluded_by=w) for n, w in problems.items()),
+                )
+            )
+            invalid.extend(problems)
+            for n in part:  # in topological order: a re-run member sees its re-run deps
+                if n in problems:
+                    one((n,))
+
+    for part in chunks(team, mode):
+        one(part)
+    if team.sink not in sections:  # defensive: every member ran above
+        raise InputError(f"stage {stage!r}: team produced no answer for {team.sink!r}")
+    return TeamOutcome(
+        sections=sections,
+        sink_reply=sink_reply,
+        replies=replies,
+        model=model,
+        fallbacks=fallbacks,
+        invalid=tuple(invalid),
+    )
