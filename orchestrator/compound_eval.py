@@ -279,9 +279,12 @@ def evaluate_compound(
         qs = list(ex.queries)[: queries or None]
         progress(f"{ex.pipeline.name}: {len(ex.team)} agents, {len(qs)} queries, model {model}")
         lg = _langgraph(ex, pool, model, qs)
+        progress(f"  langgraph: {lg.summary()['input_tokens']} input tokens per run")
         fine = _ours(ex, pool, model, qs, Compound(modes=("fine",)))
+        progress(f"  fine: {fine.summary()['input_tokens']} input tokens per run")
         gated = Compound()
         comp = _ours(ex, pool, model, qs, gated, warmup=gated.min_runs + 1)
+        progress(f"  compound: {comp.summary()['input_tokens']} input tokens per run")
         report[ex.pipeline.name] = {
             "agents": len(ex.team),
             "queries": len(qs),
