@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from langgraph_baseline import transcript_graph
+from baselines.langgraph_baseline import transcript_graph
 
 from orchestrator import Intent, Member, Pipeline, Role, Stage
 from skills import skill
@@ -172,5 +172,5 @@ def gather(query: str) -> dict[str, str]:
 
 
 def langgraph_baseline(chat: Callable[[str, str, int], Any]) -> Any:
-    """The same pipeline hand-written in LangGraph (see examples/langgraph_baseline.py)."""
+    """The same pipeline hand-written in LangGraph (see examples/baselines/langgraph_baseline.py)."""
     return transcript_graph([(n, text) for n, text, _ in ANALYSTS], gather, chat)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from langgraph_baseline import transcript_graph
+from baselines.langgraph_baseline import transcript_graph
 
 from orchestrator import Intent, Member, Pipeline, Role, Stage
 from skills import skill
@@ -146,5 +146,5 @@ QUERIES = [ask.format(name.title()) for ask in ASKS for name in RIVALS]
 
 
 def langgraph_baseline(chat: Callable[[str, str, int], Any]) -> Any:
-    """The same pipeline hand-written in LangGraph (see examples/langgraph_baseline.py)."""
+    """The same pipeline hand-written in LangGraph (see examples/baselines/langgraph_baseline.py)."""
     return transcript_graph([(n, text) for n, text, _ in AGENTS], gather, chat, max_tokens=250)

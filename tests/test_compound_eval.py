@@ -37,8 +37,9 @@ def test_files_without_a_team_or_baseline_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no stage with a team"):
         load_example(ROOT / "examples" / "research.py")
     examples = ROOT / "examples"
-    (tmp_path / "langgraph_baseline.py").write_text(
-        (examples / "langgraph_baseline.py").read_text()
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "langgraph_baseline.py").write_text(
+        (examples / "baselines" / "langgraph_baseline.py").read_text()
     )
     f = tmp_path / "nobase.py"
     text = (examples / "due_diligence.py").read_text()
