@@ -256,6 +256,8 @@ class _Cell:
     failed: dict[str, int] = field(default_factory=dict)
     """Mode -> the run count when it failed the floor."""
     scores: dict[str, deque[float]] = field(default_factory=dict)
+    invalid: dict[str, deque[float]] = field(default_factory=dict)
+    """Mode -> per run, the share of members whose merged section failed validation."""
 
 
 class Choice(NamedTuple):
@@ -350,6 +352,7 @@ class QualityGate:
                     if failed_at is not None:
                         cell.failed.pop(m)
                         cell.scores.pop(m, None)
+                        cell.invalid.pop(m, None)
                         why = f"retrying {m}: {p.retry_after} runs since it failed the floor"
                     else:
                         fine = self._mean(fine_win)
@@ -405,40 +408,65 @@ class QualityGate:
             )
 
     def observe(
-        self, model: str, group: str, mode: str, quality: float, *, stage: str
+        self,
+        model: str,
+        group: str,
+        mode: str,
+        quality: float,
+        *,
+        stage: str,
+        invalid_share: float = 0.0,
     ) -> Decision | None:
         """Record one judged run; a ``compound`` decision when the mode falls under the
-        floor and the group steps toward fine."""
+        floor, or its merged calls keep failing validation (``invalid_share``: the share of
+        members whose merged section was unusable), and the group steps toward fine."""
         p = self.policy
         with self._lock:
             cell = self._cells.setdefault((model, group), _Cell())
             floor = self.floor(model, group)  # before this score moves fine's mean
             win = self._window(cell, mode)
             win.append(float(quality))
+            bad = cell.invalid.setdefault(mode, deque(maxlen=p.window))
+            bad.append(float(invalid_share))
             cell.runs += 1
             self.changed = True
             if mode == "fine" or len(win) < p.min_runs or p.pin is not None:
                 return None
             mean = sum(win) / len(win)
             spread = statistics.stdev(win) / math.sqrt(len(win)) if len(win) > 1 else 0.0
-            if mean + p.confidence * spread >= floor:
+            broken = sum(list(bad)[-len(win) :]) / len(win)
+            if broken > 0.5:
+                why = (
+                    f"{broken:.0%} of its merged sections failed validation over its last "
+                    f"{len(win)} runs (re-run one call each, so merging saves nothing)"
+                )
+            elif mean + p.confidence * spread < floor:
+                why = (
+                    f"rolling mean {mean:.3f} (+/- {spread:.3f}) < floor {floor:.3f} over its "
+                    f"last {len(win)} runs"
+                )
+            else:
                 return None
             ladder = [m for m in LADDER if m in p.modes]
             lower = ladder[ladder.index(mode) + 1] if mode in ladder else "fine"
             cell.failed[mode] = cell.runs
             cell.mode = lower
-            cell.scores.pop(lower, None) if lower != "fine" else None
+            if lower != "fine":
+                cell.scores.pop(lower, None)
+                cell.invalid.pop(lower, None)
             return Decision(
                 kind="compound",
                 stage=stage,
                 chosen=lower,
-                reason=(
-                    f"revert {group} on {model} from {mode} to {lower}: rolling mean "
-                    f"{mean:.3f} (+/- {spread:.3f}) < floor {floor:.3f} over its last "
-                    f"{len(win)} runs"
-                ),
+                reason=f"revert {group} on {model} from {mode} to {lower}: {why}",
                 candidates=(
-                    Candidate(name=mode, mean=mean, excluded_by=f"below floor {floor:.3f}"),
+                    Candidate(
+                        name=mode,
+                        mean=mean,
+                        excluded_by="merged sections invalid"
+                        if broken > 0.5
+                        else f"below floor {floor:.3f}",
+                    ),
                 ),
             )
 
@@ -456,6 +484,7 @@ class QualityGate:
                         "runs": c.runs,
                         "failed": c.failed,
                         "scores": {m: list(w) for m, w in c.scores.items()},
+                        "invalid": {m: list(w) for m, w in c.invalid.items()},
                     }
                     for (model, group), c in self._cells.items()
                 ]
@@ -476,6 +505,8 @@ class QualityGate:
                 cell = _Cell(mode=c["mode"], runs=int(c["runs"]), failed=dict(c["failed"]))
                 for m, scores in c["scores"].items():
                     cell.scores[m] = deque(map(float, scores), maxlen=self.policy.window)
+                for m, shares in c.get("invalid", {}).items():
+                    cell.invalid[m] = deque(map(float, shares), maxlen=self.policy.window)
                 self._cells[(c["model"], c["group"])] = cell
 
     def save(self, path: Path) -> None:

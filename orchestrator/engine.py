@@ -854,7 +854,14 @@ class Runtime:
                 ),
             )
         if quality is not None:
-            switch = self.gate.observe(out.model, group, mode, quality, stage=stage.name)
+            switch = self.gate.observe(
+                out.model,
+                group,
+                mode,
+                quality,
+                stage=stage.name,
+                invalid_share=len(out.invalid) / len(team),
+            )
             if switch is not None:
                 ctx.record(span, switch)
         parsed = ParsedReply(

@@ -220,6 +220,18 @@ def test_one_noisy_score_does_not_switch_modes() -> None:
         assert gate.observe("m", "g", "standard", q, stage="s") is None
 
 
+def test_merged_calls_that_keep_failing_validation_revert_even_at_equal_quality() -> None:
+    gate = QualityGate(Compound())
+    for _ in range(3):
+        gate.observe("m", "g", "fine", 0.0, stage="s")  # a weak model: quality 0 anyway
+    decisions = [
+        gate.observe("m", "g", "standard", 0.0, stage="s", invalid_share=1.0) for _ in range(3)
+    ]
+    assert decisions[:2] == [None, None] and decisions[2] is not None
+    assert "failed validation" in decisions[2].reason
+    assert gate.mode_of("m", "g") == "two-phase"
+
+
 def test_gate_state_survives_a_restart(tmp_path: Path) -> None:
     gate = QualityGate()
     _drive(gate, LADDER, dict.fromkeys(LADDER, 0.9), 6)
