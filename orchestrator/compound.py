@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from orchestrator.errors import DefinitionError, InputError
+from orchestrator.judge import grounded
 from orchestrator.types import Candidate, Decision
 
 __all__ = [
@@ -191,8 +192,6 @@ class SectionJudge:
 
     def score(self, out: GroupOutput) -> float:
         """Quality in [0, 1]."""
-        from orchestrator.judge import grounded
-
         if not out.sections:
             return 0.0
         ok = 0
