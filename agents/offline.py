@@ -36,7 +36,8 @@ class OfflineModel:
             return self._reply(messages, f"GOAL: {parts.options[0]}")
         if messages[0].content == GRADING:
             return self._reply(messages, f"SCORE: {self._grade(user, parts)}")
-        roll = zlib.crc32(f"{self.name}|{user}".encode()) / 0xFFFFFFFF
+        hashed = zlib.crc32(f"{self.name}|{user}".encode())
+        roll = hashed / 0xFFFFFFFF
         allowed = parts.allowed_next
         if parts.agents:  # a merged call: one section per agent, as a JSON object
             sections = {
@@ -46,7 +47,7 @@ class OfflineModel:
             text = json.dumps(sections)
             next_stage = allowed[0] if allowed else None
         else:
-            text = self._answer(parts, zlib.crc32(f"{self.name}|{user}".encode()))
+            text = self._answer(parts, hashed)
             next_stage = allowed[0] if allowed else None
             if roll >= self.profile.quality:
                 # A weak answer sometimes skips ahead to "done", as weak models do.

@@ -602,8 +602,6 @@ def run_team(
 
     for part in chunks(team, mode):
         one(part)
-    if team.sink not in sections:  # defensive: every member ran above
-        raise InputError(f"stage {stage!r}: team produced no answer for {team.sink!r}")
     return TeamOutcome(
         sections=sections,
         sink_reply=sink_reply,
