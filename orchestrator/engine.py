@@ -11,6 +11,7 @@ state; LangGraph executes and checkpoints.
 from __future__ import annotations
 
 import operator
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -70,7 +71,7 @@ from orchestrator.learner import Learner
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
 from orchestrator.pipeline import Pipeline, Stage, StageView
-from orchestrator.policy import AssignmentPolicy, arm_name, reward
+from orchestrator.policy import AssignmentPolicy, RunCredit, arm_name, reward
 from orchestrator.policystore import PolicyStore
 from orchestrator.protocols import CALL_KEY, Judge
 from orchestrator.run import RunContext, RunResult
@@ -79,6 +80,13 @@ from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision, estimate_tokens
 
 __all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
+
+LEARN_LINGER_S = 0.05
+"""How long the learner waits for more finished runs before applying a batch of credits:
+learning lags a run by at most this (or until ``flush``), and a busy runtime pays for one
+batched update per many runs instead of one per run."""
+LEARN_MAX_BATCH = 32
+"""A batch this large is applied without waiting."""
 
 
 def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +246,12 @@ class Runtime:
         """Running mean of each team member's answer tokens (for the opportunity score)."""
         self.graph = self._compile().compile(checkpointer=checkpointer)
         self.checkpointer = checkpointer
+        self._credits: list[RunCredit] = []
+        """Finished runs' credits not yet applied (the learner batches them)."""
+        self._credit_lock = threading.Lock()
+        self._credit_scheduled = False
+        self._wake = threading.Event()
+        """Set when queued credits should be applied without lingering."""
         self.learner = Learner()  # last: a definition error above leaves no thread behind
         self.monitor.start()
 
@@ -263,31 +277,52 @@ class Runtime:
             arms[stage.name] = pairs
         return arms
 
-    def _learn(
-        self, used: list[tuple[str, list[float]]], value: float, intent: str, quality: float
-    ) -> None:
-        """Credit one finished run (on the learner thread) and persist the policy."""
+    def _credit(self, run: RunCredit) -> None:
+        """Queue one finished run's credit; the learner applies queued credits in batches."""
+        with self._credit_lock:
+            self._credits.append(run)
+            schedule, self._credit_scheduled = not self._credit_scheduled, True
+            if len(self._credits) >= LEARN_MAX_BATCH:
+                self._wake.set()
+        if schedule:
+            self.learner.submit(self._apply_credits)
+
+    def _apply_credits(self) -> None:
+        """(Learner thread) After up to ``LEARN_LINGER_S`` for more runs to finish, credit
+        every queued run in one batched update and persist the policy once."""
+        self._wake.wait(LEARN_LINGER_S)  # a full batch, flush() and close() cut it short
+        with self._credit_lock:
+            runs, self._credits = self._credits, []
+            self._credit_scheduled = False
+            self._wake.clear()
+        if not runs:
+            return
         if self.store is None:
             with self.policy.lock:
-                self.policy.credit(used, value, intent=intent, quality=quality)
-                self.runs += 1
+                self.policy.credit_runs(runs)
+                self.runs += len(runs)
             return
         name = self.pipeline.name
         with self.store.locked(name):  # other processes may have learned meanwhile
-            bandit, pheromone, runs = self.store.load(name, dim=DIM, alpha=self._alpha)
+            bandit, pheromone, stored = self.store.load(name, dim=DIM, alpha=self._alpha)
             with self.policy.lock:
                 self.policy.adopt(bandit, pheromone)
-                self.policy.credit(used, value, intent=intent, quality=quality)
-                self.runs = runs + 1
+                self.policy.credit_runs(runs)
+                self.runs = stored + len(runs)
             self.store.save(name, self.policy.bandit, self.policy.pheromone, self.runs)
 
     def flush(self) -> None:
         """Wait until every finished run's learning is applied (and saved)."""
+        self._wake.set()
         self.learner.flush()
+        with self._credit_lock:
+            if not self._credits:  # nothing queued since: later batches linger again
+                self._wake.clear()
 
     def close(self) -> None:
         """Apply pending learning and stop the learner and health-monitor threads."""
         self.monitor.stop()
+        self._wake.set()
         self.learner.close()
         self.learner.flush()
 
@@ -456,8 +491,7 @@ class Runtime:
         # A failed run has no outcome to learn from; resumed to the end, it is credited once.
         if self.learn and records and status != "failed":
             used = [(o["arm"], o["x"]) for o in records]
-            intent = ctx.intent.label
-            self.learner.submit(lambda: self._learn(used, value, intent, quality))
+            self._credit(RunCredit(used, value, ctx.intent.label, quality))
         if self._gate_path is not None and self.gate.changed:
             path = self._gate_path
             self.learner.submit(lambda: self.gate.save(path))

@@ -108,32 +108,46 @@ class LinUCB:
         self.theta[arm] = a_inv @ self.b[arm]
         self.pulls[arm] += 1
 
-    def update_many(self, arms: Sequence[int], xs: np.ndarray, reward: float) -> None:
-        """Credit one ``reward`` to several (arm, context) pairs, vectorised over arms.
+    def update_many(
+        self, arms: Sequence[int], xs: np.ndarray, reward: float | Sequence[float] | np.ndarray
+    ) -> None:
+        """Credit rewards to several (arm, context) pairs at once; ``reward`` is one value
+        for every pair or one per pair.
 
-        Equal to calling ``update`` for each pair in order: pairs on distinct arms are
-        independent, so each batch holds every arm at most once.
+        Equal to calling ``update`` for each pair in any order (an arm's A and b are sums).
+        The k pairs of one arm are one rank-k Woodbury update of its inverse,
+        ``A^-1 -= U (I + X U)^-1 U^T`` with ``U = A^-1 X^T``, and arms with the same k are
+        updated together: a batch of many runs costs about as much as one run.
         """
-        pending = list(range(len(arms)))
-        while pending:
-            batch: list[int] = []
-            later: list[int] = []
-            seen: set[int] = set()
-            for i in pending:
-                (later if arms[i] in seen else batch).append(i)
-                seen.add(arms[i])
-            idx = np.asarray([arms[i] for i in batch])
-            x = xs[batch]
-            a_inv = self.a_inv[idx]
-            ax = np.matmul(a_inv, x[:, :, None])[:, :, 0]
-            denom = 1.0 + (ax * x).sum(axis=1)
-            a_inv -= ax[:, :, None] * (ax / denom[:, None])[:, None, :]
-            self.a_inv[idx] = a_inv
-            b = self.b[idx] + reward * x
+        n = len(arms)
+        if n == 0:
+            return
+        rewards = np.broadcast_to(np.asarray(reward, dtype=float), (n,))
+        by_arm: dict[int, list[int]] = {}
+        for i, a in enumerate(arms):
+            by_arm.setdefault(int(a), []).append(i)
+        by_k: dict[int, list[int]] = {}  # k -> arms credited k times
+        for a, pairs in by_arm.items():
+            by_k.setdefault(len(pairs), []).append(a)
+        d = self.dim
+        for k, group in by_k.items():
+            idx = np.asarray(group, dtype=np.intp)
+            rows = np.asarray([by_arm[a] for a in group], dtype=np.intp)  # (m, k)
+            x = xs[rows]  # (m, k, d)
+            block = self._m[idx]  # (m, d + 1, d): A^-1 rows, then theta
+            a_inv = block[:, :d, :]
+            u = np.matmul(a_inv, x.transpose(0, 2, 1))  # (m, d, k)
+            if k == 1:
+                a_inv -= u * (u.transpose(0, 2, 1) / (1.0 + np.matmul(x, u)))
+            else:
+                s = np.matmul(x, u)
+                s += np.eye(k)
+                a_inv -= np.matmul(u, np.linalg.solve(s, u.transpose(0, 2, 1)))
+            b = self.b[idx] + np.matmul(rewards[rows][:, None, :], x)[:, 0, :]
+            block[:, d, :] = np.matmul(a_inv, b[:, :, None])[:, :, 0]
+            self._m[idx] = block
             self.b[idx] = b
-            self.theta[idx] = np.matmul(a_inv, b[:, :, None])[:, :, 0]
-            self.pulls[idx] += 1
-            pending = later
+            self.pulls[idx] += k
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-ready snapshot."""

@@ -22,7 +22,7 @@ from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
 from orchestrator.types import Decision, LazyCandidates
 
-__all__ = ["Assignment", "AssignmentPolicy", "arm_name", "reward"]
+__all__ = ["Assignment", "AssignmentPolicy", "RunCredit", "arm_name", "reward"]
 
 
 Scored = tuple[list[float], list[float], list[float]]
@@ -37,6 +37,16 @@ def arm_name(role: str, model: str) -> str:
 def reward(quality: float, cost_usd: float, cost_weight: float) -> float:
     """Reward of a run: quality minus the cost-weighted spend (USD)."""
     return quality - cost_weight * cost_usd
+
+
+class RunCredit(NamedTuple):
+    """What one finished run credits: the (arm name, context) pairs it used, its reward
+    value, its intent and its judged quality (the pheromone gate)."""
+
+    used: Sequence[tuple[str, Sequence[float]]]
+    value: float
+    intent: str = ""
+    quality: float = 0.0
 
 
 class Assignment(NamedTuple):
@@ -215,12 +225,26 @@ class AssignmentPolicy:
         The intent's pheromone table evaporates and gets a deposit on the used arms when
         ``quality`` passes its gate.
         """
-        if not math.isfinite(value):
-            return 0
-        pairs = list(used)
-        if not pairs:
-            return 0
-        arms = [self.bandit.index(name) for name, _ in pairs]
-        self.bandit.update_many(arms, np.asarray([x for _, x in pairs], dtype=float), value)
-        self.pheromone.update(intent, [self._pher_index[a] for a in arms], quality, value)
-        return len(pairs)
+        return self.credit_runs([RunCredit(list(used), value, intent, quality)])
+
+    def credit_runs(self, runs: Sequence[RunCredit]) -> int:
+        """Credit several finished runs in one batched bandit update (equal to crediting
+        them one by one, in order); returns the updates made. Runs with a non-finite
+        value are skipped."""
+        arms: list[int] = []
+        xs: list[Sequence[float]] = []
+        values: list[float] = []
+        index = self.bandit.index
+        for run in runs:
+            if not math.isfinite(run.value) or not run.used:
+                continue
+            used = [index(name) for name, _ in run.used]
+            arms += used
+            xs += [x for _, x in run.used]
+            values += [run.value] * len(used)
+            self.pheromone.update(
+                run.intent, [self._pher_index[a] for a in used], run.quality, run.value
+            )
+        if arms:
+            self.bandit.update_many(arms, np.asarray(xs, dtype=float), np.asarray(values))
+        return len(arms)

@@ -371,3 +371,31 @@ def test_a_failing_route_function_fails_the_run_clearly() -> None:
         result.error
         == "stage 'triage': its route function raised KeyError: 'refund'; fix it in the pipeline file"
     )
+
+
+def test_learning_is_applied_in_batches_and_flush_does_not_wait(
+    desk: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from orchestrator import engine
+
+    monkeypatch.setattr(engine, "LEARN_LINGER_S", 30.0)  # only flush() ends the wait
+    pool = scripted_pool(ScriptedModel(name="a"), ScriptedModel(name="b"))
+    rt = Runtime(desk, pool=pool)
+    batches: list[int] = []
+    credit_runs = rt.policy.credit_runs
+    monkeypatch.setattr(
+        rt.policy, "credit_runs", lambda runs: (batches.append(len(runs)), credit_runs(runs))[1]
+    )
+    for i in range(5):
+        assert rt.run(f"refund order {i}").status == "ok"
+    assert rt.policy.bandit.pulls.sum() == 0  # queued, not yet applied
+    started = time.perf_counter()
+    rt.flush()
+    assert time.perf_counter() - started < 5.0
+    assert batches == [5] and rt.runs == 5
+    assert rt.policy.bandit.pulls.sum() == 15  # 3 stages per run
+    rt.run("refund order 9")
+    rt.close()  # closing applies what is queued
+    assert batches == [5, 1] and rt.policy.bandit.pulls.sum() == 18

@@ -92,18 +92,25 @@ def test_state_round_trip_and_corruption() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), vectors), min_size=1, max_size=12), st.floats(-1, 1))
+@given(st.lists(st.tuples(st.integers(0, 2), vectors, st.floats(-1, 1)), min_size=1, max_size=24))
 def test_batched_credit_equals_sequential_updates(
-    pairs: list[tuple[int, np.ndarray]], r: float
+    pairs: list[tuple[int, np.ndarray, float]],
 ) -> None:
+    """One batch with repeated arms and a reward per pair (several runs credited at once:
+    rank-k Woodbury per arm) ends where one Sherman-Morrison update per pair ends."""
     one, many = LinUCB(DIM), LinUCB(DIM)
     for b in (one, many):
         b.ensure_arms(["a", "b", "c"])
-    for arm, x in pairs:
+    for arm, x, r in pairs:
         one.update(arm, x, r)
-    many.update_many([a for a, _ in pairs], np.asarray([x for _, x in pairs]), r)
-    np.testing.assert_allclose(many.a_inv, one.a_inv, atol=1e-9)
-    np.testing.assert_allclose(many.theta, one.theta, atol=1e-9)
+    many.update_many(
+        [a for a, _, _ in pairs],
+        np.asarray([x for _, x, _ in pairs]),
+        np.asarray([r for _, _, r in pairs]),
+    )
+    np.testing.assert_allclose(many.a_inv, one.a_inv, atol=1e-8)
+    np.testing.assert_allclose(many.theta, one.theta, atol=1e-8)
+    np.testing.assert_allclose(many.b, one.b, atol=1e-12)
     np.testing.assert_array_equal(many.pulls, one.pulls)
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
-from orchestrator.policy import AssignmentPolicy
+from orchestrator.policy import AssignmentPolicy, RunCredit
 from orchestrator.policystore import PolicyStore
 
 updates = st.lists(
@@ -69,3 +69,28 @@ def test_store_round_trip_and_version_1_files(tmp_path: Path) -> None:
     path.write_text(json.dumps(old))
     _, pheromone, _ = store.load("p", dim=4, alpha=0.5)
     assert pheromone.intents() == []
+
+
+def test_crediting_runs_in_one_batch_equals_crediting_them_in_order() -> None:
+    stages = {"s": [("r", "a"), ("r", "b")], "t": [("q", "a")]}
+    rng = np.random.default_rng(3)
+    runs = [
+        RunCredit(
+            [("r@a" if i % 3 else "r@b", rng.random(4)), ("q@a", rng.random(4))],
+            float(rng.random()),
+            "refund" if i % 2 else "tech",
+            float(rng.random()),
+        )
+        for i in range(7)
+    ]
+    one = AssignmentPolicy(LinUCB(4), stages)
+    for run in runs:
+        one.credit(run.used, run.value, intent=run.intent, quality=run.quality)
+    batch = AssignmentPolicy(LinUCB(4), stages)
+    assert batch.credit_runs(runs) == 14
+    np.testing.assert_allclose(batch.bandit.a_inv, one.bandit.a_inv, atol=1e-10)
+    np.testing.assert_allclose(batch.bandit.theta, one.bandit.theta, atol=1e-10)
+    for intent in ("refund", "tech"):
+        np.testing.assert_allclose(
+            batch.pheromone.levels(intent), one.pheromone.levels(intent), atol=1e-12
+        )

@@ -1,9 +1,10 @@
 """Control-plane benchmarks. Run:  python tests/benchmarks/bench_runtime.py [--quick]
 
 1. Cost per pipeline step: a 10-stage linear pipeline through our Runtime vs the same graph
-   written by hand in raw LangGraph (same nodes, same offline model calls, no checkpointer),
-   with tracing off and with JSONL tracing on (a traced run's time includes writing its
-   trace file). Runs are interleaved; medians of per-run time.
+   written by hand in raw LangGraph (same nodes, same offline model calls), with tracing
+   off and with JSONL tracing on, without and with a checkpointer. A sample is a block of
+   8 back-to-back runs whose time includes applying their learning and writing their trace
+   files; the variants' blocks are shuffled every round; medians of per-block time.
 2. One assignment decision: intent routing + guards (automaton, budget) + LinUCB over 16
    arms with 32 features, median and p99.
 3. `orch --help` wall time in a fresh process, median of several.
@@ -15,6 +16,7 @@ import argparse
 import itertools
 import operator
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -39,6 +41,9 @@ from orchestrator.policy import AssignmentPolicy, arm_name
 from orchestrator.telemetry import make_provider
 
 STEPS = 10
+BLOCK = 8
+"""Runs per timed sample."""
+WARMUP_ROUNDS = 4
 QUERY = "refund order 123, it arrived broken"
 INTENTS = {
     "refund": ["I want my money back", "refund order 123", "the item arrived broken"],
@@ -101,49 +106,62 @@ def raw_langgraph(checkpointer: Any = None) -> Any:
     return g.compile(checkpointer=checkpointer)
 
 
-def bench_steps(runs: int) -> dict[str, float]:
-    """Interleaved runs of raw LangGraph and ours (tracing off, JSONL tracing on), each
-    without a checkpointer and with LangGraph's InMemorySaver (durable state per step)."""
+def bench_steps(rounds: int) -> dict[str, float]:
+    """Raw LangGraph and ours (tracing off, JSONL tracing on), each without a checkpointer
+    and with LangGraph's InMemorySaver (durable state per step).
+
+    One sample is a block of BLOCK back-to-back runs of one variant; the order of the
+    variants is shuffled every round. A block of ours ends by waiting for everything its
+    runs left to background threads (learning, trace files), so all of it is charged to
+    the block that caused it and none to the next variant."""
     tmp = Path(tempfile.mkdtemp())
     provider = make_provider("jsonl", trace_dir=tmp / "traces")
     variants: dict[str, Any] = {
-        "raw": lambda: raw_langgraph().invoke,
-        "off": lambda: Runtime(our_pipeline()).run,
-        "on": lambda: Runtime(our_pipeline(), tracer_provider=provider).run,
-        "raw_ckpt": lambda: raw_langgraph(InMemorySaver()).invoke,
-        "off_ckpt": lambda: Runtime(our_pipeline(), checkpointer=InMemorySaver()).run,
-        "on_ckpt": lambda: (
-            Runtime(our_pipeline(), tracer_provider=provider, checkpointer=InMemorySaver()).run
+        "raw": lambda: raw_langgraph(),
+        "off": lambda: Runtime(our_pipeline()),
+        "on": lambda: Runtime(our_pipeline(), tracer_provider=provider),
+        "raw_ckpt": lambda: raw_langgraph(InMemorySaver()),
+        "off_ckpt": lambda: Runtime(our_pipeline(), checkpointer=InMemorySaver()),
+        "on_ckpt": lambda: Runtime(
+            our_pipeline(), tracer_provider=provider, checkpointer=InMemorySaver()
         ),
     }
-    calls = {k: make() for k, make in variants.items()}
+    made = {k: make() for k, make in variants.items()}
     raw_input = {"query": QUERY, "outputs": [], "cost": 0.0}
     counter = iter(range(10**9))
 
-    def call(name: str) -> float:
+    def block(name: str) -> float:
+        target = made[name]
         t = time.perf_counter()
         if name.startswith("raw"):
-            config = {"configurable": {"thread_id": str(next(counter))}}
-            calls[name](raw_input, config)
+            for _ in range(BLOCK):
+                target.invoke(raw_input, {"configurable": {"thread_id": str(next(counter))}})
         else:
-            result = calls[name](QUERY)
-            assert result.status == "ok" and len(result.trail) == STEPS, result.error
+            for _ in range(BLOCK):
+                result = target.run(QUERY)
+                assert result.status == "ok" and len(result.trail) == STEPS, result.error
+            target.flush()  # the block's learning is applied
             if name.startswith("on"):
-                # the trace file is written off-thread; wait for it so that its cost is
-                # charged to this run, not to whichever variant runs next
-                provider.force_flush()  # type: ignore[union-attr]
+                provider.force_flush()  # type: ignore[union-attr]  # its trace files written
         return time.perf_counter() - t
 
-    for _ in range(30):  # warm up caches and the bandit's arrays
-        for name in calls:
-            call(name)
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(runs):
-        for name in calls:
-            times[name].append(call(name))
+    names = list(made)
+    for _ in range(WARMUP_ROUNDS):  # warm up caches and the bandit's arrays
+        for name in names:
+            block(name)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    order = random.Random(0)
+    for _ in range(rounds):
+        order.shuffle(names)
+        for name in names:
+            times[name].append(block(name))
+    for rt in made.values():
+        if isinstance(rt, Runtime):
+            rt.close()
     provider.force_flush()  # type: ignore[union-attr]
-    assert len(list((tmp / "traces").glob("*.jsonl"))) == 2 * (runs + 30)
-    out = {f"{k}_us": statistics.median(v) / STEPS * 1e6 for k, v in times.items()}
+    traced = 2 * (WARMUP_ROUNDS + rounds) * BLOCK
+    assert len(list((tmp / "traces").glob("*.jsonl"))) == traced
+    out = {f"{k}_us": statistics.median(v) / (BLOCK * STEPS) * 1e6 for k, v in times.items()}
     for suffix in ("", "_ckpt"):
         for mode in ("off", "on"):
             out[f"ratio_{mode}{suffix}"] = out[f"{mode}{suffix}_us"] / out[f"raw{suffix}_us"]
@@ -250,19 +268,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
     args = ap.parse_args()
-    runs, decisions, helps = (30, 2000, 3) if args.quick else (300, 20000, 10)
+    rounds, decisions, helps = (4, 2000, 3) if args.quick else (60, 20000, 10)
     print(
         f"# {platform.platform()} | {platform.processor() or platform.machine()} | "
         f"Python {platform.python_version()} | {time.strftime('%Y-%m-%d')}"
     )
-    s = bench_steps(runs)
+    s = bench_steps(rounds)
     for suffix, label in (("", "no checkpointer"), ("_ckpt", "InMemorySaver")):
         print(
             f"per step, {label}: raw LangGraph {s['raw' + suffix + '_us']:.0f} us | "
             f"ours, tracing off {s['off' + suffix + '_us']:.0f} us "
             f"({s['ratio_off' + suffix]:.3f}x) | ours, JSONL tracing "
             f"{s['on' + suffix + '_us']:.0f} us ({s['ratio_on' + suffix]:.3f}x)"
-            f"  [{runs} interleaved runs of {STEPS} steps, medians]"
+            f"  [medians of {rounds} shuffled blocks of {BLOCK} runs of {STEPS} steps]"
         )
     d = bench_decision(decisions)
     print(
