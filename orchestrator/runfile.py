@@ -17,7 +17,6 @@ status_message, attributes, events: [{name, time_ns, attributes}]}``.
 from __future__ import annotations
 
 import os
-import queue
 import random
 import threading
 import time
@@ -203,15 +202,15 @@ class _RunFileTracer(trace.Tracer):
 
 
 class _RunFileSink:
-    """Buffers each trace's finished spans; writes a run's file when its root span ends,
-    serialising and writing on a background thread."""
+    """Buffers each trace's finished spans; when a run's root span ends, serialises them and
+    writes the run's file before ``end()`` returns (a run's trace is on disk when the run
+    returns: nothing to flush, nothing lost if the process stops right after)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._pending: dict[int, list[_RunSpan]] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[list[_RunSpan] | None] = queue.Queue()
-        self._writer: threading.Thread | None = None
+        self._made = False
 
     def finished(self, span: _RunSpan) -> None:
         trace_id = span.get_span_context().trace_id
@@ -220,40 +219,25 @@ class _RunFileSink:
                 self._pending.setdefault(trace_id, []).append(span)
                 return
             children = self._pending.pop(trace_id, [])
-            if self._writer is None:
+        self._write([span, *children])
+
+    def _write(self, spans: list[_RunSpan]) -> None:
+        root = spans[0]
+        run_id = str(
+            root.attributes.get(ATTR.RUN_ID) or f"{root.get_span_context().trace_id:032x}"[:12]
+        )
+        try:
+            if not self._made:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                self._writer = threading.Thread(
-                    target=self._write_loop, name="orchestrator-trace-writer", daemon=True
-                )
-                self._writer.start()
-        self._queue.put([span, *children])
-
-    def _write_loop(self) -> None:
-        while (spans := self._queue.get()) is not None:
-            root = spans[0]
-            run_id = str(
-                root.attributes.get(ATTR.RUN_ID) or f"{root.get_span_context().trace_id:032x}"[:12]
-            )
-            try:
-                data = b"".join(orjson.dumps(s.to_dict(), default=str) + b"\n" for s in spans)
-                tmp = self.directory / f".{run_id}.jsonl.tmp"
-                tmp.write_bytes(data)
-                os.replace(tmp, self.directory / f"{run_id}.jsonl")  # never half a file
-            except (OSError, TypeError, ValueError, orjson.JSONEncodeError) as exc:
-                warnings.warn(f"could not write trace of run {run_id}: {exc}", stacklevel=1)
-            finally:
-                self._queue.task_done()
-        self._queue.task_done()
-
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._queue.join()
+                self._made = True
+            data = b"".join(orjson.dumps(s.to_dict(), default=str) + b"\n" for s in spans)
+            tmp = self.directory / f".{run_id}.{threading.get_ident()}.jsonl.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, self.directory / f"{run_id}.jsonl")  # never half a file
+        except (OSError, TypeError, ValueError, orjson.JSONEncodeError) as exc:
+            warnings.warn(f"could not write trace of run {run_id}: {exc}", stacklevel=1)
 
     def shutdown(self) -> None:
-        if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join()
-            self._writer = None
         with self._lock:
             self._pending.clear()
 
@@ -275,10 +259,9 @@ class RunFileTracerProvider(trace.TracerProvider):
         return self._tracer
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Wait until every finished run's file is written."""
-        self._sink.flush()
+        """Nothing to wait for: a run's file is written when its root span ends."""
         return True
 
     def shutdown(self) -> None:
-        """Write what is queued and stop the writer thread."""
+        """Drop spans of runs that never ended (they have no file to go to)."""
         self._sink.shutdown()
