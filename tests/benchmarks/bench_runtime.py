@@ -112,7 +112,7 @@ def bench_steps(rounds: int) -> dict[str, float]:
 
     One sample is a block of BLOCK back-to-back runs of one variant; the order of the
     variants is shuffled every round. A block of ours ends by waiting for everything its
-    runs left to background threads (learning, trace files), so all of it is charged to
+    runs left to background threads (learning; trace files if a provider defers them), so it is charged to
     the block that caused it and none to the next variant."""
     tmp = Path(tempfile.mkdtemp())
     provider = make_provider("jsonl", trace_dir=tmp / "traces")
