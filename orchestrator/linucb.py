@@ -1,9 +1,11 @@
 """Disjoint LinUCB (Li et al. 2010) with Sherman-Morrison updates, vectorised over arms.
 
 Each arm a keeps A_a^-1 (d x d) and b_a (d). For context x the score is
-``theta_a . x + alpha * sqrt(x^T A_a^-1 x)`` with ``theta_a = A_a^-1 b_a``. Observing reward
-r for arm a applies the rank-one update of A_a = A_a + x x^T directly to the inverse:
-``A^-1 -= (A^-1 x)(A^-1 x)^T / (1 + x^T A^-1 x)``; b_a += r x.
+``theta_a . x + alpha * sqrt(x^T A_a^-1 x)`` with ``theta_a = A_a^-1 b_a``. The ratio of
+that standard deviation to the one of an arm never credited, ``sqrt(x^T x / ridge)``, is the
+arm's *uncertainty left* for x: 1 before any evidence, falling toward 0 as it learns.
+Observing reward r for arm a applies the rank-one update of A_a = A_a + x x^T directly to
+the inverse: ``A^-1 -= (A^-1 x)(A^-1 x)^T / (1 + x^T A^-1 x)``; b_a += r x.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class ArmScores:
     """Estimated reward theta . x per arm."""
     bonus: np.ndarray
     """Exploration bonus alpha * sqrt(x^T A^-1 x) per arm."""
+    left: np.ndarray
+    """Uncertainty left per arm: sqrt(x^T A^-1 x) over its prior value, in [0, 1]."""
 
 
 class LinUCB:
@@ -81,14 +85,19 @@ class LinUCB:
         block = self._m if arms is None else self._m[arms]
         # (k, d + 1): A^-1 x for each arm, then theta . x; 2-D dot is numpy's fast path
         r = np.dot(block.reshape(-1, d), x).reshape(-1, d + 1)
-        var = np.dot(r[:, :d], x)
-        return ArmScores(mean=r[:, self.dim], bonus=self.alpha * np.sqrt(np.maximum(var, 0.0)))
+        sd = np.sqrt(np.maximum(np.dot(r[:, :d], x), 0.0))
+        prior = math.sqrt(float(np.dot(x, x)) / self.ridge)
+        left = np.minimum(sd / prior, 1.0) if prior > 0.0 else np.ones_like(sd)
+        return ArmScores(mean=r[:, self.dim], bonus=self.alpha * sd, left=left)
 
-    def ucb_lists(self, x: np.ndarray, start: int, stop: int) -> tuple[list[float], list[float]]:
-        """(means, bonuses) of the adjacent arms ``start:stop`` as lists: the decision path.
+    def ucb_lists(
+        self, x: np.ndarray, start: int, stop: int
+    ) -> tuple[list[float], list[float], list[float]]:
+        """(means, bonuses, uncertainty left) of the adjacent arms ``start:stop`` as lists:
+        the decision path.
 
-        Same numbers as ``scores``; two numpy calls on a cached 2-D view, the rest in Python
-        (a dozen arms are cheaper as floats than as more array operations).
+        Same numbers as ``scores``; three numpy calls on a cached 2-D view, the rest in
+        Python (a dozen arms are cheaper as floats than as more array operations).
         """
         d = self.dim
         rows = self._rows.get((start, stop))
@@ -96,8 +105,16 @@ class LinUCB:
             rows = self._rows[(start, stop)] = self._m[start:stop].reshape(-1, d)
         r = np.dot(rows, x).reshape(-1, d + 1)
         var = np.dot(r[:, :d], x).tolist()
-        a, sqrt = self.alpha, math.sqrt
-        return r[:, d].tolist(), [a * sqrt(v) if v > 0.0 else 0.0 for v in var]
+        sqrt = math.sqrt
+        sd = [sqrt(v) if v > 0.0 else 0.0 for v in var]
+        xx = float(np.dot(x, x))
+        a = self.alpha
+        if xx > 0.0:
+            inv = sqrt(self.ridge / xx)
+            left = [s * inv if s * inv < 1.0 else 1.0 for s in sd]
+        else:
+            left = [1.0] * len(sd)
+        return r[:, d].tolist(), [a * s for s in sd], left
 
     def update(self, arm: int, x: np.ndarray, reward: float) -> None:
         """Credit ``reward`` to ``arm`` for context ``x`` (Sherman-Morrison)."""

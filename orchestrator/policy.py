@@ -2,7 +2,10 @@
 
 Order of a decision: hard constraints remove arms (the stage's roles only; models whose
 estimated call cost exceeds the remaining budget), then the rest are ranked by LinUCB's
-upper confidence bound plus the intent's pheromone level (weighted). At the end of a run
+upper confidence bound plus the intent's pheromone level, weighted and scaled by the
+arm's uncertainty left for this context: the intent's specialist guides the choice while
+the bandit knows little, and fades as the bandit's own evidence accumulates, so a table
+built by frequent use never outvotes well-measured means. At the end of a run
 its reward (quality - cost_weight * cost) is credited to every arm the run used, each with
 the context it was chosen in, and the intent's pheromone table evaporates and, if the run
 passed the quality gate, gets a deposit on those arms.
@@ -25,8 +28,9 @@ from orchestrator.types import Decision, LazyCandidates
 __all__ = ["Assignment", "AssignmentPolicy", "RunCredit", "arm_name", "reward"]
 
 
-Scored = tuple[list[float], list[float], list[float]]
-"""Per-arm (mean, exploration bonus, pheromone level) of one stage, in candidate order."""
+Scored = tuple[list[float], list[float], list[float], list[float]]
+"""Per-arm (mean, exploration bonus, pheromone level, uncertainty left) of one stage, in
+candidate order."""
 
 
 def arm_name(role: str, model: str) -> str:
@@ -120,8 +124,8 @@ class AssignmentPolicy:
         """Choose the arm with the highest score among those no constraint excluded.
 
         ``excluded`` maps arm names to the constraint that removed them; ``scored`` gives
-        the stage's (mean, bonus, pheromone) lists when ``score_stages`` already computed
-        them. Raises BudgetExhausted / NoEligibleArm when every arm is excluded.
+        the stage's (mean, bonus, pheromone, uncertainty left) lists when ``score_stages``
+        already computed them. Raises BudgetExhausted / NoEligibleArm when every arm is excluded.
         """
         pairs, names, idx = self._stage[stage]
         w = self.pheromone_weight
@@ -129,14 +133,18 @@ class AssignmentPolicy:
             if x is None:
                 raise ValueError("assign needs the context x unless the stage was scored")
             if isinstance(idx, slice):
-                mean, bonus = self.bandit.ucb_lists(x, idx.start, idx.stop)
+                mean, bonus, left = self.bandit.ucb_lists(x, idx.start, idx.stop)
             else:
                 s = self.bandit.scores(x)
-                mean, bonus = s.mean[idx].tolist(), s.bonus[idx].tolist()
+                mean, bonus, left = (
+                    s.mean[idx].tolist(),
+                    s.bonus[idx].tolist(),
+                    s.left[idx].tolist(),
+                )
             tau = self.pheromone.levels(intent)[self._pher_of[stage]].tolist()
         else:
-            mean, bonus, tau = scored
-        ucb = [m_ + b_ + w * t_ for m_, b_, t_ in zip(mean, bonus, tau, strict=True)]
+            mean, bonus, tau, left = scored
+        ucb = [m_ + b_ + w * u_ * t_ for m_, b_, t_, u_ in zip(mean, bonus, tau, left, strict=True)]
         excluded = excluded or {}
         allowed = (
             [i for i, name in enumerate(names) if name not in excluded]
@@ -178,7 +186,8 @@ class AssignmentPolicy:
             runner_up = None
         reason = (
             f"highest score {ucb[best]:.3f} (mean {mean[best]:.3f} + bonus {bonus[best]:.3f}"
-            f" + pheromone {self._w_text} x {tau[best]:.3f})"
+            f" + pheromone {self._w_text} x {tau[best]:.3f}"
+            f" x uncertainty left {left[best]:.2f})"
         )
         if runner_up is not None:
             reason += f" vs {names[runner_up]} {ucb[runner_up]:.3f}"
@@ -193,9 +202,9 @@ class AssignmentPolicy:
         return Assignment(role=role, model=model, decision=decision)
 
     def score_stages(self, xs: Mapping[str, Sequence[float]], intent: str) -> dict[str, Scored]:
-        """(mean, bonus, pheromone) of every arm of several stages, each with its own
-        context, scored together up front (a run's first visits): one warm pass over the
-        bandit instead of one cold pass between every two graph steps."""
+        """(mean, bonus, pheromone, uncertainty left) of every arm of several stages, each
+        with its own context, scored together up front (a run's first visits): one warm
+        pass over the bandit instead of one cold pass between every two graph steps."""
         levels = self.pheromone.levels(intent)
         out: dict[str, Scored] = {}
         for stage, x in xs.items():
@@ -205,11 +214,15 @@ class AssignmentPolicy:
             idx = entry[2]
             xa = np.asarray(x, dtype=float)
             if isinstance(idx, slice):
-                mean, bonus = self.bandit.ucb_lists(xa, idx.start, idx.stop)
+                mean, bonus, left = self.bandit.ucb_lists(xa, idx.start, idx.stop)
             else:
                 sc = self.bandit.scores(xa)
-                mean, bonus = sc.mean[idx].tolist(), sc.bonus[idx].tolist()
-            out[stage] = (mean, bonus, levels[self._pher_of[stage]].tolist())
+                mean, bonus, left = (
+                    sc.mean[idx].tolist(),
+                    sc.bonus[idx].tolist(),
+                    sc.left[idx].tolist(),
+                )
+            out[stage] = (mean, bonus, levels[self._pher_of[stage]].tolist(), left)
         return out
 
     def credit(

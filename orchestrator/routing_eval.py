@@ -177,8 +177,8 @@ def _run_online(
         if kind in ("ours", "linucb"):
             s = bandit.scores(ctx.x[i])
             total = s.mean + (s.bonus if explore else 0.0)
-            if kind == "ours":
-                total = total + weight * pher.levels(ctx.intents[i])
+            if kind == "ours":  # as AssignmentPolicy: pheromone fades as the arm learns
+                total = total + weight * s.left * pher.levels(ctx.intents[i])
             return np.where(avail, total, -np.inf)
         if kind == "pheromone":
             tau = pher.levels(ctx.intents[i])

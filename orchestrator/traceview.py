@@ -120,7 +120,12 @@ def _render_candidates(cands: list[dict[str, Any]]) -> str:
         if c.get("excluded_by"):
             parts.append(f"{c['name']} excluded ({c['excluded_by']})")
         elif "mean" in c and "bonus" in c:
-            tau = f" + tau {c['pheromone']:.3f}" if "pheromone" in c else ""
+            tau = (  # the term added: weight x level x the arm's uncertainty left
+                f" + pheromone {c['score'] - c['mean'] - c['bonus']:.3f}"
+                f" (level {c['pheromone']:.3f})"
+                if "pheromone" in c
+                else ""
+            )
             parts.append(
                 f"{c['name']} {c['score']:.3f} = mean {c['mean']:.3f} + bonus {c['bonus']:.3f}{tau}"
             )

@@ -84,7 +84,7 @@ def test_run_example_then_read_its_trace(orch_home: Path) -> None:
         "invoke_agent resolver",
         "◆ assign: resolver@",
         "= mean",
-        "+ tau",
+        "+ pheromone 0.",
         "◆ tool_path: extract_order_id->lookup_order->issue_refund",
         "execute_tool issue_refund",
         "chat ",

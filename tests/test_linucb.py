@@ -45,6 +45,12 @@ def test_exploration_bonus_shrinks_as_a_context_is_seen(x: np.ndarray, n: int) -
         bandit.update(0, x, 0.5)
     after = bandit.scores(x).bonus[0]
     assert after < before
+    # uncertainty left: 1 with no evidence, lower once x was seen, the same for any ridge scale
+    left = bandit.scores(x).left[0]
+    assert bandit.scores(x, slice(0, 1)).left[0] == left and 0.0 <= left < 1.0
+    fresh = LinUCB(DIM, ridge=3.0)
+    fresh.ensure_arms(["a"])
+    assert abs(fresh.scores(x).left[0] - 1.0) < 1e-9
     # the mean moves toward the observed reward
     assert abs(bandit.scores(x).mean[0] - 0.5) < 0.5
 
@@ -153,7 +159,8 @@ def test_decision_path_scores_equal_array_scores_through_updates_and_new_arms(
             bandit.ensure_arms(["d", "e"])  # re-stacks the arrays
         bandit.update(arm % len(bandit.arms), xa, r)
     for start, stop in ((0, 3), (1, len(bandit.arms))):
-        mean, bonus = bandit.ucb_lists(x, start, stop)
+        mean, bonus, left = bandit.ucb_lists(x, start, stop)
         s = bandit.scores(x, slice(start, stop))
         np.testing.assert_allclose(mean, s.mean, atol=1e-12)
         np.testing.assert_allclose(bonus, s.bonus, atol=1e-12)
+        np.testing.assert_allclose(left, s.left, atol=1e-12)

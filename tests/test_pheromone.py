@@ -55,6 +55,26 @@ def test_pheromone_breaks_ties_toward_the_intents_specialist() -> None:
     assert policy.assign("s", x, intent="tech").model == "a"  # other intents unaffected
 
 
+def test_pheromone_fades_as_the_bandit_measures_the_arms() -> None:
+    bandit = LinUCB(4, alpha=0.0)
+    policy = AssignmentPolicy(bandit, {"s": [("r", "a"), ("r", "b")]})
+    x = np.ones(4)
+    for _ in range(5):  # b becomes the intent's specialist; the bandit learns nothing of x
+        policy.credit([("r@b", np.zeros(4))], 1.0, intent="refund", quality=1.0)
+    assert policy.assign("s", x, intent="refund").model == "b"
+    # then the bandit measures both arms on x often: a pays 0.6, b 0.5
+    bandit.update_many([0] * 50 + [1] * 50, np.tile(x, (100, 1)), [0.6] * 50 + [0.5] * 50)
+    got = policy.assign("s", x, intent="refund")
+    cand = {c.name: c for c in got.decision.candidates}
+    # b's pheromone (w x tau, about 0.15) exceeds the gap in means (0.1): unscaled, it
+    # would still win; scaled by the little uncertainty left, the measured better arm wins
+    assert (
+        0.5 * (cand["r@b"].pheromone - cand["r@a"].pheromone) > cand["r@a"].mean - cand["r@b"].mean
+    )
+    assert got.model == "a"
+    assert "uncertainty left 0.07" in got.decision.reason
+
+
 def test_store_round_trip_and_version_1_files(tmp_path: Path) -> None:
     store = PolicyStore(tmp_path)
     policy = AssignmentPolicy(LinUCB(4), {"s": [("r", "a"), ("r", "b")]})
