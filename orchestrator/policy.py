@@ -132,15 +132,7 @@ class AssignmentPolicy:
         if scored is None:
             if x is None:
                 raise ValueError("assign needs the context x unless the stage was scored")
-            if isinstance(idx, slice):
-                mean, bonus, left = self.bandit.ucb_lists(x, idx.start, idx.stop)
-            else:
-                s = self.bandit.scores(x)
-                mean, bonus, left = (
-                    s.mean[idx].tolist(),
-                    s.bonus[idx].tolist(),
-                    s.left[idx].tolist(),
-                )
+            mean, bonus, left = self._ucb(x, idx)
             tau = self.pheromone.levels(intent)[self._pher_of[stage]].tolist()
         else:
             mean, bonus, tau, left = scored
@@ -211,19 +203,19 @@ class AssignmentPolicy:
             entry = self._stage.get(stage)
             if entry is None:
                 continue
-            idx = entry[2]
-            xa = np.asarray(x, dtype=float)
-            if isinstance(idx, slice):
-                mean, bonus, left = self.bandit.ucb_lists(xa, idx.start, idx.stop)
-            else:
-                sc = self.bandit.scores(xa)
-                mean, bonus, left = (
-                    sc.mean[idx].tolist(),
-                    sc.bonus[idx].tolist(),
-                    sc.left[idx].tolist(),
-                )
+            mean, bonus, left = self._ucb(np.asarray(x, dtype=float), entry[2])
             out[stage] = (mean, bonus, levels[self._pher_of[stage]].tolist(), left)
         return out
+
+    def _ucb(
+        self, x: np.ndarray, idx: slice | list[int]
+    ) -> tuple[list[float], list[float], list[float]]:
+        """(mean, bonus, uncertainty left) lists of a stage's arms: one block of adjacent
+        arms on the fast path, else every arm scored and the stage's picked out."""
+        if isinstance(idx, slice):
+            return self.bandit.ucb_lists(x, idx.start, idx.stop)
+        s = self.bandit.scores(x)
+        return s.mean[idx].tolist(), s.bonus[idx].tolist(), s.left[idx].tolist()
 
     def credit(
         self,
