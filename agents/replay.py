@@ -20,7 +20,7 @@ import numpy as np
 
 from agents.profile import ModelProfile
 from agents.prompts import read_prompt
-from orchestrator.errors import InputError, ModelCallError
+from orchestrator.errors import InputError, ModelUnavailable
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
 __all__ = ["ReplayModel", "RoutingSet", "cached_routing_set", "load_routing_set"]
@@ -160,8 +160,9 @@ class ReplayModel:
     def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
         """The recorded outcome for this request.
 
-        Raises InputError for a request the set never recorded, ModelCallError when this
-        model has no record for a recorded request.
+        Raises InputError for a request the set never recorded, and ModelUnavailable
+        (``no_record``, not an endpoint fault) when this model has no record for a recorded
+        request: the runtime then fails over to the role's next best model.
         """
         parts = read_prompt(messages[-1].content)
         row = self.data.by_prompt.get(_key(parts.request))
@@ -174,9 +175,11 @@ class ReplayModel:
             )
         quality = float(self.data.quality[row, self.column])
         if math.isnan(quality):
-            raise ModelCallError(
+            raise ModelUnavailable(
                 f"model {self.name!r} has no record for query "
-                f"{self.data.query_ids[row]!r} of {self.data.name!r}"
+                f"{self.data.query_ids[row]!r} of {self.data.name!r}",
+                kind="no_record",
+                endpoint_fault=False,
             )
         verdict = "correct" if quality >= 0.5 else "incorrect"
         text = (

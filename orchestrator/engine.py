@@ -1038,7 +1038,11 @@ class Runtime:
                 try:
                     reply = self._chat(model, messages, max_tokens, span, purpose)
                 except ModelUnavailable as exc:
-                    state = self.breakers.failure(model, exc.kind, str(exc))
+                    if exc.endpoint_fault:
+                        state = self.breakers.failure(model, exc.kind, str(exc))
+                        why = f"failed ({exc.kind}); its circuit is {state}"
+                    else:  # a healthy endpoint that cannot answer this request
+                        why = f"cannot answer this request ({exc.kind})"
                     failed[model] = f"{exc.kind}: {exc}"
                     nxt = self._failover(visit, failed, ctx)
                     ctx.record(
@@ -1048,7 +1052,7 @@ class Runtime:
                             stage=visit.stage.name,
                             chosen=nxt.decision.chosen,
                             reason=(
-                                f"model {model!r} failed ({exc.kind}); its circuit is {state}; "
+                                f"model {model!r} {why}; "
                                 f"retrying the call on {nxt.model!r} with idempotency key "
                                 f"{visit.key}"
                             ),

@@ -146,12 +146,15 @@ class ModelUnavailable(ModelCallError):
     """A model endpoint fault worth failing over from: the call may succeed elsewhere.
 
     ``kind`` is one of ``http_5xx``, ``timeout``, ``rate_limit``, ``connection``,
-    ``malformed``.
+    ``malformed``, ``no_record``. ``endpoint_fault`` is False when the endpoint is healthy
+    but cannot answer this one request (a replay model without a record for it): the call
+    fails over, and the model's circuit breaker is left alone.
     """
 
-    def __init__(self, message: str, *, kind: str) -> None:
+    def __init__(self, message: str, *, kind: str, endpoint_fault: bool = True) -> None:
         super().__init__(message)
         self.kind = kind
+        self.endpoint_fault = endpoint_fault
 
 
 class NoEligibleArm(RunError):

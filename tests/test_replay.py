@@ -36,14 +36,14 @@ def write_set(folder: Path) -> Path:
     return folder
 
 
-def answer_pipeline() -> Pipeline:
+def answer_pipeline(models: tuple[str, ...] = ("big", "small")) -> Pipeline:
     return Pipeline(
         "answer",
         stages=[
             Stage("answer", roles=["solver"], next=["done"], start=True),
             Stage("done", terminal=True),
         ],
-        roles=[Role("solver", "Answer the question.", models=["big", "small"])],
+        roles=[Role("solver", "Answer the question.", models=list(models))],
     )
 
 
@@ -72,6 +72,18 @@ def test_replayed_runs_report_recorded_quality_and_cost(tmp_path: Path) -> None:
     model = result.outputs[0]["model"]
     expected = {"big": (1.0, 0.002), "small": (0.0, 0.0001)}[model]
     assert (result.quality, result.cost_usd) == pytest.approx(expected)
+
+
+def test_a_model_without_a_record_fails_over_and_keeps_its_circuit(tmp_path: Path) -> None:
+    data = write_set(tmp_path / "tiny")
+    pipeline = answer_pipeline(("small", "big"))  # untrained, all tie: small comes first
+    rt = Runtime(pipeline, pool=replay_pool(data), learn=False, data_dir=tmp_path / "home")
+    result = rt.run("Is a verbal contract binding?")  # q2: small has no record
+    assert result.status == "ok" and result.outputs[0]["model"] == "big"
+    reroute = next(d for d in result.decisions if d.kind == "reroute")
+    assert "'small' cannot answer this request (no_record)" in reroute.reason
+    assert rt.breakers.states() == []  # not an endpoint fault: small stays offered
+    assert rt.run("What is 2 + 2?\nA. 3\nB. 4").outputs[0]["model"] == "small"
 
 
 def test_unrecorded_requests_fail_clearly(tmp_path: Path) -> None:
