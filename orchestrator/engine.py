@@ -116,6 +116,10 @@ class _Outcome:
     facts: dict[str, Any]
 
 
+_UNSCORED: tuple[None, None] = (None, None)
+"""A visit whose arms were not scored when the run started (a revisit, or a budget)."""
+
+
 class _Visit(NamedTuple):
     """One stage visit as assigned: what a failover needs to pick another arm."""
 
@@ -198,6 +202,8 @@ class Runtime:
         stage_arms = self._stage_arms(only_model)
         self.policy = AssignmentPolicy(bandit, stage_arms, pheromone=pheromone)
         self._stage_models = {s: sorted({m for _, m in pairs}) for s, pairs in stage_arms.items()}
+        self._worked_stages = [s for s, st in pipeline.stages.items() if st.roles]
+        """Stages with roles: their first visits are scored when a run starts."""
         self._expected = {
             arm_name(r, m): Budget.expected_cost(
                 self.pool.profile(m).input_price,
@@ -433,14 +439,25 @@ class Runtime:
         if root.is_recording():
             root.set_attribute(ATTR.INTENT, intent.label)
         if self.budget.limit_usd is None:  # first visits' contexts are known: score them now
-            xs = {
-                s: self.features.stage_list(ctx.features, stage=s)
-                for s in self.pipeline.stages
-                if self.pipeline.stages[s].roles
-            }
+            stages = self._worked_stages
+            c, hot = self.features.first_visits(ctx.features, stages)
+            first = ctx.first_visits
             with self.policy.lock:
-                scored = self.policy.score_stages(xs, intent.label)
-            ctx.first_visits = {s: (xs[s], scored[s]) for s in scored}
+                scored = self.policy.score_stages(stages, c, hot, intent.label)
+                for stage, arms in scored.items():  # and chosen, unless a breaker opens
+                    try:
+                        first[stage] = (
+                            arms,
+                            self.policy.assign(
+                                stage,
+                                None,
+                                intent=intent.label,
+                                excluded=self._capability_exclusions(stage, intent.label),
+                                scored=arms,
+                            ),
+                        )
+                    except RunError:  # no eligible arm: the visit itself reports it
+                        first[stage] = (arms, None)
         return ctx
 
     def _execute(
@@ -546,21 +563,18 @@ class Runtime:
     def _run_stage(self, stage: Stage, state: RunState, ctx: RunContext) -> dict[str, Any]:
         if not stage.roles:  # a terminal stage nobody works on: the run ends here
             return {"trail": [stage.name]}
-        spent = sum(o["cost"] for o in state["outputs"])
+        limited = self.budget.limit_usd is not None
+        spent = sum(o["cost"] for o in state["outputs"]) if limited else 0.0
         visits = state["trail"].count(stage.name)
-        first = ctx.first_visits.get(stage.name) if visits == 0 else None
-        if first is not None:
-            x_list, scored = first
-        else:
-            x_list = self.features.stage_list(
-                ctx.features,
-                stage=stage.name,
-                visits=visits,
-                budget_left=self.budget.left_fraction(spent),
-            )
-            scored = None
+        scored, assignment = _UNSCORED if visits else ctx.first_visits.get(stage.name, _UNSCORED)
+        x_list = self.features.stage_list(
+            ctx.features,
+            stage=stage.name,
+            visits=visits,
+            budget_left=self.budget.left_fraction(spent),
+        )
         excluded = self._capability_exclusions(stage.name, ctx.intent.label)
-        if self.budget.limit_usd is not None:
+        if limited:
             names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
             by_budget, budget_decision = self.budget.exclusions(
                 stage.name, spent, self._expected, names
@@ -575,14 +589,15 @@ class Runtime:
                 for r, m in self.policy.candidates(stage.name)
                 if m in down and arm_name(r, m) not in excluded
             }
-        with self.policy.lock:
-            assignment = self.policy.assign(
-                stage.name,
-                None if scored is not None else np.array(x_list),
-                intent=ctx.intent.label,
-                excluded=excluded,
-                scored=scored,
-            )
+        if down or assignment is None:  # not chosen at run start, or a breaker opened since
+            with self.policy.lock:
+                assignment = self.policy.assign(
+                    stage.name,
+                    None if scored is not None else np.array(x_list),
+                    intent=ctx.intent.label,
+                    excluded=excluded,
+                    scored=scored,
+                )
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )
@@ -601,8 +616,6 @@ class Runtime:
             raise
         finally:
             span.end()
-        record = update["outputs"][0]
-        record |= {"arm": arm_name(assignment.role, record["model"]), "x": x_list}
         return update
 
     def _work(
@@ -641,7 +654,9 @@ class Runtime:
                     "facts": _new(facts, state["facts"]),
                     "next": nxt,
                     "outputs": [
-                        _record_of("escalation", stage.name, role_name, model) | _paid(extra)
+                        _record_of("escalation", stage.name, role_name, model)
+                        | _paid(extra)
+                        | {"arm": arm_name(role_name, model), "x": visit.x}
                     ],
                 }
 
@@ -737,22 +752,28 @@ class Runtime:
             ctx.record(span, d)
             if d.kind == "guard_block" and d.reason.startswith("model"):
                 blocked += 1
-        record = _record_of("answer", stage.name, role.name, model, parsed.answer) | {
-            "facts": facts,
-            "check": bool(_user_call(stage, "check", stage.check, view))
+        record = make_item(stage=stage.name, role=role.name, text=parsed.answer)
+        record.update(
+            kind="answer",
+            model=model,
+            facts=facts,
+            check=bool(_user_call(stage, "check", stage.check, view))
             if stage.check is not None and view
             else None,
-            "blocked_requests": blocked,
-            "recorded_quality": recorded,
-            **_paid([*answered, *extra]),
+            blocked_requests=blocked,
+            recorded_quality=recorded,
+            arm=arm_name(role.name, model),
+            x=visit.x,
+            **_paid([*answered, *extra] if extra else answered),
             **team_fields,
-        }
-        return {
-            "trail": [stage.name],
-            "facts": _new(facts, state["facts"]),
-            "next": nxt if nxt is not None else END,
-            "outputs": [record],
-        }
+        )
+        update: dict[str, Any] = {"trail": [stage.name], "outputs": [record]}
+        new = _new(facts, state["facts"])
+        if new:  # a channel not written costs LangGraph nothing
+            update["facts"] = new
+        if len(stage.next) > 1:  # only a conditional edge reads it
+            update["next"] = nxt if nxt is not None else END
+        return update
 
     def _run_team(
         self,
@@ -1167,6 +1188,14 @@ def _failed_text(failed: Mapping[str, str]) -> str:
 
 def _paid(replies: Sequence[Any]) -> dict[str, Any]:
     """Cost and tokens of a visit's answering calls (failed-over tries are not paid)."""
+    if len(replies) == 1:
+        r = replies[0]
+        return {
+            "calls": 1,
+            "cost": r.cost_usd,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+        }
     return {
         "calls": len(replies),
         "cost": sum(r.cost_usd for r in replies),

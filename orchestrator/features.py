@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -74,6 +75,17 @@ class FeatureBuilder:
         x[4] = min(visits / 4.0, 1.0)
         x[self._slot(stage, 1)] = 1.0
         return x
+
+    def first_visits(
+        self, base: list[float], stages: Sequence[str]
+    ) -> tuple[np.ndarray, list[int]]:
+        """The contexts of the stages' first visits with the whole budget left, as a
+        shared part ``c`` and one feature per stage: stage ``stages[j]``'s x is ``c`` with
+        feature ``hot[j]`` set to 1 (``c`` is 0 there), the vector ``stage_list`` builds."""
+        c = base.copy()
+        c[3] = 1.0
+        c[4] = 0.0
+        return np.array(c), [self._slot(s, 1) for s in stages]
 
     def for_stage(
         self, base: list[float], *, stage: str, visits: int = 0, budget_left: float = 1.0

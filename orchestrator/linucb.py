@@ -116,6 +116,34 @@ class LinUCB:
             left = [1.0] * len(sd)
         return r[:, d].tolist(), [a * s for s in sd], left
 
+    def ucb_one_hot(
+        self, c: np.ndarray, start: int, stop: int, hot: np.ndarray
+    ) -> tuple[list[float], list[float], list[float]]:
+        """(means, bonuses, uncertainty left) of the adjacent arms ``start:stop``, arm
+        ``start + k`` under the context ``x = c + e_hot[k]`` (``c`` is 0 at ``hot[k]``):
+        the first visits of several stages, whose contexts differ only in the stage's
+        one-hot feature, scored in one pass.
+
+        With ``u = A^-1 c``: ``theta . x = theta . c + theta[h]`` and
+        ``x^T A^-1 x = c . u + 2 u[h] + A^-1[h, h]``, so one product over the block serves
+        every arm; the same numbers as ``ucb_lists`` with x built in full.
+        """
+        d = self.dim
+        k = stop - start
+        rows = self._rows.get((start, stop))
+        if rows is None:
+            rows = self._rows[(start, stop)] = self._m[start:stop].reshape(-1, d)
+        r = np.dot(rows, c).reshape(k, d + 1)  # per arm: A^-1 c, then theta . c
+        at = np.arange(k)
+        block = self._m[start:stop]
+        var = np.dot(r[:, :d], c) + 2.0 * r[at, hot] + block[at, hot, hot]
+        mean = (r[:, d] + block[at, d, hot]).tolist()
+        sqrt = math.sqrt
+        sd = [sqrt(v) if v > 0.0 else 0.0 for v in var.tolist()]
+        inv = sqrt(self.ridge / (float(np.dot(c, c)) + 1.0))
+        a = self.alpha
+        return mean, [a * s for s in sd], [s * inv if s * inv < 1.0 else 1.0 for s in sd]
+
     def update(self, arm: int, x: np.ndarray, reward: float) -> None:
         """Credit ``reward`` to ``arm`` for context ``x`` (Sherman-Morrison)."""
         a_inv = self.a_inv[arm]

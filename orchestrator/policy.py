@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -98,6 +98,7 @@ class AssignmentPolicy:
                 slice(idx[0], idx[-1] + 1) if contiguous else idx,
             )
         self.pheromone.ensure_arms(bandit.arms)
+        self._plans: dict[tuple[object, ...], Any] = {}
         # pheromone arms may be ordered differently (state saved before arms were added)
         self._pher_index = [self.pheromone.arms.index(a) for a in bandit.arms]
         self._pher_of: dict[str, slice | np.ndarray] = {}
@@ -193,19 +194,62 @@ class AssignmentPolicy:
         )
         return Assignment(role=role, model=model, decision=decision)
 
-    def score_stages(self, xs: Mapping[str, Sequence[float]], intent: str) -> dict[str, Scored]:
-        """(mean, bonus, pheromone, uncertainty left) of every arm of several stages, each
-        with its own context, scored together up front (a run's first visits): one warm
-        pass over the bandit instead of one cold pass between every two graph steps."""
-        levels = self.pheromone.levels(intent)
+    def score_stages(
+        self, stages: Sequence[str], c: np.ndarray, hot: Sequence[int], intent: str
+    ) -> dict[str, Scored]:
+        """(mean, bonus, pheromone, uncertainty left) of every arm of several stages,
+        stage ``stages[j]`` in context ``c + e_hot[j]`` (``c`` is 0 at ``hot[j]``), scored
+        together up front (a run's first visits): one pass over the bandit instead of one
+        between every two graph steps."""
+        key = (*stages, *hot)
+        plan = self._plans.get(key, False)
+        if plan is False:
+            plan = self._plans[key] = self._plan(stages, hot)
+        levels = self.pheromone.levels(intent).tolist()
         out: dict[str, Scored] = {}
-        for stage, x in xs.items():
-            entry = self._stage.get(stage)
-            if entry is None:
-                continue
-            mean, bonus, left = self._ucb(np.asarray(x, dtype=float), entry[2])
-            out[stage] = (mean, bonus, levels[self._pher_of[stage]].tolist(), left)
+        if plan is None:  # arms shared between stages or scattered: stage by stage
+            for stage, h in zip(stages, hot, strict=True):
+                entry = self._stage.get(stage)
+                if entry is not None:
+                    x = c.copy()
+                    x[h] = 1.0
+                    mean, bonus, left = self._ucb(x, entry[2])
+                    out[stage] = (mean, bonus, self._levels_of(levels, stage), left)
+            return out
+        lo, hi, hot_of_arm, spans = plan
+        mean, bonus, left = self.bandit.ucb_one_hot(c, lo, hi, hot_of_arm)
+        for stage, a, b in spans:
+            out[stage] = (mean[a:b], bonus[a:b], self._levels_of(levels, stage), left[a:b])
         return out
+
+    def _plan(
+        self, stages: Sequence[str], hot: Sequence[int]
+    ) -> tuple[int, int, np.ndarray, list[tuple[str, int, int]]] | None:
+        """How ``score_stages`` scores ``stages`` in one pass: the block ``lo:hi`` of
+        adjacent arms that holds their arms, each arm's one-hot feature, and each stage's
+        part of the block; None when their arms are not disjoint runs of adjacent arms."""
+        found = [
+            (s, h, self._stage[s][2]) for s, h in zip(stages, hot, strict=True) if s in self._stage
+        ]
+        slices = [(s, h, sl) for s, h, sl in found if isinstance(sl, slice)]
+        if not found or len(slices) < len(found):
+            return None
+        lo = min(sl.start for _, _, sl in slices)
+        hi = max(sl.stop for _, _, sl in slices)
+        hot_of_arm = np.full(hi - lo, -1, dtype=np.intp)
+        spans = []
+        for stage, h, sl in slices:
+            a, b = sl.start - lo, sl.stop - lo
+            if (hot_of_arm[a:b] >= 0).any():
+                return None  # an arm in two stages needs two contexts
+            hot_of_arm[a:b] = h
+            spans.append((stage, a, b))
+        hot_of_arm[hot_of_arm < 0] = hot[0]  # arms of no stage here: scored, unused
+        return lo, hi, hot_of_arm, spans
+
+    def _levels_of(self, levels: list[float], stage: str) -> list[float]:
+        at = self._pher_of[stage]
+        return levels[at] if isinstance(at, slice) else [levels[i] for i in at]
 
     def _ucb(
         self, x: np.ndarray, idx: slice | list[int]

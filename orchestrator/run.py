@@ -24,8 +24,9 @@ class RunContext:
     intent: IntentResult
     features: list[float]
     """The run-constant part of the context vector (query and intent)."""
-    first_visits: dict[str, tuple[list[float], Any]] = field(default_factory=dict)
-    """Stage -> (context, scores) of its first visit, scored in one batch at run start."""
+    first_visits: dict[str, Any] = field(default_factory=dict)
+    """Stage -> (arm scores, assignment or None) of its first visit, scored in one pass and
+    chosen when the run starts (with no budget, the first visits' contexts are known)."""
     decisions: list[Decision] = field(default_factory=list)
     control_calls: int = 0
     """Model calls the control plane made (escalation choices), not agents' answers."""

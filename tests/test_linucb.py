@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from orchestrator.features import FeatureBuilder
 from orchestrator.linucb import LinUCB
 from orchestrator.policy import AssignmentPolicy
 
@@ -120,29 +121,49 @@ def test_batched_credit_equals_sequential_updates(
     np.testing.assert_array_equal(many.pulls, one.pulls)
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"a": [("r", "m1"), ("r", "m2")], "b": [("q", "m1"), ("r", "m1")]},  # r@m1 shared
+        {"a": [("r", "m1"), ("r", "m2")], "b": [("q", "m1"), ("q", "m2")]},  # one pass
+        {"a": [("r", "m1")], "c": [("p", "m1")], "b": [("q", "m1"), ("q", "m2")]},
+    ],
+    ids=["shared-arm", "adjacent", "three-stages"],
+)
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 3), vectors, st.floats(-1, 1)), max_size=20), vectors, vectors
 )
 def test_batched_stage_scoring_equals_scoring_each_stage(
-    history: list[tuple[int, np.ndarray, float]], x1: np.ndarray, x2: np.ndarray
+    layout: dict[str, list[tuple[str, str]]],
+    history: list[tuple[int, np.ndarray, float]],
+    x1: np.ndarray,
+    x2: np.ndarray,
 ) -> None:
-    policy = AssignmentPolicy(
-        LinUCB(DIM, alpha=0.7),
-        {"a": [("r", "m1"), ("r", "m2")], "b": [("q", "m1"), ("r", "m1")]},  # r@m1 shared
-    )
+    """A run's first visits, scored in one pass (or stage by stage when arms are shared),
+    score like each visit scored alone with its full context."""
+    policy = AssignmentPolicy(LinUCB(DIM, alpha=0.7), layout)
     for arm, x, r in history:
         policy.credit(
             [(policy.bandit.arms[arm % len(policy.bandit.arms)], x)], r, intent="i", quality=1.0
         )
-    batch = policy.score_stages({"a": x1.tolist(), "b": x2.tolist()}, "i")
-    for stage, x in (("a", x1), ("b", x2)):
+    stages = list(layout)
+    hot = [(3 * j + 1) % DIM for j in range(len(stages))]
+    c = (x1 + x2) / 2
+    c[hot] = 0.0
+    batch = policy.score_stages(stages, c, hot, "i")
+    assert set(batch) == set(stages)
+    for stage, h in zip(stages, hot, strict=True):
+        x = c.copy()
+        x[h] = 1.0
         direct = policy.assign(stage, x, intent="i")
         batched = policy.assign(stage, None, intent="i", scored=batch[stage])
         assert batched.decision.chosen == direct.decision.chosen
         for c1, c2 in zip(batched.decision.candidates, direct.decision.candidates, strict=True):
             np.testing.assert_allclose(
-                [c1.score, c1.mean, c1.bonus], [c2.score, c2.mean, c2.bonus], atol=1e-9
+                [c1.score, c1.mean, c1.bonus, c1.pheromone],
+                [c2.score, c2.mean, c2.bonus, c2.pheromone],
+                atol=1e-9,
             )
 
 
@@ -164,3 +185,17 @@ def test_decision_path_scores_equal_array_scores_through_updates_and_new_arms(
         np.testing.assert_allclose(mean, s.mean, atol=1e-12)
         np.testing.assert_allclose(bonus, s.bonus, atol=1e-12)
         np.testing.assert_allclose(left, s.left, atol=1e-12)
+
+
+@given(
+    st.lists(st.sampled_from(["triage", "resolve", "review", "s1", "s2"]), min_size=1, max_size=5)
+)
+def test_first_visit_contexts_are_the_stage_vectors(stages: list[str]) -> None:
+    features = FeatureBuilder()
+    base = features.base(query="refund order 123, is it broken?", intent="refund", confidence=0.6)
+    c, hot = features.first_visits(base, stages)
+    for stage, h in zip(stages, hot, strict=True):
+        assert c[h] == 0.0
+        x = c.copy()
+        x[h] = 1.0
+        assert x.tolist() == features.stage_list(base, stage=stage)
