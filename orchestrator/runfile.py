@@ -178,6 +178,18 @@ class _RunFileTracer(trace.Tracer):
         ctx = SpanContext(trace_id, rand(64) or 1, is_remote=False, trace_flags=_SAMPLED)
         return _RunSpan(self._sink, name, ctx, parent_id, attributes, start_time or time.time_ns())
 
+    def start_child(
+        self, parent: trace.Span, name: str, attributes: dict[str, Any] | None
+    ) -> trace.Span:
+        """A span under ``parent``, without building a ``Context`` to carry it (the
+        runtime's own spans: it holds its parents). Takes ``attributes`` over."""
+        p = parent.get_span_context()
+        ctx = SpanContext(p.trace_id, random.getrandbits(64) or 1, False, _SAMPLED)
+        span = _RunSpan(self._sink, name, ctx, p.span_id, None, time.time_ns())
+        if attributes:
+            span.attributes = attributes
+        return span
+
     @contextmanager
     def start_as_current_span(  # type: ignore[override]
         self,

@@ -9,8 +9,7 @@ span is not recording (no SDK configured), no child spans are made at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from opentelemetry import trace
@@ -80,6 +79,8 @@ class RunTracer:
     def __init__(self, provider: trace.TracerProvider | None = None) -> None:
         source = provider if provider is not None else trace.get_tracer_provider()
         self._tracer = source.get_tracer("orchestrator")
+        # the run-file tracer opens a child straight from its parent (no Context to build)
+        self._start_child = getattr(self._tracer, "start_child", None)
 
     def workflow(self, pipeline: str, *, run_id: str, query: str) -> Span:
         """The root span of one run."""
@@ -94,16 +95,20 @@ class RunTracer:
             },
         )
 
-    def child(self, parent: Span, name: str, attributes: Mapping[str, Any]) -> Span:
+    def child(self, parent: Span, name: str, attributes: dict[str, Any]) -> Span:
         """A span under ``parent``, or the invalid (no-op) span if the parent is not recording."""
         if not parent.is_recording():
             return INVALID_SPAN
+        if self._start_child is not None:
+            return cast(Span, self._start_child(parent, name, attributes))
         return self._tracer.start_span(
             name, context=set_span_in_context(parent), attributes=attributes
         )
 
     def agent(self, parent: Span, *, role: str, stage: str, model: str) -> Span:
         """``invoke_agent {role}`` for one stage visit."""
+        if not parent.is_recording():  # tracing off: build nothing
+            return INVALID_SPAN
         return self.child(
             parent,
             f"invoke_agent {role}",
@@ -118,6 +123,8 @@ class RunTracer:
     def chat(self, parent: Span, *, model: str, purpose: str = "answer") -> Span:
         """``chat {model}`` for one model call (``purpose``: answer, or escalation for a
         control-plane call)."""
+        if not parent.is_recording():
+            return INVALID_SPAN
         return self.child(
             parent,
             f"chat {model}",

@@ -10,7 +10,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from orchestrator.runfile import RunFileTracerProvider
-from orchestrator.tracing import ATTR
+from orchestrator.tracing import ATTR, RunTracer
 
 
 def test_a_run_file_holds_the_root_first_and_every_child(tmp_path: Path) -> None:
@@ -56,3 +56,26 @@ def test_api_context_propagation_and_exceptions_work(tmp_path: Path) -> None:
     assert lines[0]["events"][0]["name"] == "exception"
     assert lines[0]["events"][0]["attributes"]["exception.message"] == "boom"
     provider.shutdown()
+
+
+def test_runtime_spans_opened_straight_from_their_parent_nest_like_api_spans(
+    tmp_path: Path,
+) -> None:
+    provider = RunFileTracerProvider(tmp_path)
+    tracer = RunTracer(provider)
+    root = tracer.workflow("p", run_id="run-3", query="q")
+    agent = tracer.agent(root, role="r", stage="s", model="m")
+    chat = tracer.chat(agent, model="m")
+    chat.end()
+    agent.end()
+    root.end()
+    lines = [json.loads(x) for x in (tmp_path / "run-3.jsonl").read_text().splitlines()]
+    by_name = {s["name"]: s for s in lines}
+    assert by_name["invoke_agent r"]["parent_id"] == by_name["invoke_workflow p"]["span_id"]
+    assert by_name["chat m"]["parent_id"] == by_name["invoke_agent r"]["span_id"]
+    assert len({s["trace_id"] for s in lines}) == 1
+    assert by_name["invoke_agent r"]["attributes"][ATTR.STAGE] == "s"
+    off = RunTracer(trace.NoOpTracerProvider())
+    assert not off.agent(
+        off.workflow("p", run_id="x", query="q"), role="r", stage="s", model="m"
+    ).is_recording()
