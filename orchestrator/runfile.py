@@ -16,6 +16,7 @@ status_message, attributes, events: [{name, time_ns, attributes}]}``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -220,6 +221,7 @@ class _RunFileSink:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._dir = os.fspath(directory)
         self._pending: dict[int, list[_RunSpan]] = {}
         self._lock = threading.Lock()
         self._made = False
@@ -239,14 +241,28 @@ class _RunFileSink:
             root.attributes.get(ATTR.RUN_ID) or f"{root.get_span_context().trace_id:032x}"[:12]
         )
         try:
+            dumps, line = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+            data = b"".join([dumps(s.to_dict(), default=str, option=line) for s in spans])
+        except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
+            warnings.warn(f"could not write trace of run {run_id}: {exc}", stacklevel=1)
+            return
+        # plain os calls on str paths: pathlib and buffered io cost more than the write
+        tmp = f"{self._dir}/.{run_id}.{threading.get_ident()}.jsonl.tmp"
+        try:
             if not self._made:
-                self.directory.mkdir(parents=True, exist_ok=True)
+                os.makedirs(self._dir, exist_ok=True)
                 self._made = True
-            data = b"".join(orjson.dumps(s.to_dict(), default=str) + b"\n" for s in spans)
-            tmp = self.directory / f".{run_id}.{threading.get_ident()}.jsonl.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, self.directory / f"{run_id}.jsonl")  # never half a file
-        except (OSError, TypeError, ValueError, orjson.JSONEncodeError) as exc:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, f"{self._dir}/{run_id}.jsonl")  # never half a file
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             warnings.warn(f"could not write trace of run {run_id}: {exc}", stacklevel=1)
 
     def shutdown(self) -> None:

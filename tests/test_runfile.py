@@ -79,3 +79,19 @@ def test_runtime_spans_opened_straight_from_their_parent_nest_like_api_spans(
     assert not off.agent(
         off.workflow("p", run_id="x", query="q"), role="r", stage="s", model="m"
     ).is_recording()
+
+
+def test_an_unwritable_trace_directory_warns_and_the_run_goes_on(tmp_path: Path) -> None:
+    blocked = tmp_path / "traces"
+    blocked.write_text("a file where the trace directory should be")
+    tracer = RunFileTracerProvider(blocked).get_tracer("t")
+    root = tracer.start_span("root", attributes={ATTR.RUN_ID: "run-4"})
+    with pytest.warns(UserWarning, match="could not write trace of run run-4"):
+        root.end()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["traces"]
+
+
+def test_a_written_trace_leaves_no_temporary_file(tmp_path: Path) -> None:
+    tracer = RunFileTracerProvider(tmp_path / "deep" / "traces").get_tracer("t")
+    tracer.start_span("root", attributes={ATTR.RUN_ID: "run-5"}).end()
+    assert [p.name for p in (tmp_path / "deep" / "traces").iterdir()] == ["run-5.jsonl"]
