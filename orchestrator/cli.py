@@ -431,7 +431,9 @@ def eval_routing(
     t = report.targets()
     click.echo(
         f"ours >= 0.98x best quality at <= 0.5x its cost: {t['ours_98pct_quality_at_half_cost']}; "
-        f"ours on or above kNN: {t['ours_on_or_above_knn']}"
+        f"ours on or above kNN (frontiers read as curves): {t['ours_on_or_above_knn']}"
+        + (f" (below at ${t['ours_below_knn_at'][0]:.6f})" if t["ours_below_knn_at"] else "")
+        + f"; at each of kNN's own points: {t['ours_on_or_above_knn_at_sweep_points']}"
     )
     if json_out:
         Path(json_out).write_text(json.dumps(report.as_json(), indent=2))

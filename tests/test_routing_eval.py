@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agents import load_routing_set
-from orchestrator.routing_eval import LAMBDAS, evaluate_routing
+from orchestrator.routing_eval import LAMBDAS, _above, _curve, _dominates, evaluate_routing
 from tests.test_replay import REAL
 
 ORCH = str(Path(sys.executable).with_name("orch"))
@@ -89,3 +89,22 @@ def test_real_routerbench_sanity() -> None:
     ours = report.frontier["ours"]
     assert max(q for _, q, _ in ours) > 0.8  # learns far better than random
     assert min(c for c, _, _ in ours) < report.best_single["cost"] / 5
+
+
+def test_frontiers_compare_as_curves() -> None:
+    # two sweeps of one rising trade-off, sampled at interleaved costs: each "beats" the
+    # other at its own points, but as curves ours lies above everywhere
+    ours = [[1.0, 0.50], [3.0, 0.80], [5.0, 0.90]]
+    knn = [[1.0, 0.50], [2.0, 0.62], [4.0, 0.84], [5.0, 0.88]]
+    assert not _dominates(ours, knn)  # kNN's (2, 0.62) has no ours point at <= 2 as good
+    assert _above(ours, knn) is None
+    # truly below on a stretch: found, with where
+    worse = [[1.0, 0.50], [3.0, 0.60], [5.0, 0.90]]
+    assert _above(worse, knn) == pytest.approx([2.0, 0.55, 0.62])
+    # the other cannot be cheaper than anything ours offers
+    assert _above(ours, [[0.5, 0.3], *knn]) == pytest.approx([0.5, -np.inf, 0.3])
+    # beyond its dearest point a frontier keeps its best quality
+    assert _curve(ours, 9.0) == 0.90 and _above(ours, [[9.0, 0.91]]) is not None
+    # differences below one query's share of the mean are not differences
+    assert _above(ours, [[0.9999, 0.5004]], resolution=1e-3) is None
+    assert _above(ours, [[0.99, 0.5004]], resolution=1e-3) is not None
