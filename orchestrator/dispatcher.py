@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.automaton import StageMachine
-from orchestrator.types import Candidate, Decision
+from orchestrator.types import Candidate, Decision, LazyText
 
 __all__ = ["Dispatcher"]
 
@@ -37,12 +37,12 @@ class Dispatcher:
         allowed = self.machine.next_of(stage)
         decisions: list[Decision] = []
         chosen: str | None = None
-        reason = ""
+        reason: str | LazyText = ""
         for source, target in requests:
             if target is None:
                 continue
             if target in allowed:
-                chosen, reason = target, f"{source} asked for {target!r}"
+                chosen, reason = target, LazyText("%s asked for %r", source, target)
                 break
             decisions.append(
                 Decision(

@@ -77,7 +77,7 @@ from orchestrator.protocols import CALL_KEY, Judge
 from orchestrator.run import RunContext, RunResult
 from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
-from orchestrator.types import Candidate, Decision, estimate_tokens
+from orchestrator.types import Candidate, Decision, LazyText, estimate_tokens
 
 __all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
 
@@ -673,9 +673,12 @@ class Runtime:
                 kind="memory_tier",
                 stage=stage.name,
                 chosen=selection.tier,
-                reason=(
-                    f"{len(selection.lines)} of {selection.considered} earlier outputs relevant "
-                    f"to this role, {selection.tokens} of {role.context_tokens} context tokens"
+                reason=LazyText(
+                    "%d of %d earlier outputs relevant to this role, %d of %d context tokens",
+                    len(selection.lines),
+                    selection.considered,
+                    selection.tokens,
+                    role.context_tokens,
                 ),
             ),
         )
@@ -691,7 +694,7 @@ class Runtime:
             )
             self._memory_trace(ctx, span, stage.name)
             for d in recalled.decisions:
-                ctx.record(span, d._replace(stage=stage.name))
+                ctx.record(span, d.replace(stage=stage.name))
             lines = (*recalled.lines, *lines)
         team_fields: dict[str, Any] = {}
         if stage.team is not None:

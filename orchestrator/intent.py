@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
-from orchestrator.types import Decision, LazyCandidates
+from orchestrator.types import Decision, LazyCandidates, LazyText
 
 __all__ = ["UNKNOWN_INTENT", "IntentResult", "IntentRouter", "tokenize"]
 
@@ -155,14 +155,14 @@ class IntentRouter:
         best, conf = (labels[0], ranked[0]) if labels else (UNKNOWN_INTENT, 0.0)
         if conf < self.min_confidence:
             label = UNKNOWN_INTENT
-            reason = (
+            reason: str | LazyText = (
                 f"best match {best!r} scored {conf:.2f}, below the {self.min_confidence:.2f} "
                 "confidence floor"
             )
         else:
             label = best
             margin = conf - (ranked[1] if len(ranked) > 1 else 0.0)
-            reason = f"closest examples are {best!r} ({conf:.2f}, margin {margin:.2f})"
+            reason = LazyText("closest examples are %r (%.2f, margin %.2f)", best, conf, margin)
         decision = Decision(
             kind="intent",
             chosen=label,

@@ -23,7 +23,7 @@ import numpy as np
 from orchestrator.errors import BudgetExhausted, NoEligibleArm
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
-from orchestrator.types import Decision, LazyCandidates
+from orchestrator.types import Decision, LazyCandidates, LazyText
 
 __all__ = ["Assignment", "AssignmentPolicy", "RunCredit", "arm_name", "reward"]
 
@@ -31,6 +31,10 @@ __all__ = ["Assignment", "AssignmentPolicy", "RunCredit", "arm_name", "reward"]
 Scored = tuple[list[float], list[float], list[float], list[float]]
 """Per-arm (mean, exploration bonus, pheromone level, uncertainty left) of one stage, in
 candidate order."""
+
+
+_WHY = "highest score %.3f (mean %.3f + bonus %.3f + pheromone %s x %.3f x uncertainty left %.2f)"
+_WHY_VS = _WHY + " vs %s %.3f"
 
 
 def arm_name(role: str, model: str) -> str:
@@ -177,13 +181,22 @@ class AssignmentPolicy:
             runner_up = r if r < best else r + 1
         else:
             runner_up = None
+        # formatted only if read (a trace, --json): most decisions' reasons never are
         reason = (
-            f"highest score {ucb[best]:.3f} (mean {mean[best]:.3f} + bonus {bonus[best]:.3f}"
-            f" + pheromone {self._w_text} x {tau[best]:.3f}"
-            f" x uncertainty left {left[best]:.2f})"
+            LazyText(_WHY, ucb[best], mean[best], bonus[best], self._w_text, tau[best], left[best])
+            if runner_up is None
+            else LazyText(
+                _WHY_VS,
+                ucb[best],
+                mean[best],
+                bonus[best],
+                self._w_text,
+                tau[best],
+                left[best],
+                names[runner_up],
+                ucb[runner_up],
+            )
         )
-        if runner_up is not None:
-            reason += f" vs {names[runner_up]} {ucb[runner_up]:.3f}"
         decision = Decision(
             kind="assign",
             stage=stage,

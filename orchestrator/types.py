@@ -12,6 +12,7 @@ __all__ = [
     "Decision",
     "DecisionKind",
     "LazyCandidates",
+    "LazyText",
     "Message",
     "ModelReply",
     "estimate_tokens",
@@ -124,25 +125,108 @@ class LazyCandidates(Sequence[Candidate]):
         return repr(self._all())
 
 
-class Decision(NamedTuple):
+class LazyText:
+    """A ``%``-format and its arguments, formatted only when someone reads the text.
+
+    Decisions explain themselves in a sentence with several formatted numbers; with
+    tracing off most of those sentences are never read, so the decision path keeps the
+    template and its (immutable) arguments and ``Decision.reason`` formats them once, on
+    first access.
+    """
+
+    __slots__ = ("args", "template")
+
+    def __init__(self, template: str, *args: Any) -> None:
+        self.template = template
+        self.args = args
+
+    def __str__(self) -> str:
+        return self.template % self.args
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+class Decision:
     """One control-plane decision, recorded as an ``orchestrator.decision`` span event.
 
-    A NamedTuple rather than a frozen dataclass: every stage visit makes several, and a
-    NamedTuple is built in half the time. Build it with keywords.
+    Built with keywords and read-only by convention. A slotted class: every stage visit
+    makes several, and it is cheaper to build than a NamedTuple or a frozen dataclass.
+    ``reason`` may be given as a ``LazyText``; reading it always gives the formatted ``str``.
     """
+
+    __slots__ = ("_reason", "candidates", "chosen", "explore", "kind", "stage")
 
     kind: DecisionKind
     """What was decided (intent, stage, assign, tool_path, reroute, ...)."""
     chosen: str
     """What was chosen; empty when nothing could be."""
-    reason: str
-    """Why, in one human sentence."""
-    stage: str = ""
+    stage: str
     """The stage the decision belongs to, if any."""
-    candidates: Sequence[Candidate] = ()
+    candidates: Sequence[Candidate]
     """The options considered, in the order they were ranked."""
-    explore: bool | None = None
+    explore: bool | None
     """For learned choices: True when the choice was not the best mean (exploration)."""
+
+    def __init__(
+        self,
+        *,
+        kind: DecisionKind,
+        chosen: str,
+        reason: str | LazyText,
+        stage: str = "",
+        candidates: Sequence[Candidate] = (),
+        explore: bool | None = None,
+    ) -> None:
+        self.kind = kind
+        self.chosen = chosen
+        self._reason = reason
+        self.stage = stage
+        self.candidates = candidates
+        self.explore = explore
+
+    @property
+    def reason(self) -> str:
+        """Why, in one human sentence."""
+        r = self._reason
+        if type(r) is not str:
+            r = self._reason = str(r)
+        return r
+
+    def replace(self, **changes: Any) -> Decision:
+        """A copy with ``changes`` (keyword fields) applied."""
+        fields = {
+            "kind": self.kind,
+            "chosen": self.chosen,
+            "reason": self._reason,
+            "stage": self.stage,
+            "candidates": self.candidates,
+            "explore": self.explore,
+        }
+        return Decision(**(fields | changes))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.kind,
+            self.chosen,
+            self.reason,
+            self.stage,
+            tuple(self.candidates),
+            self.explore,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if isinstance(other, Decision) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(kind={self.kind!r}, chosen={self.chosen!r}, reason={self.reason!r}, "
+            f"stage={self.stage!r}, candidates={list(self.candidates)!r}, "
+            f"explore={self.explore!r})"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for traces and run results)."""

@@ -13,7 +13,7 @@ from orchestrator import Pipeline, Role, Runtime, Stage
 from orchestrator.errors import InputError, StateFileError
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.tracing import ATTR
-from orchestrator.types import Candidate
+from orchestrator.types import Candidate, Decision, LazyText
 from skills import skill
 from tests.conftest import find_order_id, make_desk, refund
 
@@ -62,6 +62,31 @@ def test_happy_path_runs_every_stage_and_traces_it(desk: Pipeline) -> None:
     ]
     assert cands and all(c["score"] is not None and c["pheromone"] is not None for c in cands)
     assert [c["name"] for c in cands] == ["triager@m"]  # the first assign: triage
+    # reasons built lazily read as the same text in the result and in the trace
+    events = decision_events(spans)
+    assert [e[ATTR.D_REASON] for e in events] == [d.reason for d in result.decisions]
+    assert all(type(d.reason) is str and d.reason for d in result.decisions)
+    assert result.decisions[1].reason.startswith("highest score")
+
+
+def test_decision_reason_is_formatted_once_when_read() -> None:
+    calls = []
+
+    class Counted(LazyText):
+        def __str__(self) -> str:
+            calls.append(1)
+            return super().__str__()
+
+    d = Decision(kind="assign", chosen="r@m", reason=Counted("score %.3f vs %r", 0.12345, "x"))
+    assert not calls  # nothing formatted on the decision path
+    assert d.reason == "score 0.123 vs 'x'" and d.reason == "score 0.123 vs 'x'"
+    assert len(calls) == 1
+    moved = d.replace(stage="s1")
+    assert (moved.stage, moved.reason, moved.chosen) == ("s1", d.reason, "r@m")
+    assert (
+        moved != d and moved == d.replace(stage="s1") and hash(moved) == hash(d.replace(stage="s1"))
+    )
+    assert d.as_dict() == {"kind": "assign", "chosen": "r@m", "reason": "score 0.123 vs 'x'"}
 
 
 def test_model_asking_for_a_forbidden_stage_is_blocked_and_the_run_continues(
