@@ -32,7 +32,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from orchestrator.tracing import ATTR
+from orchestrator.tracing import ATTR, DECISION_EVENT, decision_attributes
+from orchestrator.types import Decision
 
 __all__ = ["RunFileTracerProvider"]
 
@@ -69,7 +70,7 @@ class _RunSpan(trace.Span):
         self.name = name
         self.parent_id = parent_id
         self.attributes: dict[str, Any] = dict(attributes) if attributes else {}
-        self.events: list[tuple[str, int, dict[str, Any]]] = []
+        self.events: list[tuple[str, int, dict[str, Any] | Decision]] = []
         self.start_ns = start_ns
         self.end_ns: int | None = None
         self.status = "UNSET"
@@ -97,6 +98,12 @@ class _RunSpan(trace.Span):
     ) -> None:
         if self.end_ns is None:
             self.events.append((name, timestamp or time.time_ns(), dict(attributes or {})))
+
+    def add_decision(self, decision: Decision) -> None:
+        """An ``orchestrator.decision`` event whose attributes are built when the file is
+        written, in one pass at the end of the run, not between the run's steps."""
+        if self.end_ns is None:
+            self.events.append((DECISION_EVENT, time.time_ns(), decision))
 
     def add_link(self, context: SpanContext, attributes: Mapping[str, Any] | None = None) -> None:
         """Links are not kept in run files."""
@@ -151,7 +158,14 @@ class _RunSpan(trace.Span):
             "status": self.status,
             "status_message": self.status_message,
             "attributes": self.attributes,
-            "events": [{"name": n, "time_ns": t, "attributes": a} for n, t, a in self.events],
+            "events": [
+                {
+                    "name": n,
+                    "time_ns": t,
+                    "attributes": a if isinstance(a, dict) else decision_attributes(a),
+                }
+                for n, t, a in self.events
+            ],
         }
 
 

@@ -143,7 +143,12 @@ class RunTracer:
     def decision(span: Span, d: Decision) -> None:
         """Record ``d`` as an ``orchestrator.decision`` event on ``span``."""
         if span.is_recording():
-            span.add_event(DECISION_EVENT, attributes=decision_attributes(d))
+            # the run-file span keeps the decision and writes its attributes with the file
+            add = getattr(span, "add_decision", None)
+            if add is not None:
+                add(d)
+            else:
+                span.add_event(DECISION_EVENT, attributes=decision_attributes(d))
 
     @staticmethod
     def fail(span: Span, message: str) -> None:

@@ -95,3 +95,24 @@ def test_a_written_trace_leaves_no_temporary_file(tmp_path: Path) -> None:
     tracer = RunFileTracerProvider(tmp_path / "deep" / "traces").get_tracer("t")
     tracer.start_span("root", attributes={ATTR.RUN_ID: "run-5"}).end()
     assert [p.name for p in (tmp_path / "deep" / "traces").iterdir()] == ["run-5.jsonl"]
+
+
+def test_decisions_in_a_run_file_match_the_eager_event_attributes(tmp_path: Path) -> None:
+    # the run-file span keeps decisions and builds their attributes when the file is
+    # written; the result must be what an SDK span gets at record time
+    from orchestrator import Runtime
+    from orchestrator.tracing import DECISION_EVENT, decision_attributes
+    from tests.conftest import make_desk
+
+    rt = Runtime(make_desk(), tracer_provider=RunFileTracerProvider(tmp_path), learn=False)
+    result = rt.run("refund my order 42")
+    lines = [json.loads(x) for x in (tmp_path / f"{result.run_id}.jsonl").read_text().splitlines()]
+    events = sorted(
+        (e for s in lines for e in s["events"] if e["name"] == DECISION_EVENT),
+        key=lambda e: e["time_ns"],
+    )
+    assert len(events) == len(result.decisions) > 5
+    assert [e["attributes"] for e in events] == [decision_attributes(d) for d in result.decisions]
+    assert {"intent", "assign", "memory_tier", "stage"} <= {
+        e["attributes"][ATTR.D_KIND] for e in events
+    }
