@@ -51,22 +51,27 @@ class _RunSpan(trace.Span):
         "events",
         "name",
         "parent_id",
+        "span_id",
         "start_ns",
         "status",
         "status_message",
+        "trace_id",
     )
 
     def __init__(
         self,
         sink: _RunFileSink,
         name: str,
-        ctx: SpanContext,
+        trace_id: int,
+        span_id: int,
         parent_id: int | None,
         attributes: Mapping[str, Any] | None,
         start_ns: int,
     ) -> None:
         self._sink = sink
-        self._ctx = ctx
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self._ctx: SpanContext | None = None  # built when asked for: most never are
         self.name = name
         self.parent_id = parent_id
         self.attributes: dict[str, Any] = dict(attributes) if attributes else {}
@@ -77,6 +82,8 @@ class _RunSpan(trace.Span):
         self.status_message: str | None = None
 
     def get_span_context(self) -> SpanContext:
+        if self._ctx is None:
+            self._ctx = SpanContext(self.trace_id, self.span_id, False, _SAMPLED)
         return self._ctx
 
     def is_recording(self) -> bool:
@@ -150,8 +157,8 @@ class _RunSpan(trace.Span):
         """The span's line in the run file."""
         return {
             "name": self.name,
-            "trace_id": f"{self._ctx.trace_id:032x}",
-            "span_id": f"{self._ctx.span_id:016x}",
+            "trace_id": f"{self.trace_id:032x}",
+            "span_id": f"{self.span_id:016x}",
             "parent_id": f"{self.parent_id:016x}" if self.parent_id is not None else None,
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
@@ -190,17 +197,29 @@ class _RunFileTracer(trace.Tracer):
             trace_id, parent_id = parent.trace_id, parent.span_id
         else:
             trace_id, parent_id = rand(128) or 1, None
-        ctx = SpanContext(trace_id, rand(64) or 1, is_remote=False, trace_flags=_SAMPLED)
-        return _RunSpan(self._sink, name, ctx, parent_id, attributes, start_time or time.time_ns())
+        return _RunSpan(
+            self._sink,
+            name,
+            trace_id,
+            rand(64) or 1,
+            parent_id,
+            attributes,
+            start_time or time.time_ns(),
+        )
 
     def start_child(
         self, parent: trace.Span, name: str, attributes: dict[str, Any] | None
     ) -> trace.Span:
         """A span under ``parent``, without building a ``Context`` to carry it (the
         runtime's own spans: it holds its parents). Takes ``attributes`` over."""
-        p = parent.get_span_context()
-        ctx = SpanContext(p.trace_id, random.getrandbits(64) or 1, False, _SAMPLED)
-        span = _RunSpan(self._sink, name, ctx, p.span_id, None, time.time_ns())
+        if type(parent) is _RunSpan:
+            trace_id, parent_id = parent.trace_id, parent.span_id
+        else:
+            p = parent.get_span_context()
+            trace_id, parent_id = p.trace_id, p.span_id
+        span = _RunSpan(
+            self._sink, name, trace_id, random.getrandbits(64) or 1, parent_id, None, time.time_ns()
+        )
         if attributes:
             span.attributes = attributes
         return span
@@ -241,7 +260,7 @@ class _RunFileSink:
         self._made = False
 
     def finished(self, span: _RunSpan) -> None:
-        trace_id = span.get_span_context().trace_id
+        trace_id = span.trace_id
         with self._lock:
             if span.parent_id is not None:
                 self._pending.setdefault(trace_id, []).append(span)
@@ -251,9 +270,7 @@ class _RunFileSink:
 
     def _write(self, spans: list[_RunSpan]) -> None:
         root = spans[0]
-        run_id = str(
-            root.attributes.get(ATTR.RUN_ID) or f"{root.get_span_context().trace_id:032x}"[:12]
-        )
+        run_id = str(root.attributes.get(ATTR.RUN_ID) or f"{root.trace_id:032x}"[:12])
         try:
             dumps, line = orjson.dumps, orjson.OPT_APPEND_NEWLINE
             data = b"".join([dumps(s.to_dict(), default=str, option=line) for s in spans])
