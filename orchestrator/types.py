@@ -193,9 +193,9 @@ class Decision:
             r = self._reason = str(r)
         return r
 
-    def replace(self, **changes: Any) -> Decision:
-        """A copy with ``changes`` (keyword fields) applied."""
-        fields = {
+    def _fields(self) -> dict[str, Any]:
+        """The constructor's keywords (the reason as given: still lazy if it was)."""
+        return {
             "kind": self.kind,
             "chosen": self.chosen,
             "reason": self._reason,
@@ -203,17 +203,14 @@ class Decision:
             "candidates": self.candidates,
             "explore": self.explore,
         }
-        return Decision(**(fields | changes))
+
+    def replace(self, **changes: Any) -> Decision:
+        """A copy with ``changes`` (keyword fields) applied."""
+        return Decision(**(self._fields() | changes))
 
     def _key(self) -> tuple[Any, ...]:
-        return (
-            self.kind,
-            self.chosen,
-            self.reason,
-            self.stage,
-            tuple(self.candidates),
-            self.explore,
-        )
+        fields = self._fields() | {"reason": self.reason, "candidates": tuple(self.candidates)}
+        return tuple(fields.values())
 
     def __eq__(self, other: object) -> bool:
         return self._key() == other._key() if isinstance(other, Decision) else NotImplemented
