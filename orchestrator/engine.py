@@ -26,9 +26,9 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, StateGraph
 from langgraph.runtime import Runtime as GraphRuntime
 from opentelemetry import trace
-from opentelemetry.trace import Span
+from opentelemetry.trace import INVALID_SPAN, Span
 
-from agents import ModelPool, build_messages, default_pool, parse_reply
+from agents import ModelPool, Role, build_messages, default_pool, parse_reply
 from agents.group_judge import ModelGroupJudge
 from agents.prompts import (
     ParsedReply,
@@ -71,7 +71,7 @@ from orchestrator.learner import Learner
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
 from orchestrator.pipeline import Pipeline, Stage, StageView
-from orchestrator.policy import AssignmentPolicy, RunCredit, arm_name, reward
+from orchestrator.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
 from orchestrator.policystore import PolicyStore
 from orchestrator.protocols import CALL_KEY, Judge
 from orchestrator.run import RunContext, RunResult
@@ -116,8 +116,17 @@ class _Outcome:
     facts: dict[str, Any]
 
 
-_UNSCORED: tuple[None, None] = (None, None)
-"""A visit whose arms were not scored when the run started (a revisit, or a budget)."""
+class _RoleAt(NamedTuple):
+    """A role working at a stage: what the definition fixes for every such visit."""
+
+    role: Role
+    permitted: Sequence[str]
+    """Skills the role may call at the stage."""
+    tool_graph: Any
+    """The stage's tool graph for the role, or None."""
+    skills: list[str]
+    """``name(arg, ...)`` of each permitted skill, for the prompt."""
+    allowed_next: Sequence[str]
 
 
 class _Visit(NamedTuple):
@@ -219,6 +228,21 @@ class Runtime:
             for s in pipeline.stages.values()
             for r in s.roles
         }
+        self._role_at = {
+            (s.name, r): _RoleAt(
+                role=pipeline.roles[r],
+                permitted=pipeline.permitted[(s.name, r)],
+                tool_graph=pipeline.tool_graphs.get((s.name, r)),
+                skills=[
+                    f"{k}({', '.join(pipeline.registry.get(k).params)})"
+                    for k in pipeline.permitted[(s.name, r)]
+                ],
+                allowed_next=pipeline.machine.next_of(s.name),
+            )
+            for s in pipeline.stages.values()
+            for r in s.roles
+        }
+        """What a stage visit by a role needs that is fixed by the definition."""
         self._shortfalls: dict[tuple[str, str], dict[str, str]] = {}
         for stage_name, pairs in stage_arms.items():
             excluded = self._capability_exclusions(stage_name, "")
@@ -442,22 +466,22 @@ class Runtime:
             stages = self._worked_stages
             c, hot = self.features.first_visits(ctx.features, stages)
             first = ctx.first_visits
+            stage_list = self.features.stage_list
+            base = ctx.features
             with self.policy.lock:
                 scored = self.policy.score_stages(stages, c, hot, intent.label)
                 for stage, arms in scored.items():  # and chosen, unless a breaker opens
                     try:
-                        first[stage] = (
-                            arms,
-                            self.policy.assign(
-                                stage,
-                                None,
-                                intent=intent.label,
-                                excluded=self._capability_exclusions(stage, intent.label),
-                                scored=arms,
-                            ),
+                        chosen: Assignment | None = self.policy.assign(
+                            stage,
+                            None,
+                            intent=intent.label,
+                            excluded=self._capability_exclusions(stage, intent.label),
+                            scored=arms,
                         )
                     except RunError:  # no eligible arm: the visit itself reports it
-                        first[stage] = (arms, None)
+                        chosen = None
+                    first[stage] = (arms, chosen, stage_list(base, stage=stage))
         return ctx
 
     def _execute(
@@ -492,7 +516,17 @@ class Runtime:
     def _finish(self, ctx: RunContext, final: Mapping[str, Any], error: str | None) -> RunResult:
         trail = tuple(final.get("trail", ()))
         records = final.get("outputs", [])
-        outputs = tuple(o for o in records if o["kind"] == "answer")
+        cost = 0.0
+        tokens_in = tokens_out = calls = 0
+        answers: list[dict[str, Any]] = []
+        for o in records:  # one pass: a run's end is on every run's path
+            cost += o["cost"]
+            tokens_in += o["input_tokens"]
+            tokens_out += o["output_tokens"]
+            calls += o.get("calls", 0)
+            if o["kind"] == "answer":
+                answers.append(o)
+        outputs = tuple(answers)
         last = trail[-1] if trail else ""
         stage = self.pipeline.stages.get(last)
         status = "failed" if error else ("escalated" if stage and stage.failure else "ok")
@@ -501,9 +535,6 @@ class Runtime:
         quality = self.judge.score(
             _Outcome(status=status, answer=answer, outputs=outputs, facts=facts)
         )
-        cost = sum(o["cost"] for o in records)
-        tokens_in = sum(o["input_tokens"] for o in records)
-        tokens_out = sum(o["output_tokens"] for o in records)
         value = reward(quality, cost, self.cost_weight)
         # A failed run has no outcome to learn from; resumed to the end, it is credited once.
         if self.learn and records and status != "failed":
@@ -545,7 +576,7 @@ class Runtime:
             reward=value,
             decisions=tuple(ctx.decisions),
             control_calls=ctx.control_calls,
-            llm_calls=sum(o.get("calls", 0) for o in records),
+            llm_calls=calls,
             outputs=outputs,
             facts=facts,
             error=error,
@@ -566,13 +597,17 @@ class Runtime:
         limited = self.budget.limit_usd is not None
         spent = sum(o["cost"] for o in state["outputs"]) if limited else 0.0
         visits = state["trail"].count(stage.name)
-        scored, assignment = _UNSCORED if visits else ctx.first_visits.get(stage.name, _UNSCORED)
-        x_list = self.features.stage_list(
-            ctx.features,
-            stage=stage.name,
-            visits=visits,
-            budget_left=self.budget.left_fraction(spent),
-        )
+        first = None if visits else ctx.first_visits.get(stage.name)
+        if first is not None:  # scored, chosen and its context built when the run started
+            scored, assignment, x_list = first
+        else:
+            scored = assignment = None
+            x_list = self.features.stage_list(
+                ctx.features,
+                stage=stage.name,
+                visits=visits,
+                budget_left=self.budget.left_fraction(spent),
+            )
         excluded = self._capability_exclusions(stage.name, ctx.intent.label)
         if limited:
             names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
@@ -598,8 +633,12 @@ class Runtime:
                     excluded=excluded,
                     scored=scored,
                 )
-        span = self.tracer.agent(
-            ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
+        span = (
+            self.tracer.agent(
+                ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
+            )
+            if ctx.traced
+            else INVALID_SPAN
         )
         visit = _Visit(
             stage=stage,
@@ -624,11 +663,9 @@ class Runtime:
         """Tools, context, model call and next stage for one assigned stage visit."""
         p = self.pipeline
         stage, role_name = visit.stage, visit.role
-        role = p.roles[role_name]
+        role, permitted, graph, skills, allowed_next = self._role_at[(stage.name, role_name)]
         request = state["request"]
-        permitted = p.permitted[(stage.name, role_name)]
         facts: dict[str, Any] = dict(state["facts"])
-        graph = p.tool_graphs.get((stage.name, role_name))
         extra: list[Any] = []  # replies of control-plane calls (an escalation's choice)
         if graph is not None:
             failed: dict[str, str] = {}
@@ -711,8 +748,8 @@ class Runtime:
                 intent=request["intent"],
                 facts=facts,
                 context=lines,
-                skills=[f"{k}({', '.join(p.registry.get(k).params)})" for k in permitted],
-                allowed_next=p.machine.next_of(stage.name),
+                skills=skills,
+                allowed_next=allowed_next,
             )
             reply, model = self._call_model(
                 visit, model, messages, role.max_output_tokens, ctx, span

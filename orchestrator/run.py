@@ -25,16 +25,23 @@ class RunContext:
     features: list[float]
     """The run-constant part of the context vector (query and intent)."""
     first_visits: dict[str, Any] = field(default_factory=dict)
-    """Stage -> (arm scores, assignment or None) of its first visit, scored in one pass and
-    chosen when the run starts (with no budget, the first visits' contexts are known)."""
+    """Stage -> (arm scores, assignment or None, context x) of its first visit, scored in
+    one pass and chosen when the run starts (with no budget, the first visits' contexts are
+    known)."""
     decisions: list[Decision] = field(default_factory=list)
     control_calls: int = 0
     """Model calls the control plane made (escalation choices), not agents' answers."""
+    traced: bool = field(init=False)
+    """Whether the run's root span records (its children do exactly when it does)."""
+
+    def __post_init__(self) -> None:
+        self.traced = self.root.is_recording()
 
     def record(self, span: Span, decision: Decision) -> None:
         """Keep ``decision`` for the result and emit it as an event on ``span``."""
         self.decisions.append(decision)
-        RunTracer.decision(span, decision)
+        if self.traced:
+            RunTracer.decision(span, decision)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
