@@ -56,7 +56,7 @@ class LinUCB:
         self._m = np.concatenate([a_inv, theta[:, None, :]], axis=1)  # (n, d + 1, d)
         self.a_inv = self._m[:, : self.dim, :]
         self.theta = self._m[:, self.dim, :]
-        self._rows: dict[tuple[int, int], np.ndarray] = {}  # 2-D views of runs of arms
+        self._rows: dict[tuple[Any, ...], Any] = {}  # views of runs of arms, gather plans
 
     def ensure_arms(self, names: Sequence[str]) -> list[int]:
         """Indices of ``names``, adding unseen arms with the prior A = ridge * I."""
@@ -130,16 +130,26 @@ class LinUCB:
         """
         d = self.dim
         k = stop - start
-        rows = self._rows.get((start, stop))
-        if rows is None:
-            rows = self._rows[(start, stop)] = self._m[start:stop].reshape(-1, d)
-        r = np.dot(rows, c).reshape(k, d + 1)  # per arm: A^-1 c, then theta . c
-        at = np.arange(k)
-        block = self._m[start:stop]
-        var = np.dot(r[:, :d], c) + 2.0 * r[at, hot] + block[at, hot, hot]
-        mean = (r[:, d] + block[at, d, hot]).tolist()
+        key = (start, stop, hot.tobytes())
+        plan = self._rows.get(key)
+        if plan is None:  # the block as 2-D rows, and where each arm's one-hot terms lie
+            arm = np.arange(k)
+            rows = self._m[start:stop].reshape(-1, d)
+            at_r = np.concatenate([arm * (d + 1) + hot, arm * (d + 1) + d])
+            first = (start + arm) * (d + 1) * d
+            at_m = np.concatenate([first + hot * d + hot, first + d * d + hot])
+            plan = self._rows[key] = (rows, at_r, at_m, self._m.reshape(-1))
+        rows, at_r, at_m, flat = plan
+        r = np.dot(rows, c)  # per arm: A^-1 c, then theta . c
+        quad = np.dot(r.reshape(k, d + 1)[:, :d], c).tolist()  # c . A^-1 c
+        u = r.take(at_r).tolist()  # (A^-1 c)[h] per arm, then theta . c per arm
+        m = flat.take(at_m).tolist()  # A^-1[h, h] per arm, then theta[h] per arm
         sqrt = math.sqrt
-        sd = [sqrt(v) if v > 0.0 else 0.0 for v in var.tolist()]
+        sd = []
+        for i in range(k):
+            v = quad[i] + 2.0 * u[i] + m[i]
+            sd.append(sqrt(v) if v > 0.0 else 0.0)
+        mean = [u[i] + m[i] for i in range(k, 2 * k)]
         inv = sqrt(self.ridge / (float(np.dot(c, c)) + 1.0))
         a = self.alpha
         return mean, [a * s for s in sd], [s * inv if s * inv < 1.0 else 1.0 for s in sd]
