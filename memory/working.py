@@ -65,14 +65,16 @@ _COMMON = frozenset(
 )
 
 
-@lru_cache(maxsize=256)
-def _root(n: int) -> float:
-    return math.sqrt(n or 1)
-
-
 @lru_cache(maxsize=4096)
 def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(text.lower()) if w not in _COMMON)
+
+
+@lru_cache(maxsize=4096)
+def _profile(text: str) -> tuple[frozenset[str], float]:
+    """An item's distinctive words and the weight of one of them, 1 / sqrt(how many)."""
+    words = _words(text)
+    return words, 1.0 / math.sqrt(len(words) or 1)
 
 
 def make_item(*, stage: str, role: str, text: str) -> dict[str, Any]:
@@ -143,15 +145,14 @@ def select_for_role(
         text = item["text"]
         if not text:
             continue
-        words = _words(text)
-        if k == last and item["stage"] == previous_stage:
-            score = 1.0  # the stage this one follows: always relevant
-        elif want.isdisjoint(words):
+        words, weight = _profile(text)
+        shared = want & words
+        # the stage this one follows is always relevant; others only if they share words
+        score = 1.0 if k == last and item["stage"] == previous_stage else 0.0
+        if shared:
+            score += len(shared) * weight
+        elif not score:
             continue  # nothing this role needs
-        else:
-            score = 0.0
-        if not want.isdisjoint(words):
-            score += len(want & words) / _root(len(words))
         scored.append((-score - 0.01 * k / n, k))
     scored.sort()
     chosen: list[int] = []
@@ -164,7 +165,7 @@ def select_for_role(
         used += cost
     chosen.sort()
     return ContextSelection(
-        lines=tuple(items[k]["line"] for k in chosen),
+        lines=tuple([items[k]["line"] for k in chosen]),
         tokens=used,
         considered=n,
         tier=ROLE_TIER,
