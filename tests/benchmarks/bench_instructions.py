@@ -1,0 +1,133 @@
+"""Control-plane cost counted, not timed. Run:  python tests/benchmarks/bench_instructions.py
+
+The same comparison as bench_runtime.py's per-step benchmark (a 10-stage linear pipeline
+through our Runtime vs the same graph in raw LangGraph), run under valgrind's cachegrind,
+which counts the instructions executed and simulates the caches (L1, and a 512 KiB
+last level standing in for this machine's L2). The counts do not depend on the machine's
+load or clock, so a change of a few percent shows in one run; wall time needs many
+interleaved runs and still drifts with the machine's state (see docs/benchmarks.md).
+
+Four processes run the same script: one only sets up (imports, graphs, warm-up), one runs
+raw LangGraph 2N times, and two run raw and ours alternately N times each (tracing off;
+JSONL tracing). Subtracting the set-up process leaves raw's and ours' cost per step.
+Needs valgrind on PATH; takes about 4 minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+STEPS = 10
+RUNS = 100
+"""Runs of each side per measured process."""
+LAST_LEVEL = "524288,8,64"
+"""Simulated last-level cache: 512 KiB, 8-way, 64-byte lines (an EPYC core's L2)."""
+
+
+def child(mode: str, n: int, trace_dir: str) -> None:
+    """The measured program: set up both graphs, warm up, then run ``mode``."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_runtime as bench
+
+    import orchestrator.engine as engine
+    from orchestrator import Runtime
+    from orchestrator.telemetry import make_provider
+
+    # ~50x slower under valgrind: without this, the learner's linger would expire after
+    # every run and learning would be batched far more finely than in real time
+    engine.LEARN_LINGER_S = 1e6
+    provider = make_provider("jsonl", trace_dir=Path(trace_dir)) if mode == "on" else None
+    raw = bench.raw_langgraph()
+    ours = Runtime(bench.our_pipeline(), tracer_provider=provider)
+    raw_input = {"query": bench.QUERY, "outputs": [], "cost": 0.0}
+    for _ in range(10):
+        raw.invoke(raw_input)
+        ours.run(bench.QUERY)
+    ours.flush()
+    for i in range(0 if mode == "base" else n):
+        raw.invoke(raw_input)
+        if mode == "raw":
+            raw.invoke(raw_input)
+        else:
+            ours.run(bench.QUERY)
+            if i % bench.BLOCK == bench.BLOCK - 1:  # learning applied per block, as timed
+                ours.flush()
+    ours.close()
+
+
+def totals(path: Path) -> dict[str, int]:
+    events: list[str] = []
+    for line in path.read_text().splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("summary:"):
+            return dict(zip(events, map(int, line.split()[1:]), strict=True))
+    raise ValueError(f"{path}: no summary line; did cachegrind finish?")
+
+
+def measure(mode: str, n: int, out: Path) -> dict[str, int]:
+    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    file = out / f"cachegrind.{mode}"
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=yes",
+            f"--LL={LAST_LEVEL}",
+            f"--cachegrind-out-file={file}",
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            str(n),
+            str(out / f"traces-{mode}"),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    return totals(file)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=RUNS, help="runs of each side (default 100)")
+    ap.add_argument("--child", nargs=3, metavar=("MODE", "N", "TRACE_DIR"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), args.child[2])
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed; install it (e.g. apt install valgrind) to count")
+    n = args.runs
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
+        print(f"running 4 processes under cachegrind ({n} runs a side), about 4 minutes ...")
+        jobs = {m: pool.submit(measure, m, n, Path(tmp)) for m in ("base", "raw", "off", "on")}
+        t = {m: j.result() for m, j in jobs.items()}
+
+    def per_step(mode: str, key: str) -> tuple[float, float]:
+        def get(m: str) -> int:
+            return t[m][key] if key in t[m] else sum(t[m][k] for k in key.split("+"))
+
+        raw = (get("raw") - get("base")) / (2 * n * STEPS)
+        ours = (get(mode) - get("base")) / (n * STEPS) - raw
+        return raw, ours
+
+    for key, label in (("Ir", "instructions"), ("ILmr+DLmr+DLmw", "last-level misses")):
+        raw, off = per_step("off", key)
+        _, on = per_step("on", key)
+        print(
+            f"{label} per step: raw LangGraph {raw:,.0f} | ours, tracing off {off:,.0f} "
+            f"({off / raw:.3f}x) | ours, JSONL tracing {on:,.0f} ({on / raw:.3f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
