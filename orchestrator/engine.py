@@ -26,7 +26,7 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, StateGraph
 from langgraph.runtime import Runtime as GraphRuntime
 from opentelemetry import trace
-from opentelemetry.trace import INVALID_SPAN, Span
+from opentelemetry.trace import Span
 
 from agents import ModelPool, Role, build_messages, default_pool, parse_reply
 from agents.group_judge import ModelGroupJudge
@@ -633,12 +633,8 @@ class Runtime:
                     excluded=excluded,
                     scored=scored,
                 )
-        span = (
-            self.tracer.agent(
-                ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
-            )
-            if ctx.traced
-            else INVALID_SPAN
+        span = self.tracer.agent(
+            ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )
         visit = _Visit(
             stage=stage,
