@@ -15,7 +15,7 @@ import orjson
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, set_span_in_context
 
-from orchestrator.types import Decision
+from orchestrator.types import Decision, LazyCandidates
 
 __all__ = ["ATTR", "DECISION_EVENT", "RunTracer"]
 
@@ -69,7 +69,9 @@ def decision_attributes(d: Decision) -> dict[str, Any]:
     if d.candidates:
         # one string attribute: the SDK validates every element of an array attribute,
         # which costs more than encoding the candidates (each as a list of its fields)
-        attrs[ATTR.D_CANDIDATES] = orjson.dumps([list(c) for c in d.candidates]).decode()
+        c = d.candidates
+        rows = c.rows() if type(c) is LazyCandidates else [tuple(x) for x in c]
+        attrs[ATTR.D_CANDIDATES] = orjson.dumps(rows).decode()
     return attrs
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Literal, NamedTuple
 
 __all__ = [
@@ -105,6 +106,13 @@ class LazyCandidates(Sequence[Candidate]):
             rows = zip(*self._columns, strict=True)
             self._items = tuple(Candidate._make(row + pad) for row in rows)
         return self._items
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every candidate as a plain tuple of Candidate's fields (None where not given),
+        straight from the columns: what a trace encoder needs, without the records."""
+        n = len(self._columns[0])
+        pad = [repeat(None, n) for _ in range(len(Candidate._fields) - len(self._columns))]
+        return list(zip(*self._columns, *pad, strict=True))
 
     def __getitem__(self, i: Any) -> Any:
         return self._all()[i]

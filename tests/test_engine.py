@@ -12,8 +12,8 @@ from agents import ScriptedModel
 from orchestrator import Pipeline, Role, Runtime, Stage
 from orchestrator.errors import InputError, StateFileError
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
-from orchestrator.tracing import ATTR
-from orchestrator.types import Candidate, Decision, LazyText
+from orchestrator.tracing import ATTR, decision_attributes
+from orchestrator.types import Candidate, Decision, LazyCandidates, LazyText
 from skills import skill
 from tests.conftest import find_order_id, make_desk, refund
 
@@ -87,6 +87,24 @@ def test_decision_reason_is_formatted_once_when_read() -> None:
         moved != d and moved == d.replace(stage="s1") and hash(moved) == hash(d.replace(stage="s1"))
     )
     assert d.as_dict() == {"kind": "assign", "chosen": "r@m", "reason": "score 0.123 vs 'x'"}
+
+
+def test_lazy_candidates_rows_are_the_candidates_fields() -> None:
+    cands = LazyCandidates(["a@m", "b@m"], [0.5, None], [0.25, 0.0], [0.25, 0.0], [None, "budget"])
+    assert (
+        cands.rows()
+        == [tuple(c) for c in cands]
+        == [
+            ("a@m", 0.5, 0.25, 0.25, None, None),
+            ("b@m", None, 0.0, 0.0, "budget", None),
+        ]
+    )
+    assert LazyCandidates(["x"], [1.0]).rows() == [("x", 1.0, None, None, None, None)]
+    with pytest.raises(ValueError):  # columns of different lengths are a bug, not a trace
+        LazyCandidates(["a", "b"], [1.0]).rows()
+    d = Decision(kind="intent", chosen="x", reason="r", candidates=LazyCandidates(["x"], [1.0]))
+    plain = Decision(kind="intent", chosen="x", reason="r", candidates=[Candidate("x", 1.0)])
+    assert decision_attributes(d) == decision_attributes(plain)
 
 
 def test_model_asking_for_a_forbidden_stage_is_blocked_and_the_run_continues(
