@@ -1,0 +1,136 @@
+"""The routing policy with the cost taken as known: an experiment, not the shipped policy.
+
+Run:  python tests/benchmarks/routing_known_cost.py ../shared/data/routing/routerbench [--seeds 5]
+
+Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
+default_rng(s), learn online on 60% with bandit feedback, evaluate frozen and greedy on
+the rest). Compared, each as shipped and as a variant:
+
+- shipped: LinUCB (and, for "ours", the fading pheromone term) learns the reward
+  ``quality - lam * cost / c_ref`` of the model it chose;
+- known cost: LinUCB learns quality only, and the score subtracts ``lam / c_ref`` times
+  the model's running mean cost over its own calls so far (an untried model counts as
+  free until it is tried). kNN, the reference, subtracts each model's mean training cost.
+
+Printed per policy: the best quality (relative to the best single model) among the
+seed-averaged Pareto points that cost at most half the best single model, its frontier
+read as a curve at exactly half, and where it first lies below kNN's curve (if it does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from agents import RoutingSet, load_routing_set
+from orchestrator import routing_eval as R
+from orchestrator.linucb import LinUCB
+from orchestrator.pheromone import PheromoneTable
+
+KINDS = ("ours", "ours_known_cost", "linucb", "linucb_known_cost")
+
+
+def learn(
+    kind: str, data: RoutingSet, ctx: R._Context, train: np.ndarray, lam: float, c_ref: float
+) -> Callable[[int, np.ndarray], int]:
+    """Learn ``kind`` online on ``train``; its frozen greedy chooser (as ``_run_online``)."""
+    n = len(data.models)
+    bandit = LinUCB(ctx.dim, alpha=1.0)
+    bandit.ensure_arms(list(data.models))
+    pher = PheromoneTable()
+    pher.ensure_arms(list(data.models))
+    spent, calls = np.zeros(n), np.zeros(n)
+    known = kind.endswith("_known_cost")
+    with_pher = kind.startswith("ours")
+
+    def score(i: int, avail: np.ndarray, explore: bool) -> np.ndarray:
+        s = bandit.scores(ctx.x[i])
+        total = s.mean + (s.bonus if explore else 0.0)
+        if known:
+            total = total - lam * np.divide(spent, np.maximum(calls, 1)) / c_ref
+        if with_pher:
+            total = total + 0.5 * s.left * pher.levels(ctx.intents[i])
+        return np.where(avail, total, -np.inf)
+
+    for i in map(int, train):
+        a = int(np.argmax(score(i, ctx.available[i], explore=True)))
+        q, c = float(data.quality[i, a]), float(data.cost[i, a])
+        r = q - lam * c / c_ref
+        bandit.update(a, ctx.x[i], q if known else r)
+        spent[a] += c
+        calls[a] += 1
+        if with_pher:
+            pher.update(ctx.intents[i], [a], q, r)
+    return lambda i, avail: int(np.argmax(score(i, avail, explore=False)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", help="a routing-set folder (queries.jsonl + routing.csv)")
+    ap.add_argument("--seeds", type=int, default=5, help="shuffles to average (default 5)")
+    args = ap.parse_args()
+    data = load_routing_set(args.data)
+    ctx, lex = R._Context(data), R._lexical(data.prompts)
+    q_all, c_all = data.quality, data.cost
+    n = len(data.query_ids)
+    acc: dict[str, list[list[tuple[float, float]]]] = {
+        k: [[] for _ in R.LAMBDAS] for k in (*KINDS, "knn")
+    }
+    best_q, best_c = [], []
+    for seed in range(args.seeds):
+        order = np.random.default_rng(seed).permutation(n)
+        cut = int(n * 0.6)
+        train, test = order[:cut], order[cut:]
+        train_q, train_c = np.nanmean(q_all[train], axis=0), np.nanmean(c_all[train], axis=0)
+        best = int(np.nanargmax(train_q))
+        c_ref = float(train_c[best])
+        best_q.append(float(np.nanmean(q_all[test, best])))
+        best_c.append(float(np.nanmean(c_all[test, best])))
+        nearest = np.argpartition(-(lex[test] @ lex[train].T), kth=25, axis=1)[:, :25]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            knn_q = np.nanmean(q_all[train][nearest], axis=1)
+        knn_q = np.where(np.isnan(knn_q), train_q, knn_q)
+        avail, rows = ctx.available[test], np.arange(len(test))
+        for li, lam in enumerate(R.LAMBDAS):
+            picks = {
+                "knn": np.argmax(np.where(avail, knn_q - lam * train_c / c_ref, -np.inf), axis=1)
+            }
+            for kind in KINDS:
+                choose = learn(kind, data, ctx, train, lam, c_ref)
+                picks[kind] = np.array([choose(int(i), ctx.available[i]) for i in test])
+            for kind, pick in picks.items():
+                acc[kind][li].append(
+                    (
+                        float(np.mean(c_all[test][rows, pick])),
+                        float(np.mean(q_all[test][rows, pick])),
+                    )
+                )
+        print(f"seed {seed + 1}/{args.seeds} done", file=sys.stderr)
+    bq, bc = float(np.mean(best_q)), float(np.mean(best_c))
+    resolution = 1.0 / (n - int(n * 0.6))
+    fronts = {
+        k: R._pareto(
+            [[float(np.mean([c for c, _ in p])), float(np.mean([q for _, q in p]))] for p in per]
+        )
+        for k, per in acc.items()
+    }
+    print(f"{data.name}: best single model {bq:.4f} at ${bc:.6f} per query, {args.seeds} seeds")
+    for kind, front in fronts.items():
+        half = [p for p in front if p[0] <= 0.5 * bc]
+        top = max(half, key=lambda p: p[1]) if half else None
+        best_text = f"{top[1] / bq:.4f}x at {top[0] / bc:.2f}x" if top else "none"
+        below = None if kind == "knn" else R._above(front, fronts["knn"], resolution)
+        where = "no" if below is None else f"at ${below[0]:.6f} ({below[1]:.4f} vs {below[2]:.4f})"
+        print(
+            f"  {kind:18s} best <= 0.5x cost: {best_text} | curve at 0.5x: "
+            f"{R._curve(front, 0.5 * bc) / bq:.4f}x | below kNN: {where}"
+        )
+
+
+if __name__ == "__main__":
+    main()
