@@ -6,8 +6,8 @@ Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
 default_rng(s), learn online on 60% with bandit feedback, evaluate frozen and greedy on
 the rest). Compared, each as shipped and as a variant:
 
-- shipped: LinUCB (and, for "ours", the fading pheromone term) learns the reward
-  ``quality - lam * cost / c_ref`` of the model it chose;
+- shipped (``routing_eval._run_online`` itself): LinUCB (and, for "ours", the fading
+  pheromone term) learns the reward ``quality - lam * cost / c_ref`` of the model it chose;
 - known cost: LinUCB learns quality only, and the score subtracts ``lam / c_ref`` times
   the model's running mean cost over its own calls so far (an untried model counts as
   free until it is tried). kNN, the reference, subtracts each model's mean training cost.
@@ -34,24 +34,23 @@ from orchestrator.pheromone import PheromoneTable
 KINDS = ("ours", "ours_known_cost", "linucb", "linucb_known_cost")
 
 
-def learn(
+def learn_known_cost(
     kind: str, data: RoutingSet, ctx: R._Context, train: np.ndarray, lam: float, c_ref: float
 ) -> Callable[[int, np.ndarray], int]:
-    """Learn ``kind`` online on ``train``; its frozen greedy chooser (as ``_run_online``)."""
+    """The variant: ``_run_online`` for "ours" / "linucb", but LinUCB learns quality only
+    and the score subtracts each model's running mean cost; its frozen greedy chooser."""
     n = len(data.models)
     bandit = LinUCB(ctx.dim, alpha=1.0)
     bandit.ensure_arms(list(data.models))
     pher = PheromoneTable()
     pher.ensure_arms(list(data.models))
     spent, calls = np.zeros(n), np.zeros(n)
-    known = kind.endswith("_known_cost")
     with_pher = kind.startswith("ours")
 
     def score(i: int, avail: np.ndarray, explore: bool) -> np.ndarray:
         s = bandit.scores(ctx.x[i])
         total = s.mean + (s.bonus if explore else 0.0)
-        if known:
-            total = total - lam * np.divide(spent, np.maximum(calls, 1)) / c_ref
+        total = total - lam * np.divide(spent, np.maximum(calls, 1)) / c_ref
         if with_pher:
             total = total + 0.5 * s.left * pher.levels(ctx.intents[i])
         return np.where(avail, total, -np.inf)
@@ -60,7 +59,7 @@ def learn(
         a = int(np.argmax(score(i, ctx.available[i], explore=True)))
         q, c = float(data.quality[i, a]), float(data.cost[i, a])
         r = q - lam * c / c_ref
-        bandit.update(a, ctx.x[i], q if known else r)
+        bandit.update(a, ctx.x[i], q)
         spent[a] += c
         calls[a] += 1
         if with_pher:
@@ -82,7 +81,8 @@ def main() -> None:
     }
     best_q, best_c = [], []
     for seed in range(args.seeds):
-        order = np.random.default_rng(seed).permutation(n)
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
         cut = int(n * 0.6)
         train, test = order[:cut], order[cut:]
         train_q, train_c = np.nanmean(q_all[train], axis=0), np.nanmean(c_all[train], axis=0)
@@ -101,7 +101,10 @@ def main() -> None:
                 "knn": np.argmax(np.where(avail, knn_q - lam * train_c / c_ref, -np.inf), axis=1)
             }
             for kind in KINDS:
-                choose = learn(kind, data, ctx, train, lam, c_ref)
+                if kind.endswith("_known_cost"):
+                    choose = learn_known_cost(kind, data, ctx, train, lam, c_ref)
+                else:  # the shipped learner (it draws nothing from rng for these kinds)
+                    choose = R._run_online(kind, data, ctx, train, lam, c_ref, rng)
                 picks[kind] = np.array([choose(int(i), ctx.available[i]) for i in test])
             for kind, pick in picks.items():
                 acc[kind][li].append(
