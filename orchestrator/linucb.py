@@ -172,7 +172,9 @@ class LinUCB:
         Equal to calling ``update`` for each pair in any order (an arm's A and b are sums).
         The k pairs of one arm are one rank-k Woodbury update of its inverse,
         ``A^-1 -= U (I + X U)^-1 U^T`` with ``U = A^-1 X^T``, and arms with the same k are
-        updated together: a batch of many runs costs about as much as one run.
+        updated together: a batch of many runs costs about as much as one run. An arm with
+        more pairs than features (a warm start from recorded outcomes) has ``X^T X``
+        added to A itself and A inverted again: a d x d inverse instead of a k x k solve.
         """
         n = len(arms)
         if n == 0:
@@ -191,13 +193,17 @@ class LinUCB:
             x = xs[rows]  # (m, k, d)
             block = self._m[idx]  # (m, d + 1, d): A^-1 rows, then theta
             a_inv = block[:, :d, :]
-            u = np.matmul(a_inv, x.transpose(0, 2, 1))  # (m, d, k)
-            if k == 1:
-                a_inv -= u * (u.transpose(0, 2, 1) / (1.0 + np.matmul(x, u)))
+            if k > d:
+                a = np.linalg.inv(a_inv) + np.matmul(x.transpose(0, 2, 1), x)
+                a_inv[...] = np.linalg.inv(a)
             else:
-                s = np.matmul(x, u)
-                s += np.eye(k)
-                a_inv -= np.matmul(u, np.linalg.solve(s, u.transpose(0, 2, 1)))
+                u = np.matmul(a_inv, x.transpose(0, 2, 1))  # (m, d, k)
+                if k == 1:
+                    a_inv -= u * (u.transpose(0, 2, 1) / (1.0 + np.matmul(x, u)))
+                else:
+                    s = np.matmul(x, u)
+                    s += np.eye(k)
+                    a_inv -= np.matmul(u, np.linalg.solve(s, u.transpose(0, 2, 1)))
             b = self.b[idx] + np.matmul(rewards[rows][:, None, :], x)[:, 0, :]
             block[:, d, :] = np.matmul(a_inv, b[:, :, None])[:, :, 0]
             self._m[idx] = block

@@ -121,6 +121,26 @@ def test_batched_credit_equals_sequential_updates(
     np.testing.assert_array_equal(many.pulls, one.pulls)
 
 
+def test_a_warm_start_sized_batch_equals_sequential_updates() -> None:
+    """Hundreds of pairs per arm (recorded outcomes credited at once) take the direct
+    form, A += X^T X and one inverse, and still end where one update per pair ends."""
+    rng = np.random.default_rng(3)
+    arms = rng.integers(0, 3, size=600)
+    xs = rng.uniform(-1, 1, size=(600, DIM))
+    rewards = rng.uniform(-1, 1, size=600)
+    one, many = LinUCB(DIM), LinUCB(DIM)
+    for b in (one, many):
+        b.ensure_arms(["a", "b", "c"])
+        b.update(0, xs[0], 0.5)  # not from the prior: the inverse of a learned A^-1
+    for a, x, r in zip(arms, xs, rewards, strict=True):
+        one.update(int(a), x, float(r))
+    many.update_many(list(arms), xs, rewards)
+    assert min(np.bincount(arms)) > DIM  # every arm went the direct way
+    np.testing.assert_allclose(many.a_inv, one.a_inv, atol=1e-10)
+    np.testing.assert_allclose(many.theta, one.theta, atol=1e-8)
+    np.testing.assert_array_equal(many.pulls, one.pulls)
+
+
 @pytest.mark.parametrize(
     "layout",
     [
