@@ -14,7 +14,7 @@ import operator
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple, TypedDict, cast
@@ -28,7 +28,7 @@ from langgraph.runtime import Runtime as GraphRuntime
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-from agents import ModelPool, Role, build_messages, default_pool, parse_reply
+from agents import ModelPool, Role, RoutingSet, build_messages, default_pool, parse_reply
 from agents.group_judge import ModelGroupJudge
 from agents.prompts import (
     ParsedReply,
@@ -74,7 +74,7 @@ from orchestrator.pipeline import Pipeline, Stage, StageView
 from orchestrator.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
 from orchestrator.policystore import PolicyStore
 from orchestrator.protocols import CALL_KEY, Judge
-from orchestrator.run import RunContext, RunResult
+from orchestrator.run import RunContext, RunResult, WarmStart
 from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision, LazyText, estimate_tokens
@@ -325,21 +325,90 @@ class Runtime:
             runs, self._credits = self._credits, []
             self._credit_scheduled = False
             self._wake.clear()
-        if not runs:
-            return
+        if runs:
+            self._update_policy(lambda: self.policy.credit_runs(runs), runs=len(runs))
+
+    def _update_policy(self, apply: Callable[[], object], *, runs: int) -> None:
+        """Apply ``apply`` (a change of ``self.policy``) and count ``runs`` learned from;
+        with a store, to the state as saved (other processes may have learned meanwhile),
+        under its lock, and save the result."""
         if self.store is None:
             with self.policy.lock:
-                self.policy.credit_runs(runs)
-                self.runs += len(runs)
+                apply()
+                self.runs += runs
             return
         name = self.pipeline.name
-        with self.store.locked(name):  # other processes may have learned meanwhile
+        with self.store.locked(name):
             bandit, pheromone, stored = self.store.load(name, dim=DIM, alpha=self._alpha)
             with self.policy.lock:
                 self.policy.adopt(bandit, pheromone)
-                self.policy.credit_runs(runs)
-                self.runs = stored + len(runs)
+                apply()
+                self.runs = stored + runs
             self.store.save(name, self.policy.bandit, self.policy.pheromone, self.runs)
+
+    def warm_start(self, data: RoutingSet, *, stage: str | None = None) -> WarmStart:
+        """Credit recorded outcomes to the policy before it has runs of its own.
+
+        ``data`` records several models answering the same queries (a routing set). Each
+        record of a model on a query is credited to every arm of ``stage`` that pairs a
+        role with that model, as the run that asked this query would have been credited:
+        the reward is the recorded quality minus ``cost_weight`` x the recorded cost, the
+        context the one the stage's first visit would have. A pool model matches the
+        records of the recorded model its profile names (``model``, as a replay entry
+        does) or of its own name. Only the bandit learns: the pheromone tables remember
+        this runtime's own runs. ``stage`` may be left out when one stage has roles.
+        """
+        worked = self._worked_stages
+        name = self.pipeline.name
+        if stage is None:
+            if len(worked) != 1:
+                raise InputError(
+                    f"pipeline {name!r} has {len(worked)} stages with roles ({', '.join(worked)});"
+                    " say which stage's answers the recorded outcomes stand for (--stage NAME)"
+                )
+            stage = worked[0]
+        elif stage not in worked:
+            raise InputError(
+                f"pipeline {name!r} has no stage {stage!r} with roles; its stages with roles: "
+                f"{', '.join(worked)}"
+            )
+        models = self._stage_models[stage]
+        column: dict[str, int] = {}
+        for m in models:
+            profile = self.pool.profile(m)
+            recorded = next((k for k in (profile.model, m) if k in data.models), None)
+            if recorded is not None:
+                column[m] = data.models.index(recorded)
+        if not column:
+            raise InputError(
+                f"routing set {data.name!r} has no records of the models of stage {stage!r} "
+                f"({', '.join(models)}); it recorded {', '.join(data.models)}. Give a pool entry "
+                "a recorded model as its model (or name)"
+            )
+        pairs = self.policy.candidates(stage)
+        arms = [(arm_name(r, m), column[m]) for r, m in pairs if m in column]
+        used: list[tuple[str, list[float]]] = []
+        values: list[float] = []
+        features, weight = self.features, self.cost_weight
+        for i, query in enumerate(data.prompts):
+            intent = self.router.classify(query)
+            base = features.base(query=query, intent=intent.label, confidence=intent.confidence)
+            x = features.stage_list(base, stage=stage)
+            for arm, j in arms:
+                quality = float(data.quality[i, j])
+                if quality == quality:  # not NaN: the model has a record of this query
+                    used.append((arm, x))
+                    values.append(reward(quality, float(data.cost[i, j]), weight))
+        self._update_policy(lambda: self.policy.credit_recorded(used, values), runs=0)
+        per_arm = {arm: 0 for arm, _ in arms}
+        for arm, _ in used:
+            per_arm[arm] += 1
+        return WarmStart(
+            stage=stage,
+            queries=len(data.prompts),
+            arms=per_arm,
+            unmatched=tuple(m for m in models if m not in column),
+        )
 
     def flush(self) -> None:
         """Wait until every finished run's learning is applied (and saved)."""

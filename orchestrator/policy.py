@@ -310,3 +310,19 @@ class AssignmentPolicy:
         if arms:
             self.bandit.update_many(arms, np.asarray(xs, dtype=float), np.asarray(values))
         return len(arms)
+
+    def credit_recorded(
+        self, used: Sequence[tuple[str, Sequence[float]]], values: Sequence[float]
+    ) -> int:
+        """Credit each (arm name, context) its own reward value in one batched bandit
+        update: recorded outcomes (a warm start), not runs of this runtime, so the
+        pheromone tables are left as they are. Returns the updates made."""
+        if not used:
+            return 0
+        index = self.bandit.index
+        self.bandit.update_many(
+            [index(name) for name, _ in used],
+            np.asarray([x for _, x in used], dtype=float),
+            np.asarray(values, dtype=float),
+        )
+        return len(used)

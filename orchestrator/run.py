@@ -11,7 +11,7 @@ from orchestrator.intent import IntentResult
 from orchestrator.tracing import RunTracer
 from orchestrator.types import Decision
 
-__all__ = ["RunContext", "RunResult"]
+__all__ = ["RunContext", "RunResult", "WarmStart"]
 
 
 @dataclass(kw_only=True, slots=True)
@@ -122,3 +122,22 @@ class RunResult:
         if escal:
             parts.append(f"escalated: {escal}")
         return "  ".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WarmStart:
+    """What ``Runtime.warm_start`` credited from a set of recorded outcomes."""
+
+    stage: str
+    """The stage whose arms were credited."""
+    queries: int
+    """Recorded queries read."""
+    arms: dict[str, int]
+    """Credits per arm (``role@model``)."""
+    unmatched: tuple[str, ...]
+    """The stage's pool models the set has no records of (their arms were not credited)."""
+
+    @property
+    def credits(self) -> int:
+        """Credits made in all (one per recorded outcome and role that may use its model)."""
+        return sum(self.arms.values())
