@@ -42,7 +42,7 @@ def test_policies_learn_the_specialists(tmp_path: Path) -> None:
     at0 = {name: pts[0] for name, pts in report.points.items()}  # lambda = 0
     assert report.oracle["quality"] == pytest.approx(1.0)
     assert report.best_single["quality"] < 0.85
-    for learner in ("ours", "linucb", "knn"):
+    for learner in ("ours", "ours_warm", "linucb", "knn"):
         assert at0[learner][1] >= 0.95, (learner, at0[learner])
     assert at0["random"][1] < 0.8
     assert min(c for c, _, _ in report.points["cheapest"]) == pytest.approx(0.0001)
