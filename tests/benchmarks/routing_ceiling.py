@@ -2,7 +2,7 @@
 
 Run (needs scikit-learn, which the project does not depend on: ``pip install scikit-learn``):
 
-    python tests/benchmarks/routing_ceiling.py ../shared/data/routing/routerbench [--seeds 3]
+    python tests/benchmarks/routing_ceiling.py ../shared/data/routing/routerbench [--seeds 3] [--embed]
 
 Same splits as ``orch eval routing`` (seed s: shuffle with default_rng(s), learn on 60%,
 evaluate on the rest), but every reference here learns from the *full* recorded table of
@@ -12,7 +12,9 @@ the training queries (every model's outcome on every query), which no online pol
   prompt plus the category (C chosen by 3-fold cross-validation on the training queries);
 - category: per model, its mean quality in the query's category on the training queries;
 - category oracle: the same means taken on the evaluated queries themselves (cheating; an
-  upper bound for any router that only knows the category).
+  upper bound for any router that only knows the category);
+- with ``--embed`` (needs ``pip install wordllama``, see routing_embedding.py): logreg with
+  the prompt's 256-dimension WordLlama sentence embedding added to its features.
 
 Each chooses ``argmax quality - lam * est_cost / c_ref`` with est_cost a per-model linear
 fit of cost on prompt length (known before a call), over a fine lambda sweep. Printed: the
@@ -25,22 +27,49 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from typing import Any
 
 import numpy as np
 
 from agents import load_routing_set
 
 
+def _logreg(q_tr: np.ndarray, x_tr: Any, x_te: Any) -> np.ndarray:
+    """Per model, P(correct) on the evaluated queries: a logistic regression on the
+    training queries' recorded outcomes ``q_tr`` (C chosen by 3-fold cross-validation)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    p_hat = np.zeros((x_te.shape[0], q_tr.shape[1]))
+    for j in range(q_tr.shape[1]):
+        seen = ~np.isnan(q_tr[:, j])
+        y = q_tr[seen, j]
+        if len(set(y)) < 2:
+            p_hat[:, j] = y.mean() if len(y) else 0.0
+            continue
+        scores = {
+            cc: cross_val_score(
+                LogisticRegression(C=cc, max_iter=2000), x_tr[seen], y, cv=3, scoring="neg_log_loss"
+            ).mean()
+            for cc in (0.3, 1.0, 3.0, 10.0)
+        }
+        clf = LogisticRegression(C=max(scores, key=scores.__getitem__), max_iter=2000)
+        p_hat[:, j] = clf.fit(x_tr[seen], y).predict_proba(x_te)[:, 1]
+    return p_hat
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", help="a routing-set folder (queries.jsonl + routing.csv)")
     ap.add_argument("--seeds", type=int, default=3, help="shuffles to average (default 3)")
+    ap.add_argument(
+        "--embed", action="store_true", help="add logreg with sentence embeddings (WordLlama)"
+    )
     args = ap.parse_args()
     try:
         from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import cross_val_score
+        from sklearn.linear_model import LogisticRegression  # noqa: F401  (used by _logreg)
     except ImportError:
         sys.exit("this script needs scikit-learn: pip install scikit-learn")
     warnings.simplefilter("ignore")
@@ -51,6 +80,11 @@ def main() -> None:
     cat = np.array([cats.index(k) for k in d.categories])
     length = np.array([len(p) / 4 for p in d.prompts])
     lams = np.concatenate([[0.0], np.geomspace(0.005, 5, 60)])
+    emb = None
+    if args.embed:
+        from routing_embedding import embed  # this folder: run as a script
+
+        emb = embed(list(d.prompts))
     points: dict[str, list[list[tuple[float, float]]]] = {}
     for seed in range(args.seeds):
         order = np.random.default_rng(seed).permutation(n)
@@ -64,26 +98,9 @@ def main() -> None:
         x_tr = hstack([vec.fit_transform([d.prompts[i] for i in tr]), csr_matrix(onehot[cat[tr]])])
         x_te = hstack([vec.transform([d.prompts[i] for i in te]), csr_matrix(onehot[cat[te]])])
         x_tr, x_te = x_tr.tocsr(), x_te.tocsr()
-        p_hat = np.zeros((len(te), m))
+
         c_hat = np.zeros((len(te), m))
         for j in range(m):
-            seen = ~np.isnan(q[tr, j])
-            y = q[tr, j][seen]
-            if len(set(y)) < 2:
-                p_hat[:, j] = y.mean() if len(y) else 0.0
-            else:
-                scores = {
-                    cc: cross_val_score(
-                        LogisticRegression(C=cc, max_iter=2000),
-                        x_tr[seen],
-                        y,
-                        cv=3,
-                        scoring="neg_log_loss",
-                    ).mean()
-                    for cc in (0.3, 1.0, 3.0, 10.0)
-                }
-                clf = LogisticRegression(C=max(scores, key=scores.__getitem__), max_iter=2000)
-                p_hat[:, j] = clf.fit(x_tr[seen], y).predict_proba(x_te)[:, 1]
             has = ~np.isnan(c[tr, j])
             a = np.c_[np.ones(has.sum()), length[tr][has]]
             w = np.linalg.lstsq(a, c[tr, j][has], rcond=None)[0]
@@ -99,10 +116,16 @@ def main() -> None:
             )
 
         refs = {
-            "logreg": p_hat,
+            "logreg": _logreg(q[tr], x_tr, x_te),
             "category": per_cat(tr, q)[cat[te]],
             "category oracle": per_cat(te, q)[cat[te]],
         }
+        if emb is not None:
+            refs["logreg + embedding"] = _logreg(
+                q[tr],
+                hstack([x_tr, csr_matrix(emb[tr])]).tocsr(),
+                hstack([x_te, csr_matrix(emb[te])]).tocsr(),
+            )
         rows = np.arange(len(te))
         for name, est in refs.items():
             pts = []

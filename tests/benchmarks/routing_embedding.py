@@ -1,0 +1,144 @@
+"""Routing with sentence embeddings instead of hashed words: an experiment, not the shipped policy.
+
+Run (needs the WordLlama package, which the project does not depend on; its wheel ships
+a 256-dimension embedding model, so nothing is downloaded: ``pip install wordllama``):
+
+    python tests/benchmarks/routing_embedding.py ../shared/data/routing/routerbench [--seeds 5]
+
+Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
+default_rng(s), learn online on 60% with bandit feedback, evaluate frozen and greedy on
+the rest). Compared:
+
+- ours and LinUCB alone (``routing_eval._run_online`` itself) with the shipped context
+  (bias, category one-hot, 16 hashed word buckets), and with the word buckets replaced by
+  the first 16 or 64 dimensions of the prompt's WordLlama embedding (its dimensions are
+  trained to be usable as prefixes), renormalised;
+- kNN (k = 25) on the shipped hashed tf-idf vectors and on the 256-dimension embeddings.
+
+Printed per policy: the best quality (relative to the best single model) among the
+seed-averaged Pareto points that cost at most half the best single model, its frontier
+read as a curve at half and at 0.3x that cost, and where it first lies below the lexical
+kNN's curve (if it does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from agents import RoutingSet, load_routing_set
+from orchestrator import routing_eval as R
+
+KINDS = ("ours", "linucb")
+PREFIXES = (16, 64)
+K = 25
+
+
+def embed(prompts: list[str]) -> np.ndarray:
+    """Unit-length 256-dimension WordLlama embeddings of ``prompts`` (the model in its wheel)."""
+    try:
+        import wordllama
+    except ImportError:
+        sys.exit("this script needs WordLlama: pip install wordllama")
+    # WordLlama looks for its bundled tokenizer under "tokenizer/", but the wheel has it
+    # under "tokenizers/", which is where it looks in a cache folder: point the cache at
+    # the package so both files are found and nothing is fetched
+    here = Path(wordllama.__file__).parent
+    model = wordllama.WordLlama.load(cache_dir=here, disable_download=True)
+    return np.asarray(model.embed(prompts, norm=True), dtype=float)
+
+
+class _EmbeddedContext:
+    """``routing_eval._Context`` with its word buckets replaced by an embedding prefix."""
+
+    def __init__(self, base: R._Context, data: RoutingSet, emb: np.ndarray, width: int) -> None:
+        keep = 1 + len(set(data.categories))  # bias and category one-hot
+        part = emb[:, :width]
+        part = part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-9)
+        self.x = np.hstack([base.x[:, :keep], part])
+        self.dim = self.x.shape[1]
+        self.intents = base.intents
+        self.available = base.available
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", help="a routing-set folder (queries.jsonl + routing.csv)")
+    ap.add_argument("--seeds", type=int, default=5, help="shuffles to average (default 5)")
+    args = ap.parse_args()
+    data = load_routing_set(args.data)
+    emb = embed(list(data.prompts))
+    base = R._Context(data)
+    contexts: dict[str, object] = {"words": base}
+    contexts |= {f"emb{w}": _EmbeddedContext(base, data, emb, w) for w in PREFIXES}
+    similarity = {"knn_words": R._lexical(data.prompts), "knn_emb256": emb}
+    names = [f"{k}/{c}" for c in contexts for k in KINDS] + list(similarity)
+    q_all, c_all = data.quality, data.cost
+    n = len(data.query_ids)
+    acc: dict[str, list[list[tuple[float, float]]]] = {k: [[] for _ in R.LAMBDAS] for k in names}
+    best_q, best_c = [], []
+    for seed in range(args.seeds):
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
+        cut = int(n * 0.6)
+        train, test = order[:cut], order[cut:]
+        train_q, train_c = np.nanmean(q_all[train], axis=0), np.nanmean(c_all[train], axis=0)
+        best = int(np.nanargmax(train_q))
+        c_ref = float(train_c[best])
+        best_q.append(float(np.nanmean(q_all[test, best])))
+        best_c.append(float(np.nanmean(c_all[test, best])))
+        knn_q = {}
+        for name, vectors in similarity.items():
+            nearest = np.argpartition(-(vectors[test] @ vectors[train].T), kth=K, axis=1)[:, :K]
+            with warnings.catch_warnings():  # a model no neighbour has a record for: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                est = np.nanmean(q_all[train][nearest], axis=1)
+            knn_q[name] = np.where(np.isnan(est), train_q, est)
+        avail, rows = base.available[test], np.arange(len(test))
+        for li, lam in enumerate(R.LAMBDAS):
+            picks = {
+                name: np.argmax(np.where(avail, est - lam * train_c / c_ref, -np.inf), axis=1)
+                for name, est in knn_q.items()
+            }
+            for cname, ctx in contexts.items():
+                for kind in KINDS:  # the shipped learner (it draws nothing from rng for these)
+                    choose = R._run_online(kind, data, ctx, train, lam, c_ref, rng)  # type: ignore[arg-type]
+                    picks[f"{kind}/{cname}"] = np.array(
+                        [choose(int(i), base.available[i]) for i in test]
+                    )
+            for name, pick in picks.items():
+                acc[name][li].append(
+                    (
+                        float(np.mean(c_all[test][rows, pick])),
+                        float(np.mean(q_all[test][rows, pick])),
+                    )
+                )
+        print(f"seed {seed + 1}/{args.seeds} done", file=sys.stderr, flush=True)
+    bq, bc = float(np.mean(best_q)), float(np.mean(best_c))
+    resolution = 1.0 / (n - int(n * 0.6))
+    fronts = {
+        k: R._pareto(
+            [[float(np.mean([c for c, _ in p])), float(np.mean([q for _, q in p]))] for p in per]
+        )
+        for k, per in acc.items()
+    }
+    print(f"{data.name}: best single model {bq:.4f} at ${bc:.6f} per query, {args.seeds} seeds")
+    for name, front in fronts.items():
+        half = [p for p in front if p[0] <= 0.5 * bc]
+        top = max(half, key=lambda p: p[1]) if half else None
+        best_text = f"{top[1] / bq:.4f}x at {top[0] / bc:.2f}x" if top else "none"
+        below = None if name == "knn_words" else R._above(front, fronts["knn_words"], resolution)
+        where = "no" if below is None else f"at ${below[0]:.6f} ({below[1]:.4f} vs {below[2]:.4f})"
+        print(
+            f"  {name:16s} best <= 0.5x cost: {best_text} | curve at 0.5x: "
+            f"{R._curve(front, 0.5 * bc) / bq:.4f}x, at 0.3x: {R._curve(front, 0.3 * bc) / bq:.4f}x"
+            f" | below kNN (words): {where}"
+        )
+
+
+if __name__ == "__main__":
+    main()
