@@ -10,6 +10,7 @@ state; LangGraph executes and checkpoints.
 
 from __future__ import annotations
 
+import math
 import operator
 import threading
 import time
@@ -396,7 +397,7 @@ class Runtime:
             x = features.stage_list(base, stage=stage)
             for arm, j in arms:
                 quality = float(data.quality[i, j])
-                if quality == quality:  # not NaN: the model has a record of this query
+                if not math.isnan(quality):  # NaN: the model has no record of this query
                     used.append((arm, x))
                     values.append(reward(quality, float(data.cost[i, j]), weight))
         self._update_policy(lambda: self.policy.credit_recorded(used, values), runs=0)
