@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
+from replay_common import knn_quality, print_summary  # this folder: run as a script
 
 from agents import RoutingSet, load_routing_set
 from orchestrator import routing_eval as R
 
 KINDS = ("ours", "linucb")
 PREFIXES = (16, 64)
-K = 25
 
 
 def embed(prompts: list[str]) -> np.ndarray:
@@ -91,13 +90,7 @@ def main() -> None:
         c_ref = float(train_c[best])
         best_q.append(float(np.nanmean(q_all[test, best])))
         best_c.append(float(np.nanmean(c_all[test, best])))
-        knn_q = {}
-        for name, vectors in similarity.items():
-            nearest = np.argpartition(-(vectors[test] @ vectors[train].T), kth=K, axis=1)[:, :K]
-            with warnings.catch_warnings():  # a model no neighbour has a record for: NaN
-                warnings.simplefilter("ignore", RuntimeWarning)
-                est = np.nanmean(q_all[train][nearest], axis=1)
-            knn_q[name] = np.where(np.isnan(est), train_q, est)
+        knn_q = {name: knn_quality(v, q_all, train, test) for name, v in similarity.items()}
         avail, rows = base.available[test], np.arange(len(test))
         for li, lam in enumerate(R.LAMBDAS):
             picks = {
@@ -118,26 +111,14 @@ def main() -> None:
                     )
                 )
         print(f"seed {seed + 1}/{args.seeds} done", file=sys.stderr, flush=True)
-    bq, bc = float(np.mean(best_q)), float(np.mean(best_c))
-    resolution = 1.0 / (n - int(n * 0.6))
-    fronts = {
-        k: R._pareto(
-            [[float(np.mean([c for c, _ in p])), float(np.mean([q for _, q in p]))] for p in per]
-        )
-        for k, per in acc.items()
-    }
-    print(f"{data.name}: best single model {bq:.4f} at ${bc:.6f} per query, {args.seeds} seeds")
-    for name, front in fronts.items():
-        half = [p for p in front if p[0] <= 0.5 * bc]
-        top = max(half, key=lambda p: p[1]) if half else None
-        best_text = f"{top[1] / bq:.4f}x at {top[0] / bc:.2f}x" if top else "none"
-        below = None if name == "knn_words" else R._above(front, fronts["knn_words"], resolution)
-        where = "no" if below is None else f"at ${below[0]:.6f} ({below[1]:.4f} vs {below[2]:.4f})"
-        print(
-            f"  {name:16s} best <= 0.5x cost: {best_text} | curve at 0.5x: "
-            f"{R._curve(front, 0.5 * bc) / bq:.4f}x, at 0.3x: {R._curve(front, 0.3 * bc) / bq:.4f}x"
-            f" | below kNN (words): {where}"
-        )
+    print_summary(
+        data.name,
+        acc,
+        (float(np.mean(best_q)), float(np.mean(best_c))),
+        seeds=args.seeds,
+        evaluated=n - int(n * 0.6),
+        reference="knn_words",
+    )
 
 
 if __name__ == "__main__":

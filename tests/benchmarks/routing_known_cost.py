@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from collections.abc import Callable
 
 import numpy as np
+from replay_common import knn_quality, print_summary  # this folder: run as a script
 
 from agents import RoutingSet, load_routing_set
 from orchestrator import routing_eval as R
@@ -90,11 +90,7 @@ def main() -> None:
         c_ref = float(train_c[best])
         best_q.append(float(np.nanmean(q_all[test, best])))
         best_c.append(float(np.nanmean(c_all[test, best])))
-        nearest = np.argpartition(-(lex[test] @ lex[train].T), kth=25, axis=1)[:, :25]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            knn_q = np.nanmean(q_all[train][nearest], axis=1)
-        knn_q = np.where(np.isnan(knn_q), train_q, knn_q)
+        knn_q = knn_quality(lex, q_all, train, test)
         avail, rows = ctx.available[test], np.arange(len(test))
         for li, lam in enumerate(R.LAMBDAS):
             picks = {
@@ -114,25 +110,14 @@ def main() -> None:
                     )
                 )
         print(f"seed {seed + 1}/{args.seeds} done", file=sys.stderr)
-    bq, bc = float(np.mean(best_q)), float(np.mean(best_c))
-    resolution = 1.0 / (n - int(n * 0.6))
-    fronts = {
-        k: R._pareto(
-            [[float(np.mean([c for c, _ in p])), float(np.mean([q for _, q in p]))] for p in per]
-        )
-        for k, per in acc.items()
-    }
-    print(f"{data.name}: best single model {bq:.4f} at ${bc:.6f} per query, {args.seeds} seeds")
-    for kind, front in fronts.items():
-        half = [p for p in front if p[0] <= 0.5 * bc]
-        top = max(half, key=lambda p: p[1]) if half else None
-        best_text = f"{top[1] / bq:.4f}x at {top[0] / bc:.2f}x" if top else "none"
-        below = None if kind == "knn" else R._above(front, fronts["knn"], resolution)
-        where = "no" if below is None else f"at ${below[0]:.6f} ({below[1]:.4f} vs {below[2]:.4f})"
-        print(
-            f"  {kind:18s} best <= 0.5x cost: {best_text} | curve at 0.5x: "
-            f"{R._curve(front, 0.5 * bc) / bq:.4f}x | below kNN: {where}"
-        )
+    print_summary(
+        data.name,
+        acc,
+        (float(np.mean(best_q)), float(np.mean(best_c))),
+        seeds=args.seeds,
+        evaluated=n - int(n * 0.6),
+        reference="knn",
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""What the routing experiment scripts share: the kNN reference and the printed summary.
+
+The splits and lambda sweep are ``orch eval routing``'s (``orchestrator/routing_eval.py``);
+these scripts compare variants of a policy on them, so they read its frontiers the same way.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from orchestrator import routing_eval as R
+
+K = 25
+"""Neighbours of the kNN router, as in ``orch eval routing``."""
+
+
+def knn_quality(
+    vectors: np.ndarray, quality: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> np.ndarray:
+    """(test, models): each model's mean recorded quality over the K training queries most
+    similar to each test query (rows of ``vectors`` are unit length); a model none of them
+    recorded gets its mean over all training queries."""
+    nearest = np.argpartition(-(vectors[test] @ vectors[train].T), kth=K, axis=1)[:, :K]
+    with warnings.catch_warnings():  # a model no neighbour has a record for: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        est = np.nanmean(quality[train][nearest], axis=1)
+        fallback = np.nanmean(quality[train], axis=0)
+    return np.where(np.isnan(est), fallback, est)
+
+
+def print_summary(
+    name: str,
+    acc: Mapping[str, Sequence[Sequence[tuple[float, float]]]],
+    best: tuple[float, float],
+    *,
+    seeds: int,
+    evaluated: int,
+    reference: str,
+) -> None:
+    """Per policy in ``acc`` (lambda -> its (cost, quality) per seed): the best quality
+    relative to the best single model among the seed-averaged Pareto points that cost at
+    most half of it, its frontier read as a curve at 0.5x and 0.3x that cost, and where
+    it first lies below ``reference``'s curve (``routing_eval._above``)."""
+    bq, bc = best
+    fronts = {
+        k: R._pareto(
+            [[float(np.mean([c for c, _ in p])), float(np.mean([q for _, q in p]))] for p in per]
+        )
+        for k, per in acc.items()
+    }
+    print(f"{name}: best single model {bq:.4f} at ${bc:.6f} per query, {seeds} seeds")
+    width = max(len(k) for k in fronts) + 2
+    for policy, front in fronts.items():
+        half = [p for p in front if p[0] <= 0.5 * bc]
+        top = max(half, key=lambda p: p[1]) if half else None
+        best_text = f"{top[1] / bq:.4f}x at {top[0] / bc:.2f}x" if top else "none"
+        below = None if policy == reference else R._above(front, fronts[reference], 1 / evaluated)
+        where = "no" if below is None else f"at ${below[0]:.6f} ({below[1]:.4f} vs {below[2]:.4f})"
+        print(
+            f"  {policy:{width}s} best <= 0.5x cost: {best_text} | curve at 0.5x: "
+            f"{R._curve(front, 0.5 * bc) / bq:.4f}x, at 0.3x: {R._curve(front, 0.3 * bc) / bq:.4f}x"
+            f" | below {reference}: {where}"
+        )
