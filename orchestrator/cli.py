@@ -45,6 +45,16 @@ data_dir_option = click.option(
     help="Local data directory for policy state, traces and checkpoints "
     "[default: $ORCH_HOME or ~/.local/share/orchestrator].",
 )
+pipeline_option = click.option(
+    "--pipeline", "pipeline_name", help="Which pipeline, if FILE defines several."
+)
+pool_option = click.option(
+    "--pool",
+    "pool_file",
+    type=click.Path(dir_okay=False),
+    help="Model pool file (TOML or JSON) [default: the pipeline's pool, else the built-in "
+    "offline pool].",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,13 +66,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--query", "-q", help="The request to run [default: the pipeline's sample query].")
-@click.option("--pipeline", "pipeline_name", help="Which pipeline, if FILE defines several.")
-@click.option(
-    "--pool",
-    "pool_file",
-    type=click.Path(dir_okay=False),
-    help="Model pool file (TOML or JSON) [default: the built-in offline pool].",
-)
+@pipeline_option
+@pool_option
 @click.option(
     "--model",
     help="Use this one litellm model string for every role "
@@ -250,7 +255,7 @@ def skills_list(file: str | None) -> None:
 
 @skills.command("graph")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--pipeline", "pipeline_name", help="Which pipeline, if FILE defines several.")
+@pipeline_option
 @_clean_errors
 def skills_graph(file: str, pipeline_name: str | None) -> None:
     """Show the tool graph of every stage with a goal in FILE: weights, edges, plans."""
@@ -365,13 +370,8 @@ def policy_show(pipeline: str | None, data_dir: str | None) -> None:
     "e.g. examples/data/mmlupro-sample.",
 )
 @click.option("--stage", help="The stage the records stand for [default: the one with roles].")
-@click.option("--pipeline", "pipeline_name", help="Which pipeline, if FILE defines several.")
-@click.option(
-    "--pool",
-    "pool_file",
-    type=click.Path(dir_okay=False),
-    help="Model pool file (TOML or JSON) [default: the pipeline's, else the offline pool].",
-)
+@pipeline_option
+@pool_option
 @click.option(
     "--cost-weight",
     type=click.FloatRange(min=0),
