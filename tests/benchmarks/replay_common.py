@@ -6,15 +6,73 @@ these scripts compare variants of a policy on them, so they read its frontiers t
 
 from __future__ import annotations
 
+import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from agents import RoutingSet
 from orchestrator import routing_eval as R
 
 K = 25
 """Neighbours of the kNN router, as in ``orch eval routing``."""
+TRAIN_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Split:
+    """One seed's shuffle of a routing set, as ``orch eval routing`` makes it."""
+
+    rng: np.random.Generator
+    train: np.ndarray
+    test: np.ndarray
+    train_cost: np.ndarray
+    """Each model's mean cost over the training queries."""
+    c_ref: float
+    """The best single model's (on the training queries) mean training cost."""
+
+    def knn_picks(self, est: np.ndarray, available: np.ndarray, lam: float) -> np.ndarray:
+        """The kNN router's choice per test query: estimated quality minus lam times the
+        model's mean training cost, over the models with a record."""
+        value = est - lam * self.train_cost / self.c_ref
+        return np.argmax(np.where(available[self.test], value, -np.inf), axis=1)
+
+
+Accumulated = dict[str, list[list[tuple[float, float]]]]
+"""policy -> per lambda of ``R.LAMBDAS``, its (mean cost, mean quality) per seed."""
+
+
+def sweep(
+    data: RoutingSet,
+    seeds: int,
+    per_seed: Callable[[Split], Callable[[float], Mapping[str, np.ndarray]]],
+) -> tuple[Accumulated, tuple[float, float], int]:
+    """Over ``seeds`` shuffles and every lambda, the mean cost and quality on the held-out
+    queries of what ``per_seed(split)(lam)`` picks (policy -> model per test query).
+    Returns them, the best single model's (quality, cost), and the held-out count."""
+    q, c = data.quality, data.cost
+    n = len(data.query_ids)
+    cut = int(n * TRAIN_SHARE)
+    acc: Accumulated = {}
+    best_q, best_c = [], []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
+        train, test = order[:cut], order[cut:]
+        train_c = np.nanmean(c[train], axis=0)
+        best = int(np.nanargmax(np.nanmean(q[train], axis=0)))
+        best_q.append(float(np.nanmean(q[test, best])))
+        best_c.append(float(np.nanmean(c[test, best])))
+        choose = per_seed(Split(rng, train, test, train_c, float(train_c[best])))
+        rows = np.arange(len(test))
+        for li, lam in enumerate(R.LAMBDAS):
+            for name, pick in choose(lam).items():
+                point = (float(np.mean(c[test][rows, pick])), float(np.mean(q[test][rows, pick])))
+                acc.setdefault(name, [[] for _ in R.LAMBDAS])[li].append(point)
+        print(f"seed {seed + 1}/{seeds} done", file=sys.stderr, flush=True)
+    return acc, (float(np.mean(best_q)), float(np.mean(best_c))), n - cut
 
 
 def knn_quality(

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from replay_common import knn_quality, print_summary  # this folder: run as a script
+from replay_common import Split, knn_quality, print_summary, sweep  # this folder: run as a script
 
 from agents import RoutingSet, load_routing_set
 from orchestrator import routing_eval as R
@@ -72,52 +74,32 @@ def main() -> None:
     data = load_routing_set(args.data)
     emb = embed(list(data.prompts))
     base = R._Context(data)
-    contexts: dict[str, object] = {"words": base}
+    contexts: dict[str, Any] = {"words": base}  # routing_eval._Context or its stand-in
     contexts |= {f"emb{w}": _EmbeddedContext(base, data, emb, w) for w in PREFIXES}
     similarity = {"knn_words": R._lexical(data.prompts), "knn_emb256": emb}
-    names = [f"{k}/{c}" for c in contexts for k in KINDS] + list(similarity)
-    q_all, c_all = data.quality, data.cost
-    n = len(data.query_ids)
-    acc: dict[str, list[list[tuple[float, float]]]] = {k: [[] for _ in R.LAMBDAS] for k in names}
-    best_q, best_c = [], []
-    for seed in range(args.seeds):
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(n)
-        cut = int(n * 0.6)
-        train, test = order[:cut], order[cut:]
-        train_q, train_c = np.nanmean(q_all[train], axis=0), np.nanmean(c_all[train], axis=0)
-        best = int(np.nanargmax(train_q))
-        c_ref = float(train_c[best])
-        best_q.append(float(np.nanmean(q_all[test, best])))
-        best_c.append(float(np.nanmean(c_all[test, best])))
-        knn_q = {name: knn_quality(v, q_all, train, test) for name, v in similarity.items()}
-        avail, rows = base.available[test], np.arange(len(test))
-        for li, lam in enumerate(R.LAMBDAS):
-            picks = {
-                name: np.argmax(np.where(avail, est - lam * train_c / c_ref, -np.inf), axis=1)
-                for name, est in knn_q.items()
-            }
+
+    def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
+        knn_q = {
+            k: knn_quality(v, data.quality, split.train, split.test) for k, v in similarity.items()
+        }
+
+        def choose(lam: float) -> dict[str, np.ndarray]:
+            picks = {k: split.knn_picks(est, base.available, lam) for k, est in knn_q.items()}
             for cname, ctx in contexts.items():
                 for kind in KINDS:  # the shipped learner (it draws nothing from rng for these)
-                    choose = R._run_online(kind, data, ctx, train, lam, c_ref, rng)  # type: ignore[arg-type]
+                    learned = R._run_online(
+                        kind, data, ctx, split.train, lam, split.c_ref, split.rng
+                    )
                     picks[f"{kind}/{cname}"] = np.array(
-                        [choose(int(i), base.available[i]) for i in test]
+                        [learned(int(i), base.available[i]) for i in split.test]
                     )
-            for name, pick in picks.items():
-                acc[name][li].append(
-                    (
-                        float(np.mean(c_all[test][rows, pick])),
-                        float(np.mean(q_all[test][rows, pick])),
-                    )
-                )
-        print(f"seed {seed + 1}/{args.seeds} done", file=sys.stderr, flush=True)
+            return picks
+
+        return choose
+
+    acc, best, evaluated = sweep(data, args.seeds, per_seed)
     print_summary(
-        data.name,
-        acc,
-        (float(np.mean(best_q)), float(np.mean(best_c))),
-        seeds=args.seeds,
-        evaluated=n - int(n * 0.6),
-        reference="knn_words",
+        data.name, acc, best, seeds=args.seeds, evaluated=evaluated, reference="knn_words"
     )
 
 

@@ -20,11 +20,10 @@ read as a curve at exactly half, and where it first lies below kNN's curve (if i
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
 import numpy as np
-from replay_common import knn_quality, print_summary  # this folder: run as a script
+from replay_common import Split, knn_quality, print_summary, sweep  # this folder: run as a script
 
 from agents import RoutingSet, load_routing_set
 from orchestrator import routing_eval as R
@@ -74,50 +73,26 @@ def main() -> None:
     args = ap.parse_args()
     data = load_routing_set(args.data)
     ctx, lex = R._Context(data), R._lexical(data.prompts)
-    q_all, c_all = data.quality, data.cost
-    n = len(data.query_ids)
-    acc: dict[str, list[list[tuple[float, float]]]] = {
-        k: [[] for _ in R.LAMBDAS] for k in (*KINDS, "knn")
-    }
-    best_q, best_c = [], []
-    for seed in range(args.seeds):
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(n)
-        cut = int(n * 0.6)
-        train, test = order[:cut], order[cut:]
-        train_q, train_c = np.nanmean(q_all[train], axis=0), np.nanmean(c_all[train], axis=0)
-        best = int(np.nanargmax(train_q))
-        c_ref = float(train_c[best])
-        best_q.append(float(np.nanmean(q_all[test, best])))
-        best_c.append(float(np.nanmean(c_all[test, best])))
-        knn_q = knn_quality(lex, q_all, train, test)
-        avail, rows = ctx.available[test], np.arange(len(test))
-        for li, lam in enumerate(R.LAMBDAS):
-            picks = {
-                "knn": np.argmax(np.where(avail, knn_q - lam * train_c / c_ref, -np.inf), axis=1)
-            }
+
+    def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
+        knn_q = knn_quality(lex, data.quality, split.train, split.test)
+
+        def choose(lam: float) -> dict[str, np.ndarray]:
+            picks = {"knn": split.knn_picks(knn_q, ctx.available, lam)}
             for kind in KINDS:
-                if kind.endswith("_known_cost"):
-                    choose = learn_known_cost(kind, data, ctx, train, lam, c_ref)
-                else:  # the shipped learner (it draws nothing from rng for these kinds)
-                    choose = R._run_online(kind, data, ctx, train, lam, c_ref, rng)
-                picks[kind] = np.array([choose(int(i), ctx.available[i]) for i in test])
-            for kind, pick in picks.items():
-                acc[kind][li].append(
-                    (
-                        float(np.mean(c_all[test][rows, pick])),
-                        float(np.mean(q_all[test][rows, pick])),
-                    )
+                given = (kind, data, ctx, split.train, lam, split.c_ref)
+                learned = (
+                    learn_known_cost(*given)
+                    if kind.endswith("_known_cost")  # else the shipped learner (no rng draws)
+                    else R._run_online(*given, split.rng)
                 )
-        print(f"seed {seed + 1}/{args.seeds} done", file=sys.stderr)
-    print_summary(
-        data.name,
-        acc,
-        (float(np.mean(best_q)), float(np.mean(best_c))),
-        seeds=args.seeds,
-        evaluated=n - int(n * 0.6),
-        reference="knn",
-    )
+                picks[kind] = np.array([learned(int(i), ctx.available[i]) for i in split.test])
+            return picks
+
+        return choose
+
+    acc, best, evaluated = sweep(data, args.seeds, per_seed)
+    print_summary(data.name, acc, best, seeds=args.seeds, evaluated=evaluated, reference="knn")
 
 
 if __name__ == "__main__":
