@@ -6,6 +6,7 @@ these scripts compare variants of a policy on them, so they read its frontiers t
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents import RoutingSet
+from agents import RoutingSet, load_routing_set
 from orchestrator import routing_eval as R
 
 K = 25
@@ -42,6 +43,15 @@ class Split:
 
 Accumulated = dict[str, list[list[tuple[float, float]]]]
 """policy -> per lambda of ``R.LAMBDAS``, its (mean cost, mean quality) per seed."""
+
+
+def load_args(doc: str) -> tuple[RoutingSet, int]:
+    """The scripts' command line: a routing-set folder and ``--seeds``; the loaded set."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("data", help="a routing-set folder (queries.jsonl + routing.csv)")
+    ap.add_argument("--seeds", type=int, default=5, help="shuffles to average (default 5)")
+    args = ap.parse_args()
+    return load_routing_set(args.data), args.seeds
 
 
 def sweep(

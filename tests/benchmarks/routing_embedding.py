@@ -23,16 +23,21 @@ kNN's curve (if it does).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from replay_common import Split, knn_quality, print_summary, sweep  # this folder: run as a script
+from replay_common import (  # this folder: run as a script
+    Split,
+    knn_quality,
+    load_args,
+    print_summary,
+    sweep,
+)
 
-from agents import RoutingSet, load_routing_set
+from agents import RoutingSet
 from orchestrator import routing_eval as R
 
 KINDS = ("ours", "linucb")
@@ -67,11 +72,7 @@ class _EmbeddedContext:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("data", help="a routing-set folder (queries.jsonl + routing.csv)")
-    ap.add_argument("--seeds", type=int, default=5, help="shuffles to average (default 5)")
-    args = ap.parse_args()
-    data = load_routing_set(args.data)
+    data, seeds = load_args(__doc__)
     emb = embed(list(data.prompts))
     base = R._Context(data)
     contexts: dict[str, Any] = {"words": base}  # routing_eval._Context or its stand-in
@@ -97,10 +98,8 @@ def main() -> None:
 
         return choose
 
-    acc, best, evaluated = sweep(data, args.seeds, per_seed)
-    print_summary(
-        data.name, acc, best, seeds=args.seeds, evaluated=evaluated, reference="knn_words"
-    )
+    acc, best, evaluated = sweep(data, seeds, per_seed)
+    print_summary(data.name, acc, best, seeds=seeds, evaluated=evaluated, reference="knn_words")
 
 
 if __name__ == "__main__":

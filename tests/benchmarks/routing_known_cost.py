@@ -19,13 +19,18 @@ read as a curve at exactly half, and where it first lies below kNN's curve (if i
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 import numpy as np
-from replay_common import Split, knn_quality, print_summary, sweep  # this folder: run as a script
+from replay_common import (  # this folder: run as a script
+    Split,
+    knn_quality,
+    load_args,
+    print_summary,
+    sweep,
+)
 
-from agents import RoutingSet, load_routing_set
+from agents import RoutingSet
 from orchestrator import routing_eval as R
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
@@ -67,11 +72,7 @@ def learn_known_cost(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("data", help="a routing-set folder (queries.jsonl + routing.csv)")
-    ap.add_argument("--seeds", type=int, default=5, help="shuffles to average (default 5)")
-    args = ap.parse_args()
-    data = load_routing_set(args.data)
+    data, seeds = load_args(__doc__)
     ctx, lex = R._Context(data), R._lexical(data.prompts)
 
     def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
@@ -91,8 +92,8 @@ def main() -> None:
 
         return choose
 
-    acc, best, evaluated = sweep(data, args.seeds, per_seed)
-    print_summary(data.name, acc, best, seeds=args.seeds, evaluated=evaluated, reference="knn")
+    acc, best, evaluated = sweep(data, seeds, per_seed)
+    print_summary(data.name, acc, best, seeds=seeds, evaluated=evaluated, reference="knn")
 
 
 if __name__ == "__main__":
