@@ -13,7 +13,7 @@ the training queries (every model's outcome on every query), which no online pol
 - category: per model, its mean quality in the query's category on the training queries;
 - category oracle: the same means taken on the evaluated queries themselves (cheating; an
   upper bound for any router that only knows the category);
-- with ``--embed`` (needs ``pip install wordllama``, see routing_embedding.py): logreg with
+- with ``--embed`` (needs ``pip install wordllama``, see routing_context.py): logreg with
   the prompt's 256-dimension WordLlama sentence embedding added to its features.
 
 Each chooses ``argmax quality - lam * est_cost / c_ref`` with est_cost a per-model linear
@@ -82,7 +82,7 @@ def main() -> None:
     lams = np.concatenate([[0.0], np.geomspace(0.005, 5, 60)])
     emb = None
     if args.embed:
-        from routing_embedding import embed  # this folder: run as a script
+        from routing_context import embed  # this folder: run as a script
 
         emb = embed(list(d.prompts))
     points: dict[str, list[list[tuple[float, float]]]] = {}

@@ -1,24 +1,27 @@
-"""Routing with sentence embeddings instead of hashed words: an experiment, not the shipped policy.
+"""Other contexts for the bandit than the shipped one: an experiment, not the shipped policy.
 
-Run (needs the WordLlama package, which the project does not depend on; its wheel ships
-a 256-dimension embedding model, so nothing is downloaded: ``pip install wordllama``):
+Run:
 
-    python tests/benchmarks/routing_embedding.py ../shared/data/routing/routerbench [--seeds 5]
+    python tests/benchmarks/routing_context.py ../shared/data/routing/routerbench [--seeds 5]
 
 Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
-default_rng(s), learn online on 60% with bandit feedback, evaluate frozen and greedy on
-the rest). Compared:
+default_rng(s), learn on 60%, evaluate frozen and greedy on the rest). Ours, LinUCB alone
+(both from bandit feedback) and ours warm-started from the training queries' full table
+(``ours_warm``) are run by ``routing_eval._run_online`` itself on these contexts:
 
-- ours and LinUCB alone (``routing_eval._run_online`` itself) with the shipped context
-  (bias, category one-hot, 16 hashed word buckets), and with the word buckets replaced by
-  the first 16 or 64 dimensions of the prompt's WordLlama embedding (its dimensions are
-  trained to be usable as prefixes), renormalised;
-- kNN (k = 25) on the shipped hashed tf-idf vectors and on the 256-dimension embeddings.
+- ``words``: the shipped replay context (bias, category one-hot, 16 hashed word buckets);
+- ``words+query``: that plus the runtime's other query features (``FeatureBuilder``:
+  log query length, has digits, is a question), which the replay context leaves out;
+- ``emb16`` / ``emb64``: the word buckets replaced by the first 16 or 64 dimensions of
+  the prompt's WordLlama embedding (its dimensions are trained to be usable as
+  prefixes), renormalised; with them a kNN on the full 256-dimension embedding. Only
+  when WordLlama is installed (not a project dependency; its wheel ships the model, so
+  nothing is downloaded: ``pip install wordllama``); skipped with a note otherwise.
 
-Printed per policy: the best quality (relative to the best single model) among the
-seed-averaged Pareto points that cost at most half the best single model, its frontier
-read as a curve at half and at 0.3x that cost, and where it first lies below the lexical
-kNN's curve (if it does).
+The kNN (k = 25) on the shipped hashed tf-idf vectors is the reference. Printed per
+policy: the best quality (relative to the best single model) among the seed-averaged
+Pareto points that cost at most half the best single model, its frontier read as a curve
+at half and at 0.3x that cost, and where it first lies below the reference kNN's curve.
 """
 
 from __future__ import annotations
@@ -39,23 +42,45 @@ from replay_common import (  # this folder: run as a script
 
 from agents import RoutingSet
 from orchestrator import routing_eval as R
+from orchestrator.features import FeatureBuilder
 
-KINDS = ("ours", "linucb")
+KINDS = ("ours", "linucb", "ours_warm")
 PREFIXES = (16, 64)
+_QUERY_FEATURES = (2, 5, 6)
+"""Where ``FeatureBuilder.base`` puts the log query length, has digits and is a question."""
 
 
-def embed(prompts: list[str]) -> np.ndarray:
-    """Unit-length 256-dimension WordLlama embeddings of ``prompts`` (the model in its wheel)."""
+def embed(prompts: list[str], *, required: bool = True) -> np.ndarray | None:
+    """Unit-length 256-dimension WordLlama embeddings of ``prompts`` (the model in its
+    wheel); without WordLlama, exit if ``required``, else None."""
     try:
         import wordllama
     except ImportError:
-        sys.exit("this script needs WordLlama: pip install wordllama")
+        if required:
+            sys.exit("this script needs WordLlama: pip install wordllama")
+        return None
     # WordLlama looks for its bundled tokenizer under "tokenizer/", but the wheel has it
     # under "tokenizers/", which is where it looks in a cache folder: point the cache at
     # the package so both files are found and nothing is fetched
     here = Path(wordllama.__file__).parent
     model = wordllama.WordLlama.load(cache_dir=here, disable_download=True)
     return np.asarray(model.embed(prompts, norm=True), dtype=float)
+
+
+class _QueryContext:
+    """``routing_eval._Context`` plus the runtime's query features (log length, has
+    digits, is a question), computed by the runtime's own ``FeatureBuilder``."""
+
+    def __init__(self, base: R._Context, data: RoutingSet) -> None:
+        fb = FeatureBuilder()
+        extra = [
+            [x[i] for i in _QUERY_FEATURES]
+            for x in (fb.base(query=p, intent="", confidence=1.0) for p in data.prompts)
+        ]
+        self.x = np.hstack([base.x, np.asarray(extra)])
+        self.dim = self.x.shape[1]
+        self.intents = base.intents
+        self.available = base.available
 
 
 class _EmbeddedContext:
@@ -73,11 +98,16 @@ class _EmbeddedContext:
 
 def main() -> None:
     data, seeds = load_args(__doc__)
-    emb = embed(list(data.prompts))
     base = R._Context(data)
-    contexts: dict[str, Any] = {"words": base}  # routing_eval._Context or its stand-in
-    contexts |= {f"emb{w}": _EmbeddedContext(base, data, emb, w) for w in PREFIXES}
-    similarity = {"knn_words": R._lexical(data.prompts), "knn_emb256": emb}
+    contexts: dict[str, Any] = {"words": base}  # routing_eval._Context or its stand-ins
+    contexts["words+query"] = _QueryContext(base, data)
+    similarity = {"knn_words": R._lexical(data.prompts)}
+    emb = embed(list(data.prompts), required=False)
+    if emb is None:
+        print("WordLlama is not installed: embedding contexts skipped", file=sys.stderr)
+    else:
+        contexts |= {f"emb{w}": _EmbeddedContext(base, data, emb, w) for w in PREFIXES}
+        similarity["knn_emb256"] = emb
 
     def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
         knn_q = {
