@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -48,6 +49,39 @@ data_dir_option = click.option(
 pipeline_option = click.option(
     "--pipeline", "pipeline_name", help="Which pipeline, if FILE defines several."
 )
+
+
+def _output_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An output file's folder must exist and be writable, checked before a long
+    evaluation starts rather than when its results are ready."""
+    if value is None:
+        return None
+    folder = Path(value).expanduser().absolute().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {folder} does not exist; create it or write elsewhere")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"folder {folder} is not writable; write elsewhere")
+    return value
+
+
+def output_option(flag: str, dest: str, what: str) -> Callable[[Any], Any]:
+    """An option naming a file that a command writes ``what`` to, checked up front."""
+    return click.option(
+        flag,
+        dest,
+        type=click.Path(dir_okay=False),
+        callback=_output_file,
+        help=f"Write {what} to this file (its folder must exist).",
+    )
+
+
+def _write_json(path: str, data: Any) -> None:
+    try:
+        Path(path).write_text(json.dumps(data, indent=2))
+    except OSError as exc:
+        raise InputError(f"could not write {path}: {exc.strerror or exc}") from None
+
+
 pool_option = click.option(
     "--pool",
     "pool_file",
@@ -461,26 +495,18 @@ def eval_group() -> None:
     show_default=True,
     help="Share of each shuffle the policies learn from.",
 )
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False),
-    help="Write the results as JSON to this file.",
-)
-@click.option(
-    "--plot",
-    "plot_out",
-    type=click.Path(dir_okay=False),
-    help="Write the cost-quality frontiers as a PNG (needs matplotlib).",
-)
+@output_option("--json", "json_out", "the results as JSON")
+@output_option("--plot", "plot_out", "the cost-quality frontiers as a PNG (needs matplotlib)")
 @_clean_errors
 def eval_routing(
     data_dir: str, seeds: int, train_share: float, json_out: str | None, plot_out: str | None
 ) -> None:
     """Replay recorded model outcomes through every routing policy; print the frontiers."""
     from agents import load_routing_set
-    from orchestrator.routing_eval import evaluate_routing, plot_frontiers
+    from orchestrator.routing_eval import can_plot, evaluate_routing, plot_frontiers
 
+    if plot_out:
+        can_plot()  # before the evaluation, not after it
     data = load_routing_set(data_dir)
     click.echo(f"{data.name}: {len(data.query_ids)} queries x {len(data.models)} models", err=True)
     report = evaluate_routing(
@@ -505,7 +531,7 @@ def eval_routing(
             + f"; at each of kNN's own points: {t[f'{name}_on_or_above_knn_at_sweep_points']}"
         )
     if json_out:
-        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+        _write_json(json_out, report.as_json())
     if plot_out:
         plot_frontiers(report, plot_out)
 
@@ -525,12 +551,7 @@ def eval_routing(
     show_default=True,
     help="Context budget per question, as a share of the conversation's full context.",
 )
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False),
-    help="Write the results as JSON to this file.",
-)
+@output_option("--json", "json_out", "the results as JSON")
 @_clean_errors
 def eval_memory(data_dir: str, budget_share: float, json_out: str | None) -> None:
     """Evidence recall and context tokens of memory tier policies vs full context."""
@@ -554,16 +575,11 @@ def eval_memory(data_dir: str, budget_share: float, json_out: str | None) -> Non
         )
     click.echo("target: >= 90% of full-context recall at <= 15% of its tokens")
     if json_out:
-        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+        _write_json(json_out, report.as_json())
 
 
 @eval_group.command("selfheal")
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False),
-    help="Write the results (totals per controller and every scenario) as JSON to this file.",
-)
+@output_option("--json", "json_out", "the totals per controller and every scenario as JSON")
 @click.option(
     "--scenario",
     "only",
@@ -596,7 +612,7 @@ def eval_selfheal(json_out: str | None, only: tuple[str, ...]) -> None:
     targets = report.targets()
     click.echo("targets: " + ", ".join(f"{k}={v}" for k, v in targets.items()))
     if json_out:
-        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+        _write_json(json_out, report.as_json())
 
 
 @eval_group.command("compound")
@@ -620,12 +636,7 @@ def eval_selfheal(json_out: str | None, only: tuple[str, ...]) -> None:
     help="Use only the first N evaluation queries of each pipeline (real models are slow).",
 )
 @click.option("--no-gate", is_flag=True, help="Skip the scripted quality-drop scenario.")
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False),
-    help="Write the results as JSON to this file.",
-)
+@output_option("--json", "json_out", "the results as JSON")
 @_clean_errors
 def eval_compound(
     files: tuple[str, ...],
@@ -685,7 +696,7 @@ def eval_compound(
         )
     click.echo("targets: " + ", ".join(f"{k}={v}" for k, v in report.targets().items()))
     if json_out:
-        Path(json_out).write_text(json.dumps(report.as_json(), indent=2))
+        _write_json(json_out, report.as_json())
 
 
 def main() -> None:

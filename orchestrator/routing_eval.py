@@ -15,6 +15,7 @@ quality a user would give up to save one best-model query's worth of spend.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
 import warnings
@@ -31,7 +32,7 @@ from orchestrator.intent import tokenize
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
 
-__all__ = ["LAMBDAS", "POLICIES", "RoutingReport", "evaluate_routing", "plot_frontiers"]
+__all__ = ["LAMBDAS", "POLICIES", "RoutingReport", "can_plot", "evaluate_routing", "plot_frontiers"]
 
 LAMBDAS = (0.0, *(round(0.02 * 1.25**k, 4) for k in range(36)))
 """The cost weights swept: 0, then a geometric grid from 0.02 to about 50 (x1.25 steps),
@@ -365,6 +366,15 @@ def evaluate_routing(
     return report
 
 
+_NO_PLOTTING = "--plot needs matplotlib: pip install matplotlib"
+
+
+def can_plot() -> None:
+    """Raise InputError if ``plot_frontiers`` cannot work (matplotlib is missing)."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InputError(_NO_PLOTTING)
+
+
 def plot_frontiers(report: RoutingReport, path: str) -> None:
     """Write the cost-quality frontiers of ``report`` as a PNG (needs matplotlib)."""
     try:
@@ -373,7 +383,7 @@ def plot_frontiers(report: RoutingReport, path: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise InputError("--plot needs matplotlib: pip install matplotlib") from None
+        raise InputError(_NO_PLOTTING) from None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, pts in report.frontier.items():
         if name in ("random", "cheapest"):  # single points: grey marks, not a line's colour
@@ -399,5 +409,9 @@ def plot_frontiers(report: RoutingReport, path: str) -> None:
     ax.set_title(f"{report.data}: {report.evaluated} held-out queries x {report.seeds} seeds")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise InputError(f"could not write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)

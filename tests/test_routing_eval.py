@@ -79,6 +79,17 @@ def test_cli_writes_the_documented_json(tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "queries.jsonl is missing" in bad.stderr
+    # an output that cannot be written is refused before the evaluation, not after it
+    for flag in ("--json", "--plot"):
+        bad = subprocess.run(
+            [ORCH, "eval", "routing", "--data", str(data), flag, str(tmp_path / "no" / "r.out")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert bad.returncode == 2, bad.stderr
+        assert f"Invalid value for '{flag}'" in bad.stderr and "does not exist" in bad.stderr
+        assert "seed 1/1" not in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.skipif(not (REAL / "routerbench").is_dir(), reason="shared routing data not present")
