@@ -37,12 +37,20 @@ def unknown_model(model: str) -> str | None:
     return None
 
 
+_NO_KEY = ("Missing credentials", "api_key client option must be set")
+"""What the OpenAI client says when no API key is configured (new, older versions)."""
+
+
 def fault_kind(exc: BaseException) -> str | None:
     """The endpoint-fault kind of a litellm/openai exception, or None for a caller's mistake
     (bad request, authentication) that another try would repeat."""
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     text = str(exc)
+    # litellm reports the OpenAI client's missing key as a 500 (other providers' as a 401):
+    # a caller's mistake, not an endpoint fault
+    if any(k in text for k in _NO_KEY):
+        return None
     # litellm reports a 200 whose body it cannot read as a 500; its message tells them apart
     if any(k in text for k in ("[200 OK]", "provider returned", "Expecting value")):
         return "malformed"

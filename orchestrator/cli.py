@@ -219,6 +219,7 @@ def run(
             raise InputError(f"{file} has no sample_query; pass --query TEXT")
         try:
             result = runtime.resume(resume_id) if resume_id else runtime.run(query, scope=scope)
+            resumable = bool(result.error) and runtime.resumable(result.run_id)
         finally:
             runtime.close()  # learning is applied off the decision path; wait for it
     finally:
@@ -257,6 +258,12 @@ def run(
         click.echo(f"summary: {result.summary()}")
     if result.error:
         click.echo(f"error: {result.error}", err=True)
+        if resumable:
+            click.echo(
+                f"hint:  once the cause is fixed, the same command with --resume "
+                f"{result.run_id} (and without --query) continues from the failed stage",
+                err=True,
+            )
         sys.exit(1)
 
 

@@ -505,10 +505,7 @@ class Runtime:
         Needs the checkpointer the run was made with (the CLI keeps one under $ORCH_HOME).
         The resumed part is traced as run ``<run_id>-resumed``.
         """
-        if self.checkpointer is None:
-            raise InputError("resuming needs a checkpointer; pass one to Runtime(checkpointer=)")
-        config = {"configurable": {"thread_id": run_id}}
-        snapshot = self.graph.get_state(cast(RunnableConfig, config))
+        snapshot = self._checkpoint(run_id)
         if not snapshot or not snapshot.values:
             raise InputError(f"no checkpoint of run {run_id!r}; `orch trace list` shows runs")
         if not snapshot.next:
@@ -516,6 +513,21 @@ class Runtime:
         values = dict(snapshot.values)
         ctx = self._context(run_id, values["request"]["query"], trace_id=f"{run_id}-resumed")
         return self._execute(ctx, None, values)
+
+    def resumable(self, run_id: str) -> bool:
+        """Whether ``resume(run_id)`` can continue the run: it has a checkpoint (this
+        runtime has a checkpointer) and stopped before its end."""
+        if self.checkpointer is None:
+            return False
+        snapshot = self._checkpoint(run_id)
+        return bool(snapshot and snapshot.values and snapshot.next)
+
+    def _checkpoint(self, run_id: str) -> Any:
+        """The latest LangGraph state snapshot of ``run_id``."""
+        if self.checkpointer is None:
+            raise InputError("resuming needs a checkpointer; pass one to Runtime(checkpointer=)")
+        config = {"configurable": {"thread_id": run_id}}
+        return self.graph.get_state(cast(RunnableConfig, config))
 
     def _context(self, run_id: str, query: str, *, trace_id: str) -> RunContext:
         root = self.tracer.workflow(self.pipeline.name, run_id=trace_id, query=query)
@@ -1222,7 +1234,7 @@ class Runtime:
             raise ModelCallError(
                 f"stage {visit.stage.name!r}: every model role {visit.role!r} may use failed "
                 f"or is unavailable: {tried}. Check the endpoints, or give the role more "
-                f"models; `orch run --resume {ctx.run_id}` continues from this stage"
+                "models"
             ) from None
 
     def _chat(

@@ -259,6 +259,7 @@ def test_resume_a_failed_run_from_the_cli(tmp_path: Path, orch_home: Path) -> No
     first = orch("run", str(flaky), "--json")
     assert first.returncode == 1 and "HTTP 503" in first.stderr
     run_id = json.loads(first.stdout)["run_id"]
+    assert f"--resume {run_id} (and without --query) continues" in first.stderr
     again = orch("run", str(flaky), "--resume", run_id, "--json")
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)

@@ -354,9 +354,11 @@ def test_a_failed_run_resumes_from_its_checkpoint(desk: Pipeline) -> None:
     )
     failed = rt.run("refund order 5")
     assert failed.status == "failed" and failed.trail == ("triage",)
+    assert rt.resumable(failed.run_id) and not rt.resumable("nope")
     rt.flush()
     assert rt.policy.bandit.pulls.sum() == 0  # nothing learned from a failure
     resumed = rt.resume(failed.run_id)
+    assert not rt.resumable(failed.run_id)  # finished now
     assert resumed.status == "ok", resumed.error
     assert resumed.trail == ("triage", "resolve", "review", "done")  # triage not redone
     assert len(model.calls) == 4  # triage, failed resolve, resolve, review

@@ -93,3 +93,23 @@ def test_pool_file_refuses_model_names_litellm_cannot_route(tmp_path) -> None:  
         ModelPool.from_file(f)
     f.write_text("[[models]]\nname = 'x'\nbackend = 'litellm'\nmodel = 'openai/gpt-4o-mini'\n")
     assert ModelPool.from_file(f).names() == ["x"]
+
+
+def test_a_missing_api_key_is_a_callers_mistake_not_an_endpoint_fault(
+    desk: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the OpenAI client refuses before any request; litellm reports that as a 500
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    pool = ModelPool(
+        [
+            ModelProfile(name="nokey", backend="litellm", model="openai/gpt-4o-mini"),
+            ModelProfile(name="nokey2", backend="litellm", model="openai/gpt-4o"),
+        ]
+    )
+    rt = Runtime(desk, pool=pool)
+    result = rt.run("refund order 1")
+    assert result.status == "failed"
+    assert "Missing credentials" in (result.error or "")
+    assert "unavailable" not in (result.error or "")  # not failed over as an outage
+    assert not [d for d in result.decisions if d.kind == "reroute"]
+    assert all(s.state == "closed" for s in rt.breakers.states())
