@@ -365,26 +365,44 @@ def policy() -> None:
     """Inspect, warm-start or reset the learned assignment policy."""
 
 
+def _pipeline_named(arg: str, pipeline_name: str | None) -> str:
+    """The pipeline name ``arg`` stands for: itself, or the name of the pipeline defined
+    in ``arg`` if it is a Python file (``pipeline_name`` picks one of several)."""
+    if not arg.endswith(".py"):
+        return arg
+    from orchestrator.loader import load_pipeline
+
+    return load_pipeline(arg, pipeline_name)[0].name
+
+
 @policy.command("show")
 @click.argument("pipeline", required=False)
+@pipeline_option
 @data_dir_option
 @_clean_errors
-def policy_show(pipeline: str | None, data_dir: str | None) -> None:
-    """Per-arm LinUCB statistics of PIPELINE (or list pipelines with saved state)."""
+def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str | None) -> None:
+    """Per-arm LinUCB statistics of PIPELINE (a pipeline name, or the file that defines
+    it), or the pipelines with saved state."""
     import numpy as np
 
     from orchestrator.features import DIM
     from orchestrator.policystore import PolicyStore
 
-    store = PolicyStore(_data_dir(data_dir) / "policy")
+    home = _data_dir(data_dir)
+    store = PolicyStore(home / "policy")
     if pipeline is None:
         names = store.pipelines()
         click.echo(
             "\n".join(names) if names else "no learned policy yet; `orch run FILE` learns one"
         )
         return
+    pipeline = _pipeline_named(pipeline, pipeline_name)
     if not store.path(pipeline).exists():
-        raise InputError(f"no learned policy for {pipeline!r}; known: {store.pipelines()}")
+        known = store.pipelines()
+        raise InputError(
+            f"no learned policy for {pipeline!r} in {home}; "
+            + (f"known: {', '.join(known)}" if known else "`orch run FILE` learns one")
+        )
     bandit, pheromone, runs = store.load(pipeline, dim=DIM, alpha=0.5)
     click.echo(f"pipeline {pipeline}: {runs} runs learned from, {len(bandit.arms)} arms")
     click.echo("LinUCB arms (pulls, weight on the bias feature, |theta|):")
@@ -463,13 +481,15 @@ def policy_warm(
 
 @policy.command("reset")
 @click.argument("pipeline")
+@pipeline_option
 @data_dir_option
 @_clean_errors
-def policy_reset(pipeline: str, data_dir: str | None) -> None:
-    """Forget what PIPELINE's policy learned."""
+def policy_reset(pipeline: str, pipeline_name: str | None, data_dir: str | None) -> None:
+    """Forget what PIPELINE's policy learned (a pipeline name, or the file that defines it)."""
     from orchestrator.policystore import PolicyStore
 
     store = PolicyStore(_data_dir(data_dir) / "policy")
+    pipeline = _pipeline_named(pipeline, pipeline_name)
     click.echo(
         f"reset {pipeline}" if store.reset(pipeline) else f"{pipeline} had no learned policy"
     )

@@ -110,8 +110,11 @@ def test_policy_state_persists_between_invocations(orch_home: Path) -> None:
         assert orch("run", "examples/research.py").returncode == 0
     shown = orch("policy", "show", "research")
     assert shown.returncode == 0 and "2 runs learned from" in shown.stdout
-    assert orch("policy", "reset", "research").stdout.strip() == "reset research"
+    by_file = orch("policy", "show", "examples/research.py")  # the file names it too
+    assert by_file.returncode == 0 and by_file.stdout == shown.stdout
+    assert orch("policy", "reset", "examples/research.py").stdout.strip() == "reset research"
     assert_clean_error(orch("policy", "show", "research"), "no learned policy for 'research'")
+    assert_clean_error(orch("policy", "show", "nope.py"), "file 'nope.py' does not exist")
 
 
 def test_corrupt_policy_state_is_refused_and_kept(orch_home: Path) -> None:
