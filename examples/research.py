@@ -1,7 +1,10 @@
 """A research pipeline: planner -> researcher -> writer -> critic -> done (or back to writer).
 
+A question the notes do not cover escalates to a librarian, who says what to look up.
+
 Runs offline on the built-in pool:  orch run examples/research.py
 Try:  --query "compare vector search and keyword search"
+      --query "how do tides work"   (not in the notes: escalated)
 """
 
 import re
@@ -83,7 +86,8 @@ pipeline = Pipeline(
             roles=["researcher"],
             goal="digest",
             skills=[search_notes, digest_sources],
-            next=["write"],
+            next=["write", "no_sources"],
+            escalate_to="no_sources",  # no note matches: nothing to write from
         ),
         Stage("write", roles=["writer"], next=["critique"]),
         Stage(
@@ -94,6 +98,7 @@ pipeline = Pipeline(
             route=critic_route,
         ),
         Stage("done", terminal=True),
+        Stage("no_sources", roles=["librarian"], terminal=True, failure=True),
     ],
     roles=[
         Role(
@@ -117,6 +122,11 @@ pipeline = Pipeline(
             "Check the answer is complete and grounded; ask for a rewrite if not.",
             skills=["word_count", count_sources],
             models=["mini", "standard"],
+        ),
+        Role(
+            "librarian",
+            "The notes do not cover this question: say so, and what should be looked up.",
+            models=["mini"],
         ),
     ],
     sample_query="What are the trade-offs of retrieval-augmented generation versus fine-tuning?",

@@ -9,7 +9,7 @@ Plain Redis commands only (any Redis >= 6.2, no modules). Per (tier, scope):
 
 Per-item TTLs are kept in the item (filtered on read, purged on write); both keys of a
 scope also expire a TTL after its last write, so an abandoned scope frees its memory.
-Connection failures become ``StoreUnavailable``.
+Connection failures become ``StoreUnavailable``; a malformed URL is an ``InputError``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from memory.item import MemoryItem, check_tier
 from memory.store import Limits
-from orchestrator.errors import StoreUnavailable
+from orchestrator.errors import InputError, StoreUnavailable
 
 __all__ = ["RedisStore"]
 
@@ -44,9 +44,19 @@ class RedisStore:
             redis.exceptions.TimeoutError,
             OSError,
         )
-        self._r: Any = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        try:
+            self._r: Any = redis.Redis.from_url(
+                url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            )
+        except ValueError as exc:  # no scheme, a port out of range, a bad database number
+            raise InputError(
+                f"{url!r} is not a Redis URL ({exc}); write it as redis://HOST:PORT/DB, "
+                "e.g. redis://127.0.0.1:6379/0"
+            ) from None
+
+    def ping(self) -> None:
+        """Check that the server answers; raises ``StoreUnavailable`` if it does not."""
+        self._call("reach it", self._r.ping)
 
     def _keys(self, tier: str, scope: str) -> tuple[str, str]:
         base = f"{self.prefix}:{check_tier(tier)}:{scope}"

@@ -8,6 +8,7 @@ first) and a TTL. The same conformance tests run against ``LocalStore`` and
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from memory.item import MemoryItem, check_tier
-from orchestrator.errors import StoreUnavailable
+from orchestrator.errors import MemoryItemError, StateFileError, StoreUnavailable
 
 __all__ = ["FallbackStore", "Limits", "LocalStore", "MemoryStore", "put_many"]
 
@@ -272,6 +273,68 @@ class FallbackStore:
     def pending(self) -> int:
         """Writes waiting for the shared store."""
         return len(self._pending)
+
+    def spill(self, path: Path) -> int:
+        """Append the writes still waiting for the shared store to ``path`` (one JSON
+        line each) and forget them: a process that ends during an outage keeps them on
+        disk for ``replay_spilled``. Returns how many."""
+        with self._lock:
+            ops, self._pending = self._pending, []
+        if not ops:
+            return 0
+        lines = []
+        for op, arg in ops:
+            if op == "put":
+                assert isinstance(arg, MemoryItem)
+                lines.append(json.dumps({"put": json.loads(arg.to_json())}))
+            else:
+                assert isinstance(arg, tuple)
+                lines.append(json.dumps({"delete": list(arg)}))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return len(ops)
+
+    def replay_spilled(self, path: Path) -> int:
+        """Send the writes ``spill`` kept in ``path`` to the shared store, in order, and
+        remove the file; returns how many. The file is claimed first (renamed), so two
+        processes never send it twice; if the shared store fails or a line is not a
+        queued write, what was not sent goes back to ``path`` and the error is raised
+        (``StoreUnavailable``, ``StateFileError``). Replayed writes are idempotent."""
+        claimed = path.with_name(f"{path.name}.{os.getpid()}.replaying")
+        try:
+            os.replace(path, claimed)
+        except FileNotFoundError:
+            return 0
+        lines = [ln for ln in claimed.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        sent = 0
+        try:
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                    if "put" in record:
+                        item = MemoryItem(**record["put"])
+                    else:
+                        tier, scope, item_id = record["delete"]
+                except (ValueError, TypeError, KeyError, MemoryItemError) as exc:
+                    raise StateFileError(
+                        f"{path}: {line[:80]!r} is not a queued memory write "
+                        f"({type(exc).__name__}: {exc}); fix or remove that line"
+                    ) from None
+                if "put" in record:
+                    self.shared.put(item)
+                else:
+                    self.shared.delete(tier, scope, item_id)
+                sent += 1
+        except BaseException:
+            with path.open("a", encoding="utf-8") as f:  # give back what was not sent
+                f.write("".join(ln + "\n" for ln in lines[sent:]))
+            raise
+        finally:
+            claimed.unlink()
+        return sent
 
 
 def put_many(store: MemoryStore, items: Iterable[MemoryItem]) -> int:

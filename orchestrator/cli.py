@@ -173,7 +173,9 @@ def run(
 ) -> None:
     """Run the pipeline defined in FILE on --query (or its sample query)."""
     from agents import ModelPool
+    from memory import FallbackStore
     from orchestrator.engine import Runtime, sqlite_checkpointer
+    from orchestrator.errors import StoreUnavailable
     from orchestrator.loader import load_pipeline
     from orchestrator.telemetry import make_provider
 
@@ -183,7 +185,9 @@ def run(
         raise InputError("--resume continues a run with its own query; drop --query")
     pipeline, _ = load_pipeline(file, pipeline_name)
     pool = ModelPool.from_file(pool_file) if pool_file else None
-    if model:
+    if model is not None:
+        if not model.strip():
+            raise InputError("--model is empty; give a litellm model string, e.g. ollama/llama3.2")
         pool = ModelPool.single_litellm(model)
         pool.check_models(where="--model")
     home = _data_dir(data_dir)
@@ -192,11 +196,20 @@ def run(
     memory: Any = None
     if memory_url and not scope:
         raise InputError("--memory-url needs --scope ID (whose memory to use)")
+    if scope is not None and not scope.strip():
+        raise InputError("--scope is empty; give the id of whose memory to use, e.g. --scope alice")
     if scope:
         if memory_url:
             from memory.redis_store import RedisStore
 
             memory = RedisStore(memory_url)
+            try:  # a run told to share its memory must not quietly keep it to itself
+                memory.ping()
+            except StoreUnavailable as exc:
+                raise InputError(
+                    f"{exc}; start Redis there, or fix --memory-url ($ORCH_MEMORY_URL), or "
+                    "drop it to keep memory in the data dir"
+                ) from None
         else:
             from memory import LocalStore
 
@@ -217,11 +230,27 @@ def run(
         )
         if query is None and not resume_id and not pipeline.sample_query:
             raise InputError(f"{file} has no sample_query; pass --query TEXT")
+        # the shared store behind its in-process fallback: writes an outage kept from
+        # an earlier run are sent first, and this run's, if it leaves any, are kept
+        shared = runtime.memory if isinstance(runtime.memory, FallbackStore) else None
+        unsent = _unsent_file(home, memory_url or "")
+        if shared is not None:
+            try:
+                sent = shared.replay_spilled(unsent)
+            except StoreUnavailable as exc:
+                raise InputError(f"{exc}; the writes stay in {unsent} for the next run") from None
+            if sent:
+                click.echo(
+                    f"memory: sent {sent} write{'s' if sent != 1 else ''} kept from an "
+                    f"earlier run while {memory_url} was down",
+                    err=True,
+                )
         try:
             result = runtime.resume(resume_id) if resume_id else runtime.run(query, scope=scope)
             resumable = bool(result.error) and runtime.resumable(result.run_id)
         finally:
             runtime.close()  # learning is applied off the decision path; wait for it
+            kept = shared.spill(unsent) if shared is not None else 0
     finally:
         checkpointer.conn.close()  # type: ignore[attr-defined]
         if provider is not None:
@@ -256,6 +285,13 @@ def run(
             f"status {result.status}"
         )
         click.echo(f"summary: {result.summary()}")
+    if kept:
+        click.echo(
+            f"warning: the shared memory store at {memory_url} went down during the run; "
+            f"{kept} memory write(s) of this run are kept in {unsent}; the next run with "
+            "this --memory-url sends them",
+            err=True,
+        )
     if result.error:
         click.echo(f"error: {result.error}", err=True)
         if resumable:
@@ -265,6 +301,13 @@ def run(
                 err=True,
             )
         sys.exit(1)
+
+
+def _unsent_file(home: Path, url: str) -> Path:
+    """Where a run keeps the memory writes that could not reach the store at ``url``."""
+    import hashlib
+
+    return home / "memory" / f"unsent-{hashlib.sha256(url.encode()).hexdigest()[:12]}.jsonl"
 
 
 @cli.group()

@@ -108,8 +108,13 @@ def test_custom_query_guard_block_and_json(orch_home: Path) -> None:
 def test_policy_state_persists_between_invocations(orch_home: Path) -> None:
     for _ in range(2):
         assert orch("run", "examples/research.py").returncode == 0
+    # a question the example's notes do not cover is escalated, not a failed run
+    off_topic = orch("run", "examples/research.py", "--query", "how do tides work", "--json")
+    assert off_topic.returncode == 0, off_topic.stderr
+    escalated = json.loads(off_topic.stdout)
+    assert escalated["status"] == "escalated" and escalated["trail"][-1] == "no_sources"
     shown = orch("policy", "show", "research")
-    assert shown.returncode == 0 and "2 runs learned from" in shown.stdout
+    assert shown.returncode == 0 and "3 runs learned from" in shown.stdout
     by_file = orch("policy", "show", "examples/research.py")  # the file names it too
     assert by_file.returncode == 0 and by_file.stdout == shown.stdout
     assert orch("policy", "reset", "examples/research.py").stdout.strip() == "reset research"
@@ -291,6 +296,8 @@ def test_damaged_inputs_exit_2_with_one_line(tmp_path: Path, orch_home: Path) ->
     assert_clean_error(
         orch("run", "examples/research.py", "--model", "no-such-model"), "litellm cannot route"
     )
+    assert_clean_error(orch("run", "examples/research.py", "--model", ""), "--model is empty")
+    assert_clean_error(orch("run", "examples/research.py", "--scope", " "), "--scope is empty")
 
 
 def test_skills_graph_shows_each_stage_graph_and_its_plan() -> None:
@@ -327,3 +334,81 @@ def test_run_with_a_scope_remembers_between_invocations(tmp_path: Path) -> None:
     assert_clean_error(
         orch("run", "examples/support_desk.py", "--memory-url", "redis://x", env=env), "--scope"
     )
+
+
+OUTAGE_PIPELINE = """
+import os
+
+import redis
+
+from orchestrator import Pipeline, Role, Stage
+from skills import skill
+
+
+@skill(produces="outage")
+def pull_the_plug(query: str) -> str:
+    \"\"\"Shut the shared memory store down in the middle of the run.\"\"\"
+    try:
+        redis.Redis.from_url(os.environ["OUTAGE_REDIS_URL"]).shutdown(nosave=True)
+    except redis.exceptions.ConnectionError:
+        pass  # the server closes the connection as it goes
+    return "down"
+
+
+pipeline = Pipeline(
+    "outage",
+    stages=[
+        Stage("first", roles=["writer"], next=["second"], start=True),
+        Stage("second", roles=["closer"], skills=[pull_the_plug], goal="outage", next=["done"]),
+        Stage("done", terminal=True),
+    ],
+    roles=[
+        Role("writer", "Answer the request."),
+        Role("closer", "Finish the answer.", skills=[pull_the_plug]),
+    ],
+    sample_query="note that the meeting moved to friday",
+)
+"""
+
+
+def test_run_with_shared_memory_in_redis_keeps_what_an_outage_would_lose(tmp_path: Path) -> None:
+    from memory.redis_store import RedisStore
+    from tests.servers import free_port, redis_server
+
+    env = {"ORCH_HOME": str(tmp_path / "home")}
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    assert_clean_error(  # nothing listens there yet: refused before the run, not silently local
+        orch("run", "examples/support_desk.py", "--scope", "bob", "--memory-url", url, env=env),
+        f"Redis at {url} is unreachable",
+    )
+    assert_clean_error(
+        orch(
+            "run", "examples/support_desk.py", "--scope", "bob", "--memory-url", "host:1", env=env
+        ),
+        "is not a Redis URL",
+    )
+    pipeline = tmp_path / "outage.py"
+    pipeline.write_text(OUTAGE_PIPELINE)
+    with redis_server(port):
+        out = orch(
+            "run", str(pipeline), "--scope", "bob", "--memory-url", url,
+            env={**env, "OUTAGE_REDIS_URL": url},
+        )  # fmt: skip
+    # the first stage's answer reached Redis; the second's was written after it went down
+    assert out.returncode == 0, out.stderr
+    assert "status ok" in out.stdout
+    warning = [ln for ln in out.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warning) == 1 and "went down during the run; 1 memory write(s)" in warning[0]
+    unsent = list((tmp_path / "home" / "memory").glob("unsent-*.jsonl"))
+    assert len(unsent) == 1 and str(unsent[0]) in warning[0]
+    with redis_server(port):  # back, empty (no persistence): the next run sends the kept write
+        again = orch(
+            "run", "examples/support_desk.py", "--scope", "bob", "--memory-url", url, env=env
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert "memory: sent 1 write kept from an earlier run" in again.stderr
+        assert not unsent[0].exists()
+        keys = {i.key for i in RedisStore(url).items("episodic", "bob")}
+    assert "closer (second)" in keys  # the write the outage would have lost
+    assert "reviewer (review)" in keys  # and this run's own

@@ -18,7 +18,7 @@ from memory import (
     decode_text,
 )
 from memory.redis_store import RedisStore
-from orchestrator.errors import MemoryItemError, StoreUnavailable
+from orchestrator.errors import MemoryItemError, StateFileError, StoreUnavailable
 from tests.servers import free_port, redis_server
 
 SMALL = Limits(
@@ -268,6 +268,43 @@ def test_a_run_goes_on_when_redis_is_down_and_says_so(desk) -> None:  # type: ig
     down = [d for d in result.decisions if d.kind == "memory_tier" and d.chosen == "local"]
     assert len(down) == 1 and "unreachable" in down[0].reason
     assert isinstance(rt.memory, FallbackStore) and rt.memory.pending() == 3  # kept, queued
+
+
+def test_writes_kept_through_an_outage_survive_the_process_and_replay_in_order(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    down = FallbackStore(RedisStore(url, timeout_s=0.5))
+    first = MemoryItem(tier="episodic", scope="c1", id="t1", text="first draft")
+    down.put(first)
+    down.put(MemoryItem(tier="episodic", scope="c1", id="t2", text="second"))
+    down.delete("episodic", "c1", "t2")
+    down.put(MemoryItem(tier="episodic", scope="c1", id="t1", text="final"))  # replaces
+    assert down.degraded and down.pending() == 4
+    spill = tmp_path / "unsent.jsonl"
+    assert down.spill(spill) == 4 and down.pending() == 0
+    with pytest.raises(StoreUnavailable):  # still down: nothing is lost
+        FallbackStore(RedisStore(url, timeout_s=0.5)).replay_spilled(spill)
+    assert len(spill.read_text().splitlines()) == 4
+    with redis_server(port):
+        store = FallbackStore(RedisStore(url))
+        assert store.replay_spilled(spill) == 4
+        assert not spill.exists() and store.replay_spilled(spill) == 0
+        kept = RedisStore(url).items("episodic", "c1")
+        assert [(i.id, i.text) for i in kept] == [("t1", "final")]
+    spill.write_text('{"put": {"tier": "nope"}}\n')
+    with pytest.raises(StateFileError, match="is not a queued memory write"):
+        FallbackStore(RedisStore(url)).replay_spilled(spill)
+    assert spill.exists()  # handed back untouched for the user to fix
+
+
+def test_a_malformed_redis_url_is_refused_with_the_form_to_use() -> None:
+    from orchestrator.errors import InputError
+
+    for url in ("localhost:6379", "redis://127.0.0.1:99999/0"):
+        with pytest.raises(InputError, match=r"is not a Redis URL.*redis://HOST:PORT/DB"):
+            RedisStore(url)
 
 
 # ----------------------------------------------------------------- embeddings, reranking
