@@ -174,6 +174,12 @@ class Runtime:
         memory: MemoryStore | None = None,
         compound: Compound | None = None,
     ) -> None:
+        if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
+            raise InputError(f"budget_usd must be a number > 0 (None: no budget), not {budget_usd}")
+        if cost_weight is not None and not (math.isfinite(cost_weight) and cost_weight >= 0):
+            raise InputError(
+                f"cost_weight must be a number >= 0 (0: cost does not matter), not {cost_weight}"
+            )
         self.pipeline = pipeline
         self.breakers = breakers or BreakerBoard()
         """Circuit breakers of the pool's models (shared by every run of this runtime)."""
@@ -476,6 +482,8 @@ class Runtime:
         """
         if scope is not None and self.memory is None:
             raise InputError("a run with a scope needs a memory store: Runtime(memory=...)")
+        if query is not None and not isinstance(query, str):
+            raise InputError(f"the query must be text (str), not {type(query).__name__}")
         if query is not None and not query.strip():
             raise InputError("the query is empty; pass the request text (--query TEXT)")
         query = query if query is not None else self.pipeline.sample()

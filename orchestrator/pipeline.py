@@ -7,6 +7,7 @@ duplicate names, unreachable tool goals.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -239,7 +240,7 @@ class Pipeline:
         _dupes("stage", [s.name for s in stages])
         _dupes("role", [r.name for r in roles])
         _dupes("intent", [i.label for i in intents])
-        if budget_usd is not None and budget_usd <= 0:
+        if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
             raise DefinitionError(f"{where}: budget_usd must be > 0 (or None for no budget)")
         if max_steps < 1:
             raise DefinitionError(f"{where}: max_steps must be >= 1")

@@ -444,3 +444,27 @@ def test_learning_is_applied_in_batches_and_flush_does_not_wait(
     rt.run("refund order 9")
     rt.close()  # closing applies what is queued
     assert batches == [5, 1] and rt.policy.bandit.pulls.sum() == 18
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"budget_usd": 0}, "budget_usd must be a number > 0"),
+        ({"budget_usd": -1.0}, "budget_usd must be a number > 0"),
+        ({"budget_usd": float("inf")}, "budget_usd must be a number > 0"),
+        ({"cost_weight": -1.0}, "cost_weight must be a number >= 0"),
+        ({"cost_weight": float("nan")}, "cost_weight must be a number >= 0"),
+    ],
+)
+def test_a_runtime_refuses_a_budget_or_cost_weight_it_cannot_use(
+    desk: Pipeline, kwargs: dict[str, float], message: str
+) -> None:
+    # a zero budget divided by zero at the first visit; a NaN weight made every reward NaN,
+    # so the runtime silently learned nothing
+    with pytest.raises(InputError, match=message):
+        Runtime(desk, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_query_that_is_not_text_is_refused(desk: Pipeline) -> None:
+    with pytest.raises(InputError, match="the query must be text"):
+        Runtime(desk).run(123)  # type: ignore[arg-type]
