@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import math
+import time
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
@@ -293,6 +294,8 @@ def evaluate_routing(
     acc["oracle"] = [[] for _ in LAMBDAS]
     single: list[tuple[str, float, float]] = []
     oracle0: list[tuple[float, float]] = []
+    say(f"{seeds} seed(s), each {len(LAMBDAS)} lambdas x {len(POLICIES)} policies")
+    started = time.perf_counter()
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         order = rng.permutation(n)
@@ -318,7 +321,6 @@ def evaluate_routing(
             knn_q = np.nanmean(q_all[train][nearest], axis=1)  # (test, models)
         knn_q = np.where(np.isnan(knn_q), train_q, knn_q)
         for li, lam in enumerate(LAMBDAS):
-            say(f"seed {seed + 1}/{seeds}  lambda {lam:g}")
             picks: dict[str, np.ndarray] = {}
             value = q_all[test] - lam * c_all[test] / c_ref
             picks["oracle"] = np.nanargmax(np.where(test_avail, value, -np.inf), axis=1)
@@ -339,6 +341,12 @@ def evaluate_routing(
                     )
                 )
         oracle0.append(acc["oracle"][0][-1])
+        elapsed = time.perf_counter() - started
+        left = elapsed / (seed + 1) * (seeds - seed - 1)
+        say(
+            f"seed {seed + 1}/{seeds} done ({elapsed:.0f} s so far"
+            + (f", about {_duration(left)} left)" if left else ")")
+        )
     models = [m for m, _, _ in single]
     best_model = max(set(models), key=models.count)
     report = RoutingReport(
@@ -364,6 +372,10 @@ def evaluate_routing(
             for lam, pts in zip(LAMBDAS, per_lam, strict=True)
         ]
     return report
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 _NO_PLOTTING = "--plot needs matplotlib: pip install matplotlib"
