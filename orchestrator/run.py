@@ -90,7 +90,12 @@ class RunResult:
 
     def summary(self) -> str:
         """One line: intent, stage path, assignments, tool paths, blocks."""
-        parts = [f"intent={self.intent}({self.confidence:.2f})", "->".join(self.trail)]
+        path = list(self.trail)
+        if self.status == "failed":  # the stage it failed in did not finish: name it
+            at = next((d.stage for d in reversed(self.decisions) if d.stage), "")
+            if at and (not path or path[-1] != at):
+                path.append(f"{at}(failed)")
+        parts = [f"intent={self.intent}({self.confidence:.2f})", "->".join(path) or "-"]
         assigns = []
         for d in self.decisions:
             if d.kind != "assign":

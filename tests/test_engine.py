@@ -354,6 +354,7 @@ def test_a_failed_run_resumes_from_its_checkpoint(desk: Pipeline) -> None:
     )
     failed = rt.run("refund order 5")
     assert failed.status == "failed" and failed.trail == ("triage",)
+    assert "  triage->resolve(failed)  " in failed.summary()  # where it stopped
     assert rt.resumable(failed.run_id) and not rt.resumable("nope")
     rt.flush()
     assert rt.policy.bandit.pulls.sum() == 0  # nothing learned from a failure
