@@ -177,7 +177,7 @@ def run(
     from orchestrator.engine import Runtime, sqlite_checkpointer
     from orchestrator.errors import StoreUnavailable
     from orchestrator.loader import load_pipeline
-    from orchestrator.telemetry import make_provider
+    from orchestrator.telemetry import lost_spans, make_provider
 
     if pool_file and model:
         raise InputError("give either --pool or --model, not both")
@@ -255,6 +255,7 @@ def run(
         checkpointer.conn.close()  # type: ignore[attr-defined]
         if provider is not None:
             provider.shutdown()  # type: ignore[attr-defined]  # both kinds have it
+    lost = lost_spans(provider)
     if as_json:
         click.echo(
             json.dumps(
@@ -285,6 +286,12 @@ def run(
             f"status {result.status}"
         )
         click.echo(f"summary: {result.summary()}")
+    if lost:
+        click.echo(
+            f"warning: {lost} span(s) of this run did not reach the OTLP collector (the "
+            "exporter's message above says why); the run itself is not affected",
+            err=True,
+        )
     if kept:
         click.echo(
             f"warning: the shared memory store at {memory_url} went down during the run; "

@@ -194,6 +194,28 @@ def test_console_and_otlp_exporters(orch_home: Path) -> None:
         "execute_tool search_notes",
     } <= names
     assert any(n.startswith("chat ") for n in names)
+    assert "warning" not in out.stderr
+
+
+def test_otlp_without_a_collector_is_refused_and_a_refused_export_is_reported(
+    orch_home: Path,
+) -> None:
+    from tests.servers import faulty_openai, free_port
+
+    nobody = f"http://127.0.0.1:{free_port()}/v1/traces"
+    assert_clean_error(  # before the run: it used to retry for 10 s after it, then drop the spans
+        orch("run", "examples/research.py", "--trace", "otlp", "--otlp-endpoint", nobody),
+        f"no OTLP collector answers at {nobody}",
+    )
+    assert_clean_error(
+        orch("run", "examples/research.py", "--trace", "otlp", "--otlp-endpoint", "host:4318"),
+        "is not an http(s) URL",
+    )
+    with faulty_openai(404) as base:  # a server that answers, at the wrong path
+        out = orch("run", "examples/research.py", "--trace", "otlp", "--otlp-endpoint", base)
+    assert out.returncode == 0, out.stderr
+    warning = [ln for ln in out.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warning) == 1 and "did not reach the OTLP collector" in warning[0]
 
 
 def test_pool_file_routes_examples_to_a_real_http_model(tmp_path: Path, orch_home: Path) -> None:
