@@ -141,6 +141,10 @@ class ModelPool:
     @classmethod
     def single_litellm(cls, model: str) -> ModelPool:
         """A pool of one litellm model (for ``orch run --model``); prices unknown (0)."""
+        if not model.strip():
+            raise PoolConfigError(
+                "the litellm model string is empty; give one, e.g. --model ollama/llama3.2"
+            )
         return cls([ModelProfile(name=model, backend="litellm", model=model)])
 
     def __contains__(self, name: object) -> bool:

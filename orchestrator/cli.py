@@ -186,8 +186,6 @@ def run(
     pipeline, _ = load_pipeline(file, pipeline_name)
     pool = ModelPool.from_file(pool_file) if pool_file else None
     if model is not None:
-        if not model.strip():
-            raise InputError("--model is empty; give a litellm model string, e.g. ollama/llama3.2")
         pool = ModelPool.single_litellm(model)
         pool.check_models(where="--model")
     home = _data_dir(data_dir)
@@ -196,8 +194,6 @@ def run(
     memory: Any = None
     if memory_url and not scope:
         raise InputError("--memory-url needs --scope ID (whose memory to use)")
-    if scope is not None and not scope.strip():
-        raise InputError("--scope is empty; give the id of whose memory to use, e.g. --scope alice")
     if scope:
         if memory_url:
             from memory.redis_store import RedisStore

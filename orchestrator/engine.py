@@ -480,6 +480,11 @@ class Runtime:
         goals, model errors) end the run with status ``failed`` and the reason in
         ``error``; they are not raised.
         """
+        if scope is not None and not scope.strip():
+            raise InputError(
+                "the scope is empty; give the id of whose memory to use, e.g. scope='alice' "
+                "(--scope alice)"
+            )
         if scope is not None and self.memory is None:
             raise InputError("a run with a scope needs a memory store: Runtime(memory=...)")
         if query is not None and not isinstance(query, str):

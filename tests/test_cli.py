@@ -318,8 +318,8 @@ def test_damaged_inputs_exit_2_with_one_line(tmp_path: Path, orch_home: Path) ->
     assert_clean_error(
         orch("run", "examples/research.py", "--model", "no-such-model"), "litellm cannot route"
     )
-    assert_clean_error(orch("run", "examples/research.py", "--model", ""), "--model is empty")
-    assert_clean_error(orch("run", "examples/research.py", "--scope", " "), "--scope is empty")
+    assert_clean_error(orch("run", "examples/research.py", "--model", ""), "model string is empty")
+    assert_clean_error(orch("run", "examples/research.py", "--scope", " "), "the scope is empty")
 
 
 def test_skills_graph_shows_each_stage_graph_and_its_plan() -> None:

@@ -254,6 +254,8 @@ def test_runs_with_a_scope_remember_across_runs_and_processes(desk, redis_url: s
     assert any("triager (triage):" in m.content for m in model.calls[0])
     with pytest.raises(InputError, match="needs a memory store"):
         Runtime(desk).run("x", scope="u")
+    with pytest.raises(InputError, match="the scope is empty"):  # '' is shared knowledge
+        second.run("x", scope=" ")
 
 
 def test_a_run_goes_on_when_redis_is_down_and_says_so(desk) -> None:  # type: ignore[no-untyped-def]
