@@ -376,17 +376,38 @@ def trace() -> None:
     show_default=True,
     help="How many runs to show, newest first.",
 )
+@click.option("--pipeline", "pipeline_name", help="Only runs of this pipeline (its name).")
+@click.option(
+    "--status",
+    type=click.Choice(["ok", "escalated", "failed"]),
+    help="Only runs that ended so.",
+)
 @data_dir_option
 @_clean_errors
-def trace_list(limit: int, data_dir: str | None) -> None:
-    """List traced runs, newest first."""
+def trace_list(
+    limit: int, pipeline_name: str | None, status: str | None, data_dir: str | None
+) -> None:
+    """List traced runs, newest first (--pipeline, --status to narrow them down)."""
     from orchestrator.traceview import list_runs
 
     runs = list_runs(_data_dir(data_dir) / "traces")
     if not runs:
         click.echo("no readable traced runs yet; `orch run FILE` records one")
         return
-    for r in runs[:limit]:
+    shown = [
+        r
+        for r in runs
+        if (pipeline_name is None or r.pipeline == pipeline_name)
+        and (status is None or r.status == status)
+    ]
+    if not shown:
+        wanted = ", ".join(
+            f"{k} {v!r}" for k, v in (("pipeline", pipeline_name), ("status", status)) if v
+        )
+        pipelines = sorted({r.pipeline for r in runs})
+        click.echo(f"no traced run with {wanted} among {len(runs)}; their pipelines: {pipelines}")
+        return
+    for r in shown[:limit]:
         q = r.query if len(r.query) <= 50 else r.query[:47] + "..."
         click.echo(
             f"{r.run_id}  {r.started:%Y-%m-%d %H:%M:%S}  {r.pipeline:<16} {r.status:<9} "

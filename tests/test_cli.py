@@ -75,6 +75,10 @@ def test_run_example_then_read_its_trace(orch_home: Path) -> None:
 
     listed = orch("trace", "list")
     assert listed.returncode == 0 and run_id in listed.stdout and "support-desk" in listed.stdout
+    assert run_id in orch("trace", "list", "--status", "ok", "--pipeline", "support-desk").stdout
+    none = orch("trace", "list", "--status", "failed")
+    assert none.returncode == 0 and run_id not in none.stdout
+    assert "no traced run with status 'failed' among 1" in none.stdout
     shown = orch("trace", "show", run_id[:6])
     assert shown.returncode == 0, shown.stderr
     tree = shown.stdout
