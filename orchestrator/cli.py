@@ -226,8 +226,8 @@ def run(
         )
         if query is None and not resume_id and not pipeline.sample_query:
             raise InputError(f"{file} has no sample_query; pass --query TEXT")
-        # the shared store behind its in-process fallback: writes an outage kept from
-        # an earlier run are sent first, and this run's, if it leaves any, are kept
+        # with --memory-url the runtime holds Redis behind an in-process fallback: send
+        # first what an earlier run kept through an outage; keep what this one cannot send
         shared = runtime.memory if isinstance(runtime.memory, FallbackStore) else None
         unsent = _unsent_file(home, memory_url or "")
         if shared is not None:
