@@ -22,6 +22,7 @@ __all__ = [
     "Runtime",
     "ScriptedModel",
     "Stage",
+    "StageDone",
     "StageView",
     "skill",
 ]
@@ -35,6 +36,7 @@ _WHERE = {
     "StageView": "orchestrator.pipeline",
     "Runtime": "orchestrator.engine",
     "RunResult": "orchestrator.engine",
+    "StageDone": "orchestrator.run",
     "Role": "agents",
     "ModelPool": "agents",
     "ModelProfile": "agents",
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from orchestrator.compound import Compound, Member
     from orchestrator.engine import RunResult, Runtime
     from orchestrator.pipeline import Intent, Pipeline, Stage, StageView
+    from orchestrator.run import StageDone
     from skills import skill
 
 

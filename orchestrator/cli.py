@@ -152,6 +152,11 @@ def cli() -> None:
     "[default: an in-process store kept in the data dir].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show each stage on stderr as it finishes [default: when stderr is a terminal].",
+)
 @data_dir_option
 @_clean_errors
 def run(
@@ -169,6 +174,7 @@ def run(
     scope: str | None,
     memory_url: str | None,
     as_json: bool,
+    progress: bool | None,
     data_dir: str | None,
 ) -> None:
     """Run the pipeline defined in FILE on --query (or its sample query)."""
@@ -241,8 +247,13 @@ def run(
                     f"earlier run while {memory_url} was down",
                     err=True,
                 )
+        show = _stage_printer() if (sys.stderr.isatty() if progress is None else progress) else None
         try:
-            result = runtime.resume(resume_id) if resume_id else runtime.run(query, scope=scope)
+            result = (
+                runtime.resume(resume_id, progress=show)
+                if resume_id
+                else runtime.run(query, scope=scope, progress=show)
+            )
             resumable = bool(result.error) and runtime.resumable(result.run_id)
         finally:
             runtime.close()  # learning is applied off the decision path; wait for it
@@ -304,6 +315,26 @@ def run(
                 err=True,
             )
         sys.exit(1)
+
+
+def _stage_printer() -> Callable[[Any], None]:
+    """Prints each finished stage visit on stderr with the time it took."""
+    import time
+
+    last = time.perf_counter()
+
+    def show(done: Any) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        who = f"{done.role}@{done.model}" if done.model else (done.role or "-")
+        click.echo(
+            f"  {done.visit:>2} {done.stage:<14} {who:<28} ${done.cost_usd:.6f}  "
+            f"{now - last:.1f} s",
+            err=True,
+        )
+        last = now
+
+    return show
 
 
 def _unsent_file(home: Path, url: str) -> Path:

@@ -75,7 +75,7 @@ from orchestrator.pipeline import Pipeline, Stage, StageView
 from orchestrator.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
 from orchestrator.policystore import PolicyStore
 from orchestrator.protocols import CALL_KEY, Judge
-from orchestrator.run import RunContext, RunResult, WarmStart
+from orchestrator.run import RunContext, RunResult, StageDone, WarmStart
 from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision, LazyText, estimate_tokens
@@ -471,14 +471,20 @@ class Runtime:
     # ----------------------------------------------------------------- running
 
     def run(
-        self, query: str | None = None, *, run_id: str | None = None, scope: str | None = None
+        self,
+        query: str | None = None,
+        *,
+        run_id: str | None = None,
+        scope: str | None = None,
+        progress: Callable[[StageDone], None] | None = None,
     ) -> RunResult:
         """Route, dispatch, assign, execute and judge one query; learn from the outcome.
 
         ``scope`` (a user or conversation id) selects whose long-term memory the run reads
-        and extends (needs ``memory``). Run failures (guards with no way on, unreachable
-        goals, model errors) end the run with status ``failed`` and the reason in
-        ``error``; they are not raised.
+        and extends (needs ``memory``). ``progress`` is called after each stage visit (the
+        CLI shows it while real models answer). Run failures (guards with no way on,
+        unreachable goals, model errors) end the run with status ``failed`` and the reason
+        in ``error``; they are not raised.
         """
         if scope is not None and not scope.strip():
             raise InputError(
@@ -510,9 +516,11 @@ class Runtime:
             "facts": {},
             "outputs": [],
         }
-        return self._execute(ctx, state, state)
+        return self._execute(ctx, state, state, progress)
 
-    def resume(self, run_id: str) -> RunResult:
+    def resume(
+        self, run_id: str, *, progress: Callable[[StageDone], None] | None = None
+    ) -> RunResult:
         """Continue a failed run from its last checkpoint; completed stages are not redone.
 
         Needs the checkpointer the run was made with (the CLI keeps one under $ORCH_HOME).
@@ -525,7 +533,7 @@ class Runtime:
             raise InputError(f"run {run_id!r} already finished; nothing to resume")
         values = dict(snapshot.values)
         ctx = self._context(run_id, values["request"]["query"], trace_id=f"{run_id}-resumed")
-        return self._execute(ctx, None, values)
+        return self._execute(ctx, None, values, progress)
 
     def resumable(self, run_id: str) -> bool:
         """Whether ``resume(run_id)`` can continue the run: it has a checkpoint (this
@@ -580,7 +588,11 @@ class Runtime:
         return ctx
 
     def _execute(
-        self, ctx: RunContext, graph_input: dict[str, Any] | None, state: dict[str, Any]
+        self,
+        ctx: RunContext,
+        graph_input: dict[str, Any] | None,
+        state: dict[str, Any],
+        progress: Callable[[StageDone], None] | None = None,
     ) -> RunResult:
         """Stream the graph from ``graph_input`` (None: from the checkpoint) and finish."""
         config: dict[str, Any] = {"recursion_limit": self.pipeline.max_steps + 1}
@@ -589,11 +601,15 @@ class Runtime:
         root = ctx.root
         error: str | None = None
         final: dict[str, Any] = state
+        reported = len(state.get("trail", ()))  # stages done before (a resumed run's)
         try:
             for snapshot in self.graph.stream(
                 graph_input, cast(RunnableConfig, config), context=ctx, stream_mode="values"
             ):
                 final = snapshot  # the last snapshot survives a failure in a later step
+                if progress is not None and len(snapshot["trail"]) > reported:
+                    reported = len(snapshot["trail"])
+                    progress(_stage_done(snapshot))
         except RunError as exc:
             error = str(exc)
         except GraphRecursionError:
@@ -1302,6 +1318,19 @@ def _user_call(stage: Stage, what: str, fn: Any, view: StageView | None) -> Any:
             f"stage {stage.name!r}: its {what} function raised {type(exc).__name__}: {exc}; "
             "fix it in the pipeline file"
         ) from exc
+
+
+def _stage_done(snapshot: Mapping[str, Any]) -> StageDone:
+    """The stage visit that produced ``snapshot`` (the graph state after it)."""
+    trail, outputs = snapshot["trail"], snapshot["outputs"]
+    last = outputs[-1] if outputs and outputs[-1]["stage"] == trail[-1] else None
+    return StageDone(
+        stage=trail[-1],
+        visit=len(trail),
+        role=last["role"] if last else None,
+        model=last["model"] if last and last.get("calls") else None,
+        cost_usd=last["cost"] if last else 0.0,
+    )
 
 
 def _follow(state: RunState) -> str:

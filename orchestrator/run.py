@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.trace import Span
 
@@ -11,7 +11,22 @@ from orchestrator.intent import IntentResult
 from orchestrator.tracing import RunTracer
 from orchestrator.types import Decision
 
-__all__ = ["RunContext", "RunResult", "WarmStart"]
+__all__ = ["RunContext", "RunResult", "StageDone", "WarmStart"]
+
+
+class StageDone(NamedTuple):
+    """A stage visit that finished, as ``Runtime.run(progress=...)`` reports it."""
+
+    stage: str
+    """The stage."""
+    visit: int
+    """Which step of the run it was (1 for the first)."""
+    role: str | None
+    """The role that worked on it (None for a terminal stage nobody works on)."""
+    model: str | None
+    """The model that answered (None when no model was called)."""
+    cost_usd: float
+    """What the visit's model calls cost."""
 
 
 @dataclass(kw_only=True, slots=True)

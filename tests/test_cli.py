@@ -73,12 +73,23 @@ def test_run_example_then_read_its_trace(orch_home: Path) -> None:
     )
     assert (orch_home / "traces" / f"{run_id}.jsonl").is_file()
 
+    assert not out.stderr  # progress is shown only on a terminal, unless asked for
+    shown_live = orch("run", "examples/support_desk.py", "--progress")
+    stages = [ln.split()[:3] for ln in shown_live.stderr.splitlines()]
+    assert [s[:2] for s in stages] == [
+        ["1", "triage"],
+        ["2", "refund"],
+        ["3", "review"],
+        ["4", "done"],
+    ]
+    assert stages[0][2].startswith("triager@") and shown_live.stdout.startswith("answer:")
+
     listed = orch("trace", "list")
     assert listed.returncode == 0 and run_id in listed.stdout and "support-desk" in listed.stdout
     assert run_id in orch("trace", "list", "--status", "ok", "--pipeline", "support-desk").stdout
     none = orch("trace", "list", "--status", "failed")
     assert none.returncode == 0 and run_id not in none.stdout
-    assert "no traced run with status 'failed' among 1" in none.stdout
+    assert "no traced run with status 'failed' among 2" in none.stdout
     shown = orch("trace", "show", run_id[:6])
     assert shown.returncode == 0, shown.stderr
     tree = shown.stdout

@@ -9,7 +9,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agents import ScriptedModel
-from orchestrator import Pipeline, Role, Runtime, Stage
+from orchestrator import Pipeline, Role, Runtime, Stage, StageDone
 from orchestrator.errors import InputError, StateFileError
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.tracing import ATTR, decision_attributes
@@ -352,14 +352,23 @@ def test_a_failed_run_resumes_from_its_checkpoint(desk: Pipeline) -> None:
     rt = Runtime(
         desk, pool=scripted_pool(model), checkpointer=InMemorySaver(), tracer_provider=provider
     )
-    failed = rt.run("refund order 5")
+    seen: list[StageDone] = []
+    failed = rt.run("refund order 5", progress=seen.append)
     assert failed.status == "failed" and failed.trail == ("triage",)
     assert "  triage->resolve(failed)  " in failed.summary()  # where it stopped
+    assert [(d.stage, d.visit, d.role, d.model) for d in seen] == [("triage", 1, "triager", "m")]
     assert rt.resumable(failed.run_id) and not rt.resumable("nope")
     rt.flush()
     assert rt.policy.bandit.pulls.sum() == 0  # nothing learned from a failure
-    resumed = rt.resume(failed.run_id)
+    resumed = rt.resume(failed.run_id, progress=seen.append)
     assert not rt.resumable(failed.run_id)  # finished now
+    # the resumed part reports its own stages only, numbered as steps of the whole run
+    assert [(d.stage, d.visit, d.role) for d in seen[1:]] == [
+        ("resolve", 2, "resolver"),
+        ("review", 3, "reviewer"),
+        ("done", 4, None),
+    ]
+    assert seen[1].model == "m" and seen[3].model is None  # a terminal stage calls no model
     assert resumed.status == "ok", resumed.error
     assert resumed.trail == ("triage", "resolve", "review", "done")  # triage not redone
     assert len(model.calls) == 4  # triage, failed resolve, resolve, review
