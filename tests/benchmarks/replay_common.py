@@ -42,7 +42,7 @@ class Split:
 
 
 Accumulated = dict[str, list[list[tuple[float, float]]]]
-"""policy -> per lambda of ``R.LAMBDAS``, its (mean cost, mean quality) per seed."""
+"""policy -> per lambda of the sweep, its (mean cost, mean quality) per seed."""
 
 
 def load_args(doc: str) -> tuple[RoutingSet, int]:
@@ -58,8 +58,9 @@ def sweep(
     data: RoutingSet,
     seeds: int,
     per_seed: Callable[[Split], Callable[[float], Mapping[str, np.ndarray]]],
+    lambdas: Sequence[float] = R.LAMBDAS,
 ) -> tuple[Accumulated, tuple[float, float], int]:
-    """Over ``seeds`` shuffles and every lambda, the mean cost and quality on the held-out
+    """Over ``seeds`` shuffles and every lambda (``orch eval routing``'s unless given), the mean cost and quality on the held-out
     queries of what ``per_seed(split)(lam)`` picks (policy -> model per test query).
     Returns them, the best single model's (quality, cost), and the held-out count."""
     q, c = data.quality, data.cost
@@ -77,10 +78,10 @@ def sweep(
         best_c.append(float(np.nanmean(c[test, best])))
         choose = per_seed(Split(rng, train, test, train_c, float(train_c[best])))
         rows = np.arange(len(test))
-        for li, lam in enumerate(R.LAMBDAS):
+        for li, lam in enumerate(lambdas):
             for name, pick in choose(lam).items():
                 point = (float(np.mean(c[test][rows, pick])), float(np.mean(q[test][rows, pick])))
-                acc.setdefault(name, [[] for _ in R.LAMBDAS])[li].append(point)
+                acc.setdefault(name, [[] for _ in lambdas])[li].append(point)
         print(f"seed {seed + 1}/{seeds} done", file=sys.stderr, flush=True)
     return acc, (float(np.mean(best_q)), float(np.mean(best_c))), n - cut
 
