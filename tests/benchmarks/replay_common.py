@@ -60,9 +60,10 @@ def sweep(
     per_seed: Callable[[Split], Callable[[float], Mapping[str, np.ndarray]]],
     lambdas: Sequence[float] = R.LAMBDAS,
 ) -> tuple[Accumulated, tuple[float, float], int]:
-    """Over ``seeds`` shuffles and every lambda (``orch eval routing``'s unless given), the mean cost and quality on the held-out
-    queries of what ``per_seed(split)(lam)`` picks (policy -> model per test query).
-    Returns them, the best single model's (quality, cost), and the held-out count."""
+    """Over ``seeds`` shuffles and every lambda of ``lambdas`` (``orch eval routing``'s
+    sweep unless given), the mean cost and quality on the held-out queries of what
+    ``per_seed(split)(lam)`` picks (policy -> model per test query). Returns them, the
+    best single model's (quality, cost), and the held-out count."""
     q, c = data.quality, data.cost
     n = len(data.query_ids)
     cut = int(n * TRAIN_SHARE)
