@@ -6,13 +6,16 @@ hands the role its context, the model answers, and the dispatcher decides the ne
 which the node writes to the state for the conditional edge to follow. The control plane
 lives in ``RunContext`` (LangGraph's run-scoped context), the checkpointed data in the
 state; LangGraph executes and checkpoints.
+
+Each mechanism a visit uses lives in its own module (policy, tool runner, escalation,
+model caller, team runner, memory, dispatcher); this one keeps the wiring and the order of
+a visit's steps, which read best in one place, and is the only module importing LangGraph.
 """
 
 from __future__ import annotations
 
 import math
 import operator
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -30,55 +33,39 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from agents import ModelPool, Role, RoutingSet, build_messages, default_pool, parse_reply
-from agents.group_judge import ModelGroupJudge
-from agents.prompts import (
-    ParsedReply,
-    build_escalation,
-    build_team_messages,
-    parse_goal,
-    parse_sections,
-)
 from memory import FallbackStore, LocalStore, MemoryItem, MemoryRouter, MemoryStore, make_item
 from memory.item import MAX_ITEM_CHARS
 from memory.working import select_for_role
 from orchestrator.breaker import BreakerBoard
 from orchestrator.budget import Budget
 from orchestrator.capability import best_for, combine, shortfall
-from orchestrator.compound import (
-    LADDER,
-    Compound,
-    GroupOutput,
-    QualityGate,
-    SectionJudge,
-    estimate_input_tokens,
-    run_team,
-)
+from orchestrator.compound import Compound
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.errors import (
     GoalUnreachable,
     InputError,
-    ModelCallError,
-    ModelUnavailable,
-    NoEligibleArm,
-    OrchestratorError,
     PoolConfigError,
     RunError,
 )
+from orchestrator.escalation import escalate, failed_tools_text
 from orchestrator.features import DIM, FeatureBuilder
 from orchestrator.health import HealthMonitor, ToolHealth
 from orchestrator.intent import IntentRouter
 from orchestrator.judge import GroundedJudge
-from orchestrator.learner import Learner
+from orchestrator.learner import Batcher, Learner
 from orchestrator.linucb import LinUCB
+from orchestrator.modelcall import ModelCaller
 from orchestrator.pheromone import PheromoneTable
 from orchestrator.pipeline import Pipeline, Stage, StageView
 from orchestrator.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
 from orchestrator.policystore import PolicyStore
-from orchestrator.protocols import CALL_KEY, Judge
-from orchestrator.run import RunContext, RunResult, StageDone, WarmStart
+from orchestrator.protocols import Judge
+from orchestrator.run import RunContext, RunResult, StageDone, Visit
+from orchestrator.team import TeamRunner
 from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
-from orchestrator.types import Candidate, Decision, LazyText, estimate_tokens
+from orchestrator.types import Decision, LazyText
+from orchestrator.warmstart import WarmStart, recorded_credits
 
 __all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
 
@@ -128,17 +115,6 @@ class _RoleAt(NamedTuple):
     skills: list[str]
     """``name(arg, ...)`` of each permitted skill, for the prompt."""
     allowed_next: Sequence[str]
-
-
-class _Visit(NamedTuple):
-    """One stage visit as assigned: what a failover needs to pick another arm."""
-
-    stage: Stage
-    role: str
-    x: list[float]
-    excluded: Mapping[str, str]
-    key: str
-    """Idempotency key of the visit's model call (run, stage, visit number)."""
 
 
 class Runtime:
@@ -262,34 +238,28 @@ class Runtime:
                     f"closest in the pool is {best}. Add a capable model to the pool and the "
                     "roles, or lower the requirement"
                 )
-        policy = compound or pipeline.compound
-        self.gate = QualityGate(policy)
-        """Rolling-mean quality per (model, group, mode): decides each team's mode."""
-        self._gate_path = (
-            data_dir / "compound" / f"{pipeline.name}.json" if data_dir is not None else None
+        self.caller = ModelCaller(self.pool, self.breakers, self.policy, self.tracer)
+        """Model calls of stage visits: breakers, failover, chat spans."""
+        self.teams = TeamRunner(
+            pipeline,
+            compound or pipeline.compound,
+            pool=self.pool,
+            tracer=self.tracer,
+            caller=self.caller,
+            gate_path=data_dir / "compound" / f"{pipeline.name}.json" if data_dir else None,
         )
-        if self._gate_path is not None:
-            self.gate.load(self._gate_path)
-        if isinstance(policy.judge, str):  # an LLM judge from the pool
-            if policy.judge not in self.pool:
-                raise PoolConfigError(
-                    f"Compound(judge={policy.judge!r}) names a model the pool does not define; "
-                    f"the pool has {self.pool.names()}"
-                )
-            self.group_judge: Any = ModelGroupJudge(self.pool.adapter(policy.judge))
-        else:
-            self.group_judge = policy.judge or SectionJudge()
-        self._answer_tokens: dict[str, float] = {}
-        """Running mean of each team member's answer tokens (for the opportunity score)."""
+        """Team stages' visits and their quality gate."""
+        self.gate = self.teams.gate
         self.graph = self._compile().compile(checkpointer=checkpointer)
         self.checkpointer = checkpointer
-        self._credits: list[RunCredit] = []
-        """Finished runs' credits not yet applied (the learner batches them)."""
-        self._credit_lock = threading.Lock()
-        self._credit_scheduled = False
-        self._wake = threading.Event()
-        """Set when queued credits should be applied without lingering."""
         self.learner = Learner()  # last: a definition error above leaves no thread behind
+        self._credits: Batcher[RunCredit] = Batcher(
+            self.learner,
+            lambda runs: self._update_policy(lambda: self.policy.credit_runs(runs), runs=len(runs)),
+            linger_s=LEARN_LINGER_S,
+            max_batch=LEARN_MAX_BATCH,
+        )
+        """Finished runs' credits, applied in batches on the learner's thread."""
         self.monitor.start()
 
     # ----------------------------------------------------------------- set-up
@@ -314,27 +284,6 @@ class Runtime:
             arms[stage.name] = pairs
         return arms
 
-    def _credit(self, run: RunCredit) -> None:
-        """Queue one finished run's credit; the learner applies queued credits in batches."""
-        with self._credit_lock:
-            self._credits.append(run)
-            schedule, self._credit_scheduled = not self._credit_scheduled, True
-            if len(self._credits) >= LEARN_MAX_BATCH:
-                self._wake.set()
-        if schedule:
-            self.learner.submit(self._apply_credits)
-
-    def _apply_credits(self) -> None:
-        """(Learner thread) After up to ``LEARN_LINGER_S`` for more runs to finish, credit
-        every queued run in one batched update and persist the policy once."""
-        self._wake.wait(LEARN_LINGER_S)  # a full batch, flush() and close() cut it short
-        with self._credit_lock:
-            runs, self._credits = self._credits, []
-            self._credit_scheduled = False
-            self._wake.clear()
-        if runs:
-            self._update_policy(lambda: self.policy.credit_runs(runs), runs=len(runs))
-
     def _update_policy(self, apply: Callable[[], object], *, runs: int) -> None:
         """Apply ``apply`` (a change of ``self.policy``) and count ``runs`` learned from;
         with a store, to the state as saved (other processes may have learned meanwhile),
@@ -354,17 +303,9 @@ class Runtime:
             self.store.save(name, self.policy.bandit, self.policy.pheromone, self.runs)
 
     def warm_start(self, data: RoutingSet, *, stage: str | None = None) -> WarmStart:
-        """Credit recorded outcomes to the policy before it has runs of its own.
-
-        ``data`` records several models answering the same queries (a routing set). Each
-        record of a model on a query is credited to every arm of ``stage`` that pairs a
-        role with that model, as the run that asked this query would have been credited:
-        the reward is the recorded quality minus ``cost_weight`` x the recorded cost, the
-        context the one the stage's first visit would have. A pool model matches the
-        records of the recorded model its profile names (``model``, as a replay entry
-        does) or of its own name. Only the bandit learns: the pheromone tables remember
-        this runtime's own runs. ``stage`` may be left out when one stage has roles.
-        """
+        """Credit recorded outcomes (a routing set) to the arms of ``stage`` before the
+        policy has runs of its own; see ``orchestrator.warmstart``. ``stage`` may be left
+        out when one stage has roles."""
         worked = self._worked_stages
         name = self.pipeline.name
         if stage is None:
@@ -379,58 +320,26 @@ class Runtime:
                 f"pipeline {name!r} has no stage {stage!r} with roles; its stages with roles: "
                 f"{', '.join(worked)}"
             )
-        models = self._stage_models[stage]
-        column: dict[str, int] = {}
-        for m in models:
-            profile = self.pool.profile(m)
-            recorded = next((k for k in (profile.model, m) if k in data.models), None)
-            if recorded is not None:
-                column[m] = data.models.index(recorded)
-        if not column:
-            raise InputError(
-                f"routing set {data.name!r} has no records of the models of stage {stage!r} "
-                f"({', '.join(models)}); it recorded {', '.join(data.models)}. Give a pool entry "
-                "a recorded model as its model (or name)"
-            )
-        pairs = self.policy.candidates(stage)
-        arms = [(arm_name(r, m), column[m]) for r, m in pairs if m in column]
-        used: list[tuple[str, list[float]]] = []
-        values: list[float] = []
-        features, weight = self.features, self.cost_weight
-        for i, query in enumerate(data.prompts):
-            intent = self.router.classify(query)
-            base = features.base(query=query, intent=intent.label, confidence=intent.confidence)
-            x = features.stage_list(base, stage=stage)
-            for arm, j in arms:
-                quality = float(data.quality[i, j])
-                if not math.isnan(quality):  # NaN: the model has no record of this query
-                    used.append((arm, x))
-                    values.append(reward(quality, float(data.cost[i, j]), weight))
-        self._update_policy(lambda: self.policy.credit_recorded(used, values), runs=0)
-        per_arm = {arm: 0 for arm, _ in arms}
-        for arm, _ in used:
-            per_arm[arm] += 1
-        return WarmStart(
+        used, values, report = recorded_credits(
+            data,
             stage=stage,
-            queries=len(data.prompts),
-            arms=per_arm,
-            unmatched=tuple(m for m in models if m not in column),
+            pairs=self.policy.candidates(stage),
+            pool=self.pool,
+            router=self.router,
+            features=self.features,
+            cost_weight=self.cost_weight,
         )
+        self._update_policy(lambda: self.policy.credit_recorded(used, values), runs=0)
+        return report
 
     def flush(self) -> None:
         """Wait until every finished run's learning is applied (and saved)."""
-        self._wake.set()
-        self.learner.flush()
-        with self._credit_lock:
-            if not self._credits:  # nothing queued since: later batches linger again
-                self._wake.clear()
+        self._credits.flush()
 
     def close(self) -> None:
         """Apply pending learning and stop the learner and health-monitor threads."""
         self.monitor.stop()
-        self._wake.set()
-        self.learner.close()
-        self.learner.flush()
+        self._credits.close()
 
     def __enter__(self) -> Runtime:
         return self
@@ -650,10 +559,9 @@ class Runtime:
         # A failed run has no outcome to learn from; resumed to the end, it is credited once.
         if self.learn and records and status != "failed":
             used = [(o["arm"], o["x"]) for o in records]
-            self._credit(RunCredit(used, value, ctx.intent.label, quality))
-        if self._gate_path is not None and self.gate.changed:
-            path = self._gate_path
-            self.learner.submit(lambda: self.gate.save(path))
+            self._credits.add(RunCredit(used, value, ctx.intent.label, quality))
+        if self.teams.unsaved():
+            self.learner.submit(self.teams.save)
         root = ctx.root
         if root.is_recording():
             root.set_attributes(
@@ -747,7 +655,7 @@ class Runtime:
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )
-        visit = _Visit(
+        visit = Visit(
             stage=stage,
             role=assignment.role,
             x=x_list,
@@ -765,7 +673,7 @@ class Runtime:
         return update
 
     def _work(
-        self, visit: _Visit, model: str, state: RunState, ctx: RunContext, span: Span
+        self, visit: Visit, model: str, state: RunState, ctx: RunContext, span: Span
     ) -> dict[str, Any]:
         """Tools, context, model call and next stage for one assigned stage visit."""
         p = self.pipeline
@@ -778,13 +686,24 @@ class Runtime:
             failed: dict[str, str] = {}
             reached = self.tools.run_to_goal(stage, graph, request, facts, ctx, span, failed)
             if not reached:
-                reached, reply = self._escalate(visit, model, request, facts, failed, ctx, span)
+                reached, reply = escalate(
+                    visit,
+                    model,
+                    request,
+                    facts,
+                    failed,
+                    ctx,
+                    span,
+                    fallbacks=p.demotions.get((stage.name, role_name), {}),
+                    tools=self.tools,
+                    caller=self.caller,
+                )
                 extra += [reply] if reply is not None else []
             if not reached:
                 if stage.escalate_to is None:
                     raise GoalUnreachable(
                         f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
-                        f"(failed: {_failed_text(failed)}); give the stage escalate_to=... "
+                        f"(failed: {failed_tools_text(failed)}); give the stage escalate_to=... "
                         "or another skill that produces it"
                     )
                 # escalating: no answer, straight to the escalation stage
@@ -842,7 +761,7 @@ class Runtime:
             lines = (*recalled.lines, *lines)
         team_fields: dict[str, Any] = {}
         if stage.team is not None:
-            parsed, answered, model, team_fields = self._run_team(
+            parsed, answered, model, team_fields = self.teams.run(
                 visit, model, request, facts, lines, ctx, span
             )
             recorded = None
@@ -858,7 +777,7 @@ class Runtime:
                 skills=skills,
                 allowed_next=allowed_next,
             )
-            reply, model = self._call_model(
+            reply, model = self.caller.call(
                 visit, model, messages, role.max_output_tokens, ctx, span
             )
             parsed = parse_reply(reply.text)
@@ -922,160 +841,8 @@ class Runtime:
             update["next"] = nxt if nxt is not None else END
         return update
 
-    def _run_team(
-        self,
-        visit: _Visit,
-        model: str,
-        request: Mapping[str, Any],
-        facts: Mapping[str, Any],
-        lines: Sequence[str],
-        ctx: RunContext,
-        span: Span,
-    ) -> tuple[ParsedReply, list[Any], str, dict[str, Any]]:
-        """A team stage's members, fine or merged as the quality gate allows; the sink's
-        answer is the stage's. Returns (parsed sink reply, answering replies, model that
-        answered last, fields for the stage record)."""
-        p = self.pipeline
-        stage = visit.stage
-        team = stage.team
-        assert team is not None
-        roles = {n: p.roles[n] for n in team.order}
-        group = f"{stage.name}:{'+'.join(team.order)}"
-        # the opportunity: calls and input tokens each mode saves against fine
-        shared = estimate_tokens(request["query"]) + sum(estimate_tokens(t) for t in lines)
-        shared += sum(estimate_tokens(f"{k}: {v}") for k, v in facts.items())
-        sizes = {n: estimate_tokens(r.instructions) + 12 for n, r in roles.items()}
-        outs = {n: self._answer_tokens.get(n, r.max_output_tokens / 4) for n, r in roles.items()}
-        est = {
-            m: estimate_input_tokens(
-                team,
-                m,
-                instructions=sizes,
-                shared=shared,
-                outputs={k: int(v) for k, v in outs.items()},
-            )
-            for m in LADDER
-            if m in self.gate.policy.modes
-        }
-        fine_calls, fine_tokens = est["fine"]
-        savings = {m: (fine_calls - c, fine_tokens - t) for m, (c, t) in est.items()}
-        choice = self.gate.choose(model, group, stage=stage.name, savings=savings)
-        ctx.record(span, choice.decision)
-        mode = choice.mode
-        allowed_next = p.machine.next_of(stage.name)
-
-        def prompts(part: Sequence[str], needed: Mapping[str, str], last: bool) -> Any:
-            context = (*lines, *(f"{d} wrote: {t}" for d, t in needed.items()))
-            nxt = allowed_next if last else ()
-            if len(part) == 1:
-                r = roles[part[0]]
-                return build_messages(
-                    role_name=r.name,
-                    instructions=r.instructions,
-                    stage=stage.name,
-                    query=request["query"],
-                    intent=request["intent"],
-                    facts=facts,
-                    context=context,
-                    skills=(),
-                    allowed_next=nxt,
-                )
-            return build_team_messages(
-                members=[(n, roles[n].instructions) for n in part],
-                stage=stage.name,
-                query=request["query"],
-                intent=request["intent"],
-                facts=facts,
-                context=context,
-                allowed_next=nxt,
-            )
-
-        current = [model]
-
-        def call(part: Sequence[str], messages: Any, budget: int) -> tuple[Any, str]:
-            names = "+".join(part)
-            sub = self.tracer.agent(span, role=names, stage=stage.name, model=current[0])
-            try:
-                reply, answered = self._call_model(
-                    visit._replace(key=f"{visit.key}:{names}"),
-                    current[0],
-                    messages,
-                    budget,
-                    ctx,
-                    sub,
-                    f"compound:{mode}" if len(part) > 1 else "answer",
-                )
-            except RunError as exc:
-                RunTracer.fail(sub, str(exc))
-                raise
-            finally:
-                sub.end()
-            current[0] = answered
-            return reply, answered
-
-        out = run_team(
-            team,
-            mode,
-            stage=stage.name,
-            prompts=prompts,
-            max_tokens={n: r.max_output_tokens for n, r in roles.items()},
-            call=call,
-            parse_sections=parse_sections,
-            parse_answer=lambda text: parse_reply(text).answer,
-        )
-        for d in out.fallbacks:
-            ctx.record(span, d)
-        for n, text in out.sections.items():
-            before = self._answer_tokens.get(n)
-            now = estimate_tokens(text)
-            self._answer_tokens[n] = now if before is None else 0.8 * before + 0.2 * now
-        # the gate judges what the mode delivered: a section that failed validation is empty
-        delivered = {n: ("" if n in out.invalid else t) for n, t in out.sections.items()}
-        view = GroupOutput(
-            stage=stage.name,
-            group=group,
-            mode=mode,
-            model=out.model,
-            query=request["query"],
-            instructions={n: r.instructions for n, r in roles.items()},
-            sections=delivered,
-            facts=facts,
-        )
-        quality: float | None
-        try:
-            quality = min(max(float(self.group_judge.score(view)), 0.0), 1.0)
-        except ModelCallError as exc:
-            quality = None
-            ctx.record(
-                span,
-                Decision(
-                    kind="compound",
-                    stage=stage.name,
-                    chosen=mode,
-                    reason=f"the group judge failed ({exc}); this run is not observed",
-                ),
-            )
-        if quality is not None:
-            switch = self.gate.observe(
-                out.model,
-                group,
-                mode,
-                quality,
-                stage=stage.name,
-                invalid_share=len(out.invalid) / len(team),
-            )
-            if switch is not None:
-                ctx.record(span, switch)
-        parsed = ParsedReply(
-            answer=out.sections[team.sink],
-            next_stage=parse_reply(out.sink_reply).next_stage,
-            calls=(),
-        )
-        fields = {"team": out.sections, "compound_mode": mode, "group_quality": quality}
-        return parsed, out.replies, out.model, fields
-
     def _remember(
-        self, scope: str, visit: _Visit, role: str, text: str, ctx: RunContext, span: Span
+        self, scope: str, visit: Visit, role: str, text: str, ctx: RunContext, span: Span
     ) -> None:
         """Write an agent's answer to the scope's episodic memory (for later stages/runs)."""
         assert self.memory is not None
@@ -1107,197 +874,6 @@ class Runtime:
                     reason=event,
                 ),
             )
-
-    def _escalate(
-        self,
-        visit: _Visit,
-        model: str,
-        request: Mapping[str, Any],
-        facts: dict[str, Any],
-        failed: dict[str, str],
-        ctx: RunContext,
-        span: Span,
-    ) -> tuple[bool, Any]:
-        """No tool path reaches the stage goal: record the escalation; when lesser goals
-        (``demote_to``) are still reachable, one model call chooses one (or none) and its
-        path runs. Returns (a goal was reached, the reply of that call or None)."""
-        stage = visit.stage
-        graphs = self.pipeline.demotions.get((stage.name, visit.role), {})
-        inputs = {"query": request["query"], "intent": request["intent"], **facts}
-        penalties = self.tools.health.penalties()
-        options: list[tuple[str, float]] = []
-        for goal, g in graphs.items():
-            route = g.route(penalties)
-            for tool, why in failed.items():
-                route.fail(tool, why)
-            plan = (["known"], 0.0) if goal in facts else route.plan(inputs)
-            if plan is not None:
-                options.append((goal, plan[1]))
-        options.sort(key=lambda o: (o[1], o[0]))
-        head = f"no tool path reaches goal {stage.goal!r}; failed tools: {_failed_text(failed)}"
-        fallback = stage.escalate_to or ""
-        if not options:
-            more = "; no fallback goal is reachable either" if graphs else ""
-            ctx.record(
-                span,
-                Decision(kind="escalate", stage=stage.name, chosen=fallback, reason=head + more),
-            )
-            return False, None
-        messages = build_escalation(
-            stage=stage.name,
-            goal=stage.goal or "",
-            failed=failed,
-            options=options,
-            query=request["query"],
-        )
-        ctx.control_calls += 1
-        reply = None
-        try:
-            reply, _ = self._call_model(visit, model, messages, 32, ctx, span, "escalation")
-            choice = parse_goal(reply.text, [g for g, _ in options])
-            why = f"the model chose {choice!r}" if choice else "the model chose none"
-        except ModelCallError as exc:
-            choice, why = None, f"the escalation call failed ({exc})"
-        ctx.record(
-            span,
-            Decision(
-                kind="escalate",
-                stage=stage.name,
-                chosen=f"goal:{choice}" if choice else fallback,
-                reason=f"{head}; one model call on the reachable fallback goals: {why}",
-                candidates=tuple(Candidate(name=g, score=-c) for g, c in options),
-            ),
-        )
-        if choice is None:
-            return False, reply
-        if self.tools.run_to_goal(stage, graphs[choice], request, facts, ctx, span, failed):
-            return True, reply
-        ctx.record(
-            span,
-            Decision(
-                kind="escalate",
-                stage=stage.name,
-                chosen=fallback,
-                reason=f"fallback goal {choice!r} failed too; failed tools: {_failed_text(failed)}",
-            ),
-        )
-        return False, reply
-
-    def _call_model(
-        self,
-        visit: _Visit,
-        model: str,
-        messages: Any,
-        max_tokens: int,
-        ctx: RunContext,
-        span: Span,
-        purpose: str = "answer",
-    ) -> tuple[Any, str]:
-        """The visit's model call and the model that answered it.
-
-        On an endpoint fault the model's breaker records it and the call is retried on the
-        next best arm of the same role (the role's tool work is done) under the same
-        idempotency key. Only the answering call is paid for and credited."""
-        token = CALL_KEY.set(visit.key)
-        failed: dict[str, str] = {}
-        try:
-            while True:
-                self.breakers.taken(model)
-                try:
-                    reply = self._chat(model, messages, max_tokens, span, purpose)
-                except ModelUnavailable as exc:
-                    if exc.endpoint_fault:
-                        state = self.breakers.failure(model, exc.kind, str(exc))
-                        why = f"failed ({exc.kind}); its circuit is {state}"
-                    else:  # a healthy endpoint that cannot answer this request
-                        why = f"cannot answer this request ({exc.kind})"
-                    failed[model] = f"{exc.kind}: {exc}"
-                    nxt = self._failover(visit, failed, ctx)
-                    ctx.record(
-                        span,
-                        Decision(
-                            kind="reroute",
-                            stage=visit.stage.name,
-                            chosen=nxt.decision.chosen,
-                            reason=(
-                                f"model {model!r} {why}; "
-                                f"retrying the call on {nxt.model!r} with idempotency key "
-                                f"{visit.key}"
-                            ),
-                            candidates=(
-                                Candidate(name=arm_name(visit.role, model), excluded_by=exc.kind),
-                            ),
-                        ),
-                    )
-                    ctx.record(span, nxt.decision)
-                    model = nxt.model
-                    continue
-                self.breakers.success(model)
-                if failed and span.is_recording():  # the agent span names who answered
-                    span.set_attribute(ATTR.RESPONSE_MODEL, model)
-                return reply, model
-        finally:
-            CALL_KEY.reset(token)
-
-    def _failover(self, visit: _Visit, failed: Mapping[str, str], ctx: RunContext) -> Any:
-        """The next best arm of the visit's role, excluding models that failed in it."""
-        excluded = dict(visit.excluded)
-        for r, m in self.policy.candidates(visit.stage.name):
-            name = arm_name(r, m)
-            if name in excluded:
-                continue
-            if m in failed:
-                excluded[name] = f"failover: failed in this visit ({failed[m].split(':')[0]})"
-            elif r != visit.role:
-                excluded[name] = "failover: another role (this role's tool work is done)"
-        try:
-            with self.policy.lock:
-                return self.policy.assign(
-                    visit.stage.name,
-                    np.array(visit.x),
-                    intent=ctx.intent.label,
-                    excluded=excluded,
-                )
-        except NoEligibleArm:
-            tried = "; ".join(f"{m} ({why})" for m, why in failed.items())
-            raise ModelCallError(
-                f"stage {visit.stage.name!r}: every model role {visit.role!r} may use failed "
-                f"or is unavailable: {tried}. Check the endpoints, or give the role more "
-                "models"
-            ) from None
-
-    def _chat(
-        self, model: str, messages: Any, max_tokens: int, parent: Span, purpose: str = "answer"
-    ) -> Any:
-        """One model call under a ``chat {model}`` span."""
-        chat = self.tracer.chat(parent, model=model, purpose=purpose)
-        try:
-            try:
-                reply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
-            except OrchestratorError:
-                raise
-            except Exception as exc:  # an adapter outside the contract: still a run failure
-                raise ModelCallError(
-                    f"model {model!r} failed: {type(exc).__name__}: {exc}"
-                ) from exc
-        except RunError as exc:
-            RunTracer.fail(chat, str(exc))
-            chat.end()
-            raise
-        if chat.is_recording():
-            chat.set_attributes(
-                {
-                    ATTR.PROVIDER: reply.provider,
-                    ATTR.RESPONSE_MODEL: reply.model,
-                    ATTR.INPUT_TOKENS: reply.input_tokens,
-                    ATTR.OUTPUT_TOKENS: reply.output_tokens,
-                    ATTR.COST: reply.cost_usd,
-                }
-            )
-        chat.end()
-        return reply
-
-    # ----------------------------------------------------------------- tools
 
 
 def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
@@ -1340,10 +916,6 @@ def _follow(state: RunState) -> str:
 def _new(facts: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
     """Facts added since ``before``."""
     return {k: v for k, v in facts.items() if k not in before}
-
-
-def _failed_text(failed: Mapping[str, str]) -> str:
-    return ", ".join(f"{t} ({why})" for t, why in failed.items()) or "none"
 
 
 def _paid(replies: Sequence[Any]) -> dict[str, Any]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from opentelemetry.trace import Span
 
 from orchestrator.intent import IntentResult
+from orchestrator.pipeline import Stage
 from orchestrator.tracing import RunTracer
 from orchestrator.types import Decision
 
-__all__ = ["RunContext", "RunResult", "StageDone", "WarmStart"]
+__all__ = ["RunContext", "RunResult", "StageDone", "Visit"]
 
 
 class StageDone(NamedTuple):
@@ -27,6 +29,19 @@ class StageDone(NamedTuple):
     """The model that answered (None when no model was called)."""
     cost_usd: float
     """What the visit's model calls cost."""
+
+
+class Visit(NamedTuple):
+    """One stage visit as assigned: what its model calls and a failover need."""
+
+    stage: Stage
+    role: str
+    x: list[float]
+    """The context vector the visit's arm was chosen in."""
+    excluded: Mapping[str, str]
+    """Arms a constraint excluded, with the constraint."""
+    key: str
+    """Idempotency key of the visit's model call (run, stage, visit number)."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -142,22 +157,3 @@ class RunResult:
         if escal:
             parts.append(f"escalated: {escal}")
         return "  ".join(parts)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class WarmStart:
-    """What ``Runtime.warm_start`` credited from a set of recorded outcomes."""
-
-    stage: str
-    """The stage whose arms were credited."""
-    queries: int
-    """Recorded queries read."""
-    arms: dict[str, int]
-    """Credits per arm (``role@model``)."""
-    unmatched: tuple[str, ...]
-    """The stage's pool models the set has no records of (their arms were not credited)."""
-
-    @property
-    def credits(self) -> int:
-        """Credits made in all (one per recorded outcome and role that may use its model)."""
-        return sum(self.arms.values())

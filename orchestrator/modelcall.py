@@ -1,0 +1,163 @@
+"""A stage visit's model calls: each under a ``chat {model}`` span, behind the models'
+circuit breakers, failing over to the next best arm of the visit's role on an endpoint
+fault.
+
+A failover is recorded as a ``reroute`` decision (which model failed, why, and where the
+call went) followed by the new ``assign`` decision; the retried call keeps the visit's
+idempotency key, so an endpoint that did answer before failing does not bill twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from opentelemetry.trace import Span
+
+from agents import ModelPool
+from orchestrator.breaker import BreakerBoard
+from orchestrator.errors import (
+    ModelCallError,
+    ModelUnavailable,
+    NoEligibleArm,
+    OrchestratorError,
+    RunError,
+)
+from orchestrator.policy import Assignment, AssignmentPolicy, arm_name
+from orchestrator.protocols import CALL_KEY
+from orchestrator.run import RunContext, Visit
+from orchestrator.tracing import ATTR, RunTracer
+from orchestrator.types import Candidate, Decision
+
+__all__ = ["ModelCaller"]
+
+
+class ModelCaller:
+    """Calls the pool's models for stage visits; see the module docstring."""
+
+    def __init__(
+        self,
+        pool: ModelPool,
+        breakers: BreakerBoard,
+        policy: AssignmentPolicy,
+        tracer: RunTracer,
+    ) -> None:
+        self.pool = pool
+        self.breakers = breakers
+        self.policy = policy
+        self.tracer = tracer
+
+    def call(
+        self,
+        visit: Visit,
+        model: str,
+        messages: Any,
+        max_tokens: int,
+        ctx: RunContext,
+        span: Span,
+        purpose: str = "answer",
+    ) -> tuple[Any, str]:
+        """The visit's model call and the model that answered it.
+
+        On an endpoint fault the model's breaker records it and the call is retried on the
+        next best arm of the same role (the role's tool work is done) under the same
+        idempotency key. Only the answering call is paid for and credited."""
+        token = CALL_KEY.set(visit.key)
+        failed: dict[str, str] = {}
+        try:
+            while True:
+                self.breakers.taken(model)
+                try:
+                    reply = self.chat(model, messages, max_tokens, span, purpose)
+                except ModelUnavailable as exc:
+                    if exc.endpoint_fault:
+                        state = self.breakers.failure(model, exc.kind, str(exc))
+                        why = f"failed ({exc.kind}); its circuit is {state}"
+                    else:  # a healthy endpoint that cannot answer this request
+                        why = f"cannot answer this request ({exc.kind})"
+                    failed[model] = f"{exc.kind}: {exc}"
+                    nxt = self._failover(visit, failed, ctx)
+                    ctx.record(
+                        span,
+                        Decision(
+                            kind="reroute",
+                            stage=visit.stage.name,
+                            chosen=nxt.decision.chosen,
+                            reason=(
+                                f"model {model!r} {why}; "
+                                f"retrying the call on {nxt.model!r} with idempotency key "
+                                f"{visit.key}"
+                            ),
+                            candidates=(
+                                Candidate(name=arm_name(visit.role, model), excluded_by=exc.kind),
+                            ),
+                        ),
+                    )
+                    ctx.record(span, nxt.decision)
+                    model = nxt.model
+                    continue
+                self.breakers.success(model)
+                if failed and span.is_recording():  # the agent span names who answered
+                    span.set_attribute(ATTR.RESPONSE_MODEL, model)
+                return reply, model
+        finally:
+            CALL_KEY.reset(token)
+
+    def _failover(self, visit: Visit, failed: Mapping[str, str], ctx: RunContext) -> Assignment:
+        """The next best arm of the visit's role, excluding models that failed in it."""
+        excluded = dict(visit.excluded)
+        for r, m in self.policy.candidates(visit.stage.name):
+            name = arm_name(r, m)
+            if name in excluded:
+                continue
+            if m in failed:
+                excluded[name] = f"failover: failed in this visit ({failed[m].split(':')[0]})"
+            elif r != visit.role:
+                excluded[name] = "failover: another role (this role's tool work is done)"
+        try:
+            with self.policy.lock:
+                return self.policy.assign(
+                    visit.stage.name,
+                    np.array(visit.x),
+                    intent=ctx.intent.label,
+                    excluded=excluded,
+                )
+        except NoEligibleArm:
+            tried = "; ".join(f"{m} ({why})" for m, why in failed.items())
+            raise ModelCallError(
+                f"stage {visit.stage.name!r}: every model role {visit.role!r} may use failed "
+                f"or is unavailable: {tried}. Check the endpoints, or give the role more "
+                "models"
+            ) from None
+
+    def chat(
+        self, model: str, messages: Any, max_tokens: int, parent: Span, purpose: str = "answer"
+    ) -> Any:
+        """One model call under a ``chat {model}`` span, no failover."""
+        chat = self.tracer.chat(parent, model=model, purpose=purpose)
+        try:
+            try:
+                reply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
+            except OrchestratorError:
+                raise
+            except Exception as exc:  # an adapter outside the contract: still a run failure
+                raise ModelCallError(
+                    f"model {model!r} failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        except RunError as exc:
+            RunTracer.fail(chat, str(exc))
+            chat.end()
+            raise
+        if chat.is_recording():
+            chat.set_attributes(
+                {
+                    ATTR.PROVIDER: reply.provider,
+                    ATTR.RESPONSE_MODEL: reply.model,
+                    ATTR.INPUT_TOKENS: reply.input_tokens,
+                    ATTR.OUTPUT_TOKENS: reply.output_tokens,
+                    ATTR.COST: reply.cost_usd,
+                }
+            )
+        chat.end()
+        return reply
