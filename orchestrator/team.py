@@ -24,7 +24,6 @@ from orchestrator.compound import (
     LADDER,
     Compound,
     GroupOutput,
-    QualityGate,
     SectionJudge,
     estimate_input_tokens,
     run_team,
@@ -32,6 +31,7 @@ from orchestrator.compound import (
 from orchestrator.errors import ModelCallError, PoolConfigError, RunError
 from orchestrator.modelcall import ModelCaller
 from orchestrator.pipeline import Pipeline
+from orchestrator.qualitygate import QualityGate
 from orchestrator.run import RunContext, Visit
 from orchestrator.tracing import RunTracer
 from orchestrator.types import Decision, estimate_tokens

@@ -18,13 +18,13 @@ from orchestrator import Compound, Intent, Member, Pipeline, Role, Runtime, Stag
 from orchestrator.compound import (
     LADDER,
     GroupOutput,
-    QualityGate,
     SectionJudge,
     Team,
     chunks,
     estimate_input_tokens,
 )
 from orchestrator.errors import DefinitionError, ModelCallError
+from orchestrator.qualitygate import QualityGate
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.types import Message
 from skills import skill
