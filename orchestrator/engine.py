@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import operator
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,9 +32,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from agents import ModelPool, Role, RoutingSet, build_messages, default_pool, parse_reply
-from memory import FallbackStore, LocalStore, MemoryItem, MemoryRouter, MemoryStore, make_item
-from memory.item import MAX_ITEM_CHARS
-from memory.working import select_for_role
+from memory import MemoryStore, make_item
 from orchestrator.breaker import BreakerBoard
 from orchestrator.budget import Budget
 from orchestrator.capability import best_for, combine, shortfall
@@ -60,11 +57,11 @@ from orchestrator.pipeline import Pipeline, Stage, StageView
 from orchestrator.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
 from orchestrator.policystore import PolicyStore
 from orchestrator.protocols import Judge
+from orchestrator.rolememory import RoleMemory
 from orchestrator.run import RunContext, RunResult, StageDone, Visit
 from orchestrator.team import TeamRunner
 from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
-from orchestrator.types import Decision, LazyText
 from orchestrator.warmstart import WarmStart, recorded_credits
 
 __all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
@@ -159,13 +156,10 @@ class Runtime:
         self.pipeline = pipeline
         self.breakers = breakers or BreakerBoard()
         """Circuit breakers of the pool's models (shared by every run of this runtime)."""
-        self._memory_events: list[str] = []
-        if memory is not None and not isinstance(memory, LocalStore | FallbackStore):
-            # a shared store (Redis): degrade to the in-process one when it is down
-            memory = FallbackStore(memory, on_event=self._memory_events.append)
-        self.memory = memory
+        self.role_memory = RoleMemory(memory)
+        """What each role sees at a visit, and its answers written back."""
+        self.memory = self.role_memory.store
         """Long-term memory of runs given a ``scope`` (None: working memory only)."""
-        self.memory_router = MemoryRouter(memory) if memory is not None else None
         self.pool = pool or pipeline.pool or default_pool()
         self.judge = judge or pipeline.judge or GroundedJudge()
         self.budget = Budget(budget_usd if budget_usd is not None else pipeline.budget_usd)
@@ -723,42 +717,10 @@ class Runtime:
                     ],
                 }
 
-        trail = state["trail"]
-        selection = select_for_role(
-            state["outputs"],
-            role.context_tokens,
-            focus=f"{role.instructions} {stage.name} {request['query']}",
-            previous_stage=trail[-1] if trail else None,
+        lines = self.role_memory.context(
+            role, stage.name, request, state["outputs"], state["trail"], ctx, span
         )
-        ctx.record(
-            span,
-            Decision(
-                kind="memory_tier",
-                stage=stage.name,
-                chosen=selection.tier,
-                reason=LazyText(
-                    "%d of %d earlier outputs relevant to this role, %d of %d context tokens",
-                    len(selection.lines),
-                    selection.considered,
-                    selection.tokens,
-                    role.context_tokens,
-                ),
-            ),
-        )
-        lines = selection.lines
         scope = request.get("scope")
-        if scope is not None and self.memory_router is not None:
-            recalled = self.memory_router.context(
-                scope,
-                request["query"],
-                intent=request["intent"],
-                budget_tokens=max(role.context_tokens - selection.tokens, 0),
-                skip_group=ctx.run_id,  # this run's own outputs are working memory
-            )
-            self._memory_trace(ctx, span, stage.name)
-            for d in recalled.decisions:
-                ctx.record(span, d.replace(stage=stage.name))
-            lines = (*recalled.lines, *lines)
         team_fields: dict[str, Any] = {}
         if stage.team is not None:
             parsed, answered, model, team_fields = self.teams.run(
@@ -782,8 +744,8 @@ class Runtime:
             )
             parsed = parse_reply(reply.text)
             answered, recorded = [reply], reply.quality
-        if scope is not None and self.memory is not None and parsed.answer:
-            self._remember(scope, visit, role.name, parsed.answer[:MAX_ITEM_CHARS], ctx, span)
+        if scope is not None and parsed.answer:
+            self.role_memory.remember(scope, visit, role.name, parsed.answer, ctx, span)
         blocked = 0
         for call in parsed.calls:
             block = self.dispatcher.skill_block(stage.name, role.name, call.skill, permitted)
@@ -840,40 +802,6 @@ class Runtime:
         if len(stage.next) > 1:  # only a conditional edge reads it
             update["next"] = nxt if nxt is not None else END
         return update
-
-    def _remember(
-        self, scope: str, visit: Visit, role: str, text: str, ctx: RunContext, span: Span
-    ) -> None:
-        """Write an agent's answer to the scope's episodic memory (for later stages/runs)."""
-        assert self.memory is not None
-        now = time.time()
-        self.memory.put(
-            MemoryItem(
-                tier="episodic",
-                scope=scope,
-                id=visit.key,
-                text=text,
-                key=f"{role} ({visit.stage.name})",
-                time=time.strftime("%Y-%m-%d %H:%M", time.localtime(now)),
-                seq=time.time_ns() // 1000,
-                group=ctx.run_id,
-            )
-        )
-        self._memory_trace(ctx, span, visit.stage.name)
-
-    def _memory_trace(self, ctx: RunContext, span: Span, stage: str) -> None:
-        """Record what happened to the shared store (down, back) as decisions."""
-        while self._memory_events:
-            event = self._memory_events.pop(0)
-            ctx.record(
-                span,
-                Decision(
-                    kind="memory_tier",
-                    stage=stage,
-                    chosen="local" if "in-process" in event else "shared",
-                    reason=event,
-                ),
-            )
 
 
 def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
