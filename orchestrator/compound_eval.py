@@ -208,7 +208,7 @@ def gate_scenario(
             result = rt.run(ex.queries[i % len(ex.queries)])
             record = next(o for o in result.outputs if o.get("team"))
             timeline.append(record["compound_mode"])
-            nxt = rt.gate.mode_of(model, group) or "fine"
+            nxt = rt.teams.gate.mode_of(model, group) or "fine"
             passing = max(len(p) for p in chunks(ex.team, nxt)) <= limit_after
             if i >= drop_at and reverted is None and passing:
                 reverted = i - drop_at + 1

@@ -158,8 +158,6 @@ class Runtime:
         """Circuit breakers of the pool's models (shared by every run of this runtime)."""
         self.role_memory = RoleMemory(memory)
         """What each role sees at a visit, and its answers written back."""
-        self.memory = self.role_memory.store
-        """Long-term memory of runs given a ``scope`` (None: working memory only)."""
         self.pool = pool or pipeline.pool or default_pool()
         self.judge = judge or pipeline.judge or GroundedJudge()
         self.budget = Budget(budget_usd if budget_usd is not None else pipeline.budget_usd)
@@ -243,7 +241,6 @@ class Runtime:
             gate_path=data_dir / "compound" / f"{pipeline.name}.json" if data_dir else None,
         )
         """Team stages' visits and their quality gate."""
-        self.gate = self.teams.gate
         self.graph = self._compile().compile(checkpointer=checkpointer)
         self.checkpointer = checkpointer
         self.learner = Learner()  # last: a definition error above leaves no thread behind
@@ -257,6 +254,11 @@ class Runtime:
         self.monitor.start()
 
     # ----------------------------------------------------------------- set-up
+
+    @property
+    def memory(self) -> MemoryStore | None:
+        """Long-term memory of runs given a ``scope`` (None: working memory only)."""
+        return self.role_memory.store
 
     def _stage_arms(self, only_model: str | None) -> dict[str, list[tuple[str, str]]]:
         arms: dict[str, list[tuple[str, str]]] = {}
