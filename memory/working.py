@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchestrator.types import estimate_tokens
 
@@ -88,9 +87,9 @@ def make_item(*, stage: str, role: str, text: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ContextSelection:
-    """The context handed to one role, and what it cost."""
+class ContextSelection(NamedTuple):
+    """The context handed to one role, and what it cost (made at every stage visit, so a
+    tuple: the cheapest immutable record to build)."""
 
     lines: tuple[str, ...]
     """Context lines, oldest first, each ``stage/role: text``."""
@@ -140,7 +139,9 @@ def select_for_role(
     want = _words(focus)
     n = len(items)
     last = n - 1
-    scored: list[tuple[float, int]] = []
+    relevant: list[int] = []
+    scores: list[float] = []
+    total = 0
     for k, item in enumerate(items):
         text = item["text"]
         if not text:
@@ -153,20 +154,22 @@ def select_for_role(
             score += len(shared) * weight
         elif not score:
             continue  # nothing this role needs
-        scored.append((-score - 0.01 * k / n, k))
-    scored.sort()
-    chosen: list[int] = []
-    used = 0
-    for _, k in scored:
-        cost = items[k]["tokens"]
-        if used + cost > budget_tokens:
-            continue
-        chosen.append(k)
-        used += cost
-    chosen.sort()
-    return ContextSelection(
-        lines=tuple([items[k]["line"] for k in chosen]),
-        tokens=used,
-        considered=n,
-        tier=ROLE_TIER,
-    )
+        relevant.append(k)
+        scores.append(score)
+        total += item["tokens"]
+    if total <= budget_tokens:  # all of it fits: what ranking would choose, unranked
+        chosen, used = relevant, total
+    else:  # most relevant first (the later of equals), while they fit
+        ranked = sorted(
+            zip(relevant, scores, strict=True), key=lambda ks: -ks[1] - 0.01 * ks[0] / n
+        )
+        chosen = []
+        used = 0
+        for k, _ in ranked:
+            cost = items[k]["tokens"]
+            if used + cost > budget_tokens:
+                continue
+            chosen.append(k)
+            used += cost
+        chosen.sort()
+    return ContextSelection(tuple([items[k]["line"] for k in chosen]), used, n, ROLE_TIER)

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memory import (
     FallbackStore,
@@ -229,6 +231,47 @@ def test_role_aware_context_keeps_what_the_role_needs() -> None:
     assert sel.lines == (items[0]["line"], items[2]["line"])  # the weather chatter is left out
     tight = select_for_role(items, items[2]["tokens"], focus="refund", previous_stage="resolve")
     assert tight.lines == (items[2]["line"],)  # the direct predecessor first under a tight budget
+
+
+_WORDS = ["refund", "order", "broken", "harbour", "weather", "invoice", "login", "review"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.lists(st.sampled_from(_WORDS), max_size=6)),
+        max_size=12,
+    ),
+    st.integers(0, 80),
+    st.lists(st.sampled_from(_WORDS), min_size=1, max_size=4),
+)
+def test_role_aware_context_is_the_greedy_ranking_within_budget(
+    written: list[tuple[str, list[str]]], budget: int, focus: list[str]
+) -> None:
+    """Whether or not everything relevant fits (the unranked shortcut), the selection is
+    the most relevant items first (later of equals first), each taken if it still fits,
+    read oldest first."""
+    from memory import make_item
+    from memory.working import _profile, _words, select_for_role
+
+    items = [make_item(stage=st_, role="r", text=" ".join(ws)) for st_, ws in written]
+    sel = select_for_role(items, budget, focus=" ".join(focus), previous_stage="b")
+    want, n = _words(" ".join(focus)), len(items)
+    ranked = []
+    for k, item in enumerate(items):
+        if not item["text"]:
+            continue
+        words, weight = _profile(item["text"])
+        score = (1.0 if k == n - 1 and item["stage"] == "b" else 0.0) + len(want & words) * weight
+        if score:
+            ranked.append((-score - 0.01 * k / n, k))
+    chosen, used = [], 0
+    for _, k in sorted(ranked):
+        if used + items[k]["tokens"] <= budget:
+            chosen.append(k)
+            used += items[k]["tokens"]
+    assert sel.lines == tuple(items[k]["line"] for k in sorted(chosen))
+    assert (sel.tokens, sel.considered) == (used, n)
 
 
 def test_runs_with_a_scope_remember_across_runs_and_processes(desk, redis_url: str) -> None:  # type: ignore[no-untyped-def]
