@@ -171,44 +171,64 @@ class LinUCB:
 
         Equal to calling ``update`` for each pair in any order (an arm's A and b are sums).
         The k pairs of one arm are one rank-k Woodbury update of its inverse,
-        ``A^-1 -= U (I + X U)^-1 U^T`` with ``U = A^-1 X^T``, and arms with the same k are
-        updated together: a batch of many runs costs about as much as one run. An arm with
-        more pairs than features (a warm start from recorded outcomes) has ``X^T X``
-        added to A itself and A inverted again: a d x d inverse instead of a k x k solve.
+        ``A^-1 -= U (I + X U)^-1 U^T`` with ``U = A^-1 X^T``. Arms credited fewer times
+        than the most credited one get zero rows (which change neither A nor b), so every
+        arm is updated in one stacked pass: a batch of many runs costs about as much as
+        one run. Arms with more pairs than features (a warm start from recorded outcomes)
+        have ``X^T X`` added to A itself and A inverted again: a d x d inverse instead of
+        a k x k solve.
         """
         n = len(arms)
         if n == 0:
             return
-        rewards = np.broadcast_to(np.asarray(reward, dtype=float), (n,))
         by_arm: dict[int, list[int]] = {}
         for i, a in enumerate(arms):
             by_arm.setdefault(int(a), []).append(i)
-        by_k: dict[int, list[int]] = {}  # k -> arms credited k times
-        for a, pairs in by_arm.items():
-            by_k.setdefault(len(pairs), []).append(a)
         d = self.dim
-        for k, group in by_k.items():
-            idx = np.asarray(group, dtype=np.intp)
-            rows = np.asarray([by_arm[a] for a in group], dtype=np.intp)  # (m, k)
+        # row n of the inputs is the zero context with reward 0: as padding it changes nothing
+        xs = np.concatenate([np.asarray(xs, dtype=float).reshape(n, d), np.zeros((1, d))])
+        rewards = np.zeros(n + 1)
+        rewards[:n] = reward
+        woodbury = [a for a, pairs in by_arm.items() if len(pairs) <= d]
+        direct = [a for a, pairs in by_arm.items() if len(pairs) > d]
+        if woodbury:
+            counts = [len(by_arm[a]) for a in woodbury]
+            k = max(counts)
+            rows = np.asarray(
+                [by_arm[a] + [n] * (k - c) for a, c in zip(woodbury, counts, strict=True)],
+                dtype=np.intp,
+            )  # (m, k), padded with the zero row
             x = xs[rows]  # (m, k, d)
+            idx = np.asarray(woodbury, dtype=np.intp)
             block = self._m[idx]  # (m, d + 1, d): A^-1 rows, then theta
             a_inv = block[:, :d, :]
-            if k > d:
-                a = np.linalg.inv(a_inv) + np.matmul(x.transpose(0, 2, 1), x)
-                a_inv[...] = np.linalg.inv(a)
+            u = np.matmul(a_inv, x.transpose(0, 2, 1))  # (m, d, k)
+            if k == 1:
+                a_inv -= u * (u.transpose(0, 2, 1) / (1.0 + np.matmul(x, u)))
             else:
-                u = np.matmul(a_inv, x.transpose(0, 2, 1))  # (m, d, k)
-                if k == 1:
-                    a_inv -= u * (u.transpose(0, 2, 1) / (1.0 + np.matmul(x, u)))
-                else:
-                    s = np.matmul(x, u)
-                    s += np.eye(k)
-                    a_inv -= np.matmul(u, np.linalg.solve(s, u.transpose(0, 2, 1)))
-            b = self.b[idx] + np.matmul(rewards[rows][:, None, :], x)[:, 0, :]
-            block[:, d, :] = np.matmul(a_inv, b[:, :, None])[:, :, 0]
-            self._m[idx] = block
-            self.b[idx] = b
-            self.pulls[idx] += k
+                s = np.matmul(x, u)
+                s += np.eye(k)
+                a_inv -= np.matmul(u, np.linalg.solve(s, u.transpose(0, 2, 1)))
+            self._credit(idx, block, np.matmul(rewards[rows][:, None, :], x)[:, 0, :], counts)
+        if direct:  # one arm at a time: their numbers of pairs may differ widely
+            idx = np.asarray(direct, dtype=np.intp)
+            block = self._m[idx]
+            gram = np.stack([xs[by_arm[a]].T @ xs[by_arm[a]] for a in direct])
+            block[:, :d, :] = np.linalg.inv(np.linalg.inv(block[:, :d, :]) + gram)
+            rx = np.stack([rewards[by_arm[a]] @ xs[by_arm[a]] for a in direct])
+            self._credit(idx, block, rx, [len(by_arm[a]) for a in direct])
+
+    def _credit(
+        self, idx: np.ndarray, block: np.ndarray, rx: np.ndarray, counts: list[int]
+    ) -> None:
+        """Store the updated A^-1 of the arms ``idx`` (in ``block``), add the reward-weighted
+        contexts ``rx`` to their b, and refresh theta = A^-1 b."""
+        d = self.dim
+        b = self.b[idx] + rx
+        block[:, d, :] = np.matmul(block[:, :d, :], b[:, :, None])[:, :, 0]
+        self._m[idx] = block
+        self.b[idx] = b
+        self.pulls[idx] += counts
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-ready snapshot."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -308,7 +309,13 @@ class AssignmentPolicy:
                 run.intent, [self._pher_index[a] for a in used], run.quality, run.value
             )
         if arms:
-            self.bandit.update_many(arms, np.asarray(xs, dtype=float), np.asarray(values))
+            d = self.bandit.dim
+            if {len(x) for x in xs} != {d}:
+                raise ValueError(f"credited contexts must have {d} features each")
+            # contexts are lists of floats (they travel in the graph's state); one flat
+            # pass over them is cheaper than numpy working out their nesting
+            flat = np.fromiter(chain.from_iterable(xs), dtype=float, count=len(xs) * d)
+            self.bandit.update_many(arms, flat.reshape(len(xs), d), values)
         return len(arms)
 
     def credit_recorded(
