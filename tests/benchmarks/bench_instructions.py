@@ -21,12 +21,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 STEPS = 10
 RUNS = 100
 """Runs of each side per measured process."""
+T = TypeVar("T")
 LAST_LEVEL = "524288,8,64"
 """Simulated last-level cache: 512 KiB, 8-way, 64-byte lines (an EPYC core's L2)."""
 
@@ -72,30 +75,42 @@ def totals(path: Path) -> dict[str, int]:
     raise ValueError(f"{path}: no summary line; did cachegrind finish?")
 
 
-def measure(mode: str, n: int, out: Path) -> dict[str, int]:
+def cachegrind(script: str, args: list[str], file: Path, *, cache_sim: bool) -> dict[str, int]:
+    """Run ``script --child ARGS`` under cachegrind, counting into ``file``; its totals."""
     env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    file = out / f"cachegrind.{mode}"
+    sim = ["--cache-sim=yes", f"--LL={LAST_LEVEL}"] if cache_sim else ["--cache-sim=no"]
     proc = subprocess.run(
         [
             "valgrind",
             "--tool=cachegrind",
-            "--cache-sim=yes",
-            f"--LL={LAST_LEVEL}",
+            *sim,
             f"--cachegrind-out-file={file}",
             sys.executable,
-            __file__,
+            script,
             "--child",
-            mode,
-            str(n),
-            str(out / f"traces-{mode}"),
+            *args,
         ],
         capture_output=True,
         text=True,
         env=env,
     )
     if proc.returncode:
-        sys.exit(f"cachegrind run {mode!r} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        sys.exit(f"cachegrind run {args[0]!r} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return totals(file)
+
+
+def measure(mode: str, n: int, out: Path) -> dict[str, int]:
+    args = [mode, str(n), str(out / f"traces-{mode}")]
+    return cachegrind(__file__, args, out / f"cachegrind.{mode}", cache_sim=True)
+
+
+def count_all(measure: Callable[[str, int, Path], T], names: Sequence[str], n: int) -> dict[str, T]:
+    """``measure(name, n, folder)`` for every name, two processes at a time."""
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed; install it (e.g. apt install valgrind) to count")
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
+        jobs = {m: pool.submit(measure, m, n, Path(tmp)) for m in names}
+        return {m: j.result() for m, j in jobs.items()}
 
 
 def main() -> None:
@@ -106,13 +121,9 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]), args.child[2])
         return
-    if shutil.which("valgrind") is None:
-        sys.exit("valgrind is not installed; install it (e.g. apt install valgrind) to count")
     n = args.runs
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
-        print(f"running 4 processes under cachegrind ({n} runs a side; about 3 minutes at 100) ...")
-        jobs = {m: pool.submit(measure, m, n, Path(tmp)) for m in ("base", "raw", "off", "on")}
-        t = {m: j.result() for m, j in jobs.items()}
+    print(f"running 4 processes under cachegrind ({n} runs a side; about 3 minutes at 100) ...")
+    t = count_all(measure, ("base", "raw", "off", "on"), n)
 
     def per_step(mode: str, key: str) -> tuple[float, float]:
         def get(m: str) -> int:

@@ -21,15 +21,10 @@ Needs valgrind on PATH; about 5 minutes on two cores.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench_instructions import totals
+from bench_instructions import cachegrind, count_all
 
 STEPS = 10
 RUNS = 48
@@ -116,27 +111,8 @@ def child(variant: str, n: int) -> None:
 
 
 def measure(variant: str, n: int, out: Path) -> int:
-    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     file = out / f"cachegrind.{variant}"
-    proc = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            f"--cachegrind-out-file={file}",
-            sys.executable,
-            __file__,
-            "--child",
-            variant,
-            str(n),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if proc.returncode:
-        sys.exit(f"cachegrind run {variant!r} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return totals(file)["Ir"]
+    return cachegrind(__file__, [variant, str(n)], file, cache_sim=False)["Ir"]
 
 
 def main() -> None:
@@ -147,13 +123,9 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
-    if shutil.which("valgrind") is None:
-        sys.exit("valgrind is not installed; install it (e.g. apt install valgrind) to count")
     n = args.runs
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
-        print(f"counting {len(VARIANTS)} variants under cachegrind ({n} runs each) ...")
-        jobs = {v: pool.submit(measure, v, n, Path(tmp)) for v in VARIANTS}
-        count = {v: j.result() for v, j in jobs.items()}
+    print(f"counting {len(VARIANTS)} variants under cachegrind ({n} runs each) ...")
+    count = count_all(measure, VARIANTS, n)
 
     def step(variant: str) -> float:  # instructions per step of the variant's loop
         return (count[variant] - count["base"]) / (n * STEPS)
