@@ -47,17 +47,18 @@ class RoleMemory:
         stage: str,
         request: Mapping[str, Any],
         outputs: Sequence[Mapping[str, Any]],
-        trail: Sequence[str],
+        previous_stage: str | None,
         ctx: RunContext,
         span: Span,
     ) -> Sequence[str]:
         """The lines of context ``role`` gets at ``stage``: recalled long-term memory of the
-        request's scope (if any) first, then the relevant earlier outputs of this run."""
+        request's scope (if any) first, then the relevant earlier outputs of this run
+        (``previous_stage``: the stage the run comes from, if any)."""
         selection = select_for_role(
             outputs,
             role.context_tokens,
             focus=f"{role.instructions} {stage} {request['query']}",
-            previous_stage=trail[-1] if trail else None,
+            previous_stage=previous_stage,
         )
         ctx.record(
             span,

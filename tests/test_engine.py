@@ -310,8 +310,8 @@ def test_model_failure_fails_the_run_and_keeps_the_checkpoint(desk: Pipeline) ->
     assert result.status == "failed" and "model 'm' failed: HTTP 503" in (result.error or "")
     assert result.trail == ("triage",)
     snapshot = rt.graph.get_state({"configurable": {"thread_id": result.run_id}})
-    assert snapshot.values["trail"] == ["triage"]
-    assert snapshot.values["facts"] == {}
+    assert [o["stage"] for o in snapshot.values["outputs"]] == ["triage"]
+    assert snapshot.values["outputs"][-1]["facts"] == {}
 
 
 def test_stage_check_feeds_the_judge() -> None:
