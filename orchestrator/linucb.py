@@ -207,7 +207,7 @@ class LinUCB:
                 a_inv -= u * (u.transpose(0, 2, 1) / (1.0 + np.matmul(x, u)))
             else:
                 s = np.matmul(x, u)
-                s += np.eye(k)
+                s.reshape(len(woodbury), k * k)[:, :: k + 1] += 1.0  # + I
                 a_inv -= np.matmul(u, np.linalg.solve(s, u.transpose(0, 2, 1)))
             self._credit(idx, block, np.matmul(rewards[rows][:, None, :], x)[:, 0, :], counts)
         if direct:  # one arm at a time: their numbers of pairs may differ widely

@@ -104,6 +104,8 @@ class AssignmentPolicy:
             )
         self.pheromone.ensure_arms(bandit.arms)
         self._plans: dict[tuple[object, ...], Any] = {}
+        self._unexcluded = {s: (None,) * len(names) for s, (_, names, _) in self._stage.items()}
+        """Per stage, the candidates' excluded_by column when no constraint excluded any."""
         # pheromone arms may be ordered differently (state saved before arms were added)
         self._pher_index = [self.pheromone.arms.index(a) for a in bandit.arms]
         self._pher_of: dict[str, slice | np.ndarray] = {}
@@ -143,45 +145,37 @@ class AssignmentPolicy:
         else:
             mean, bonus, tau, left = scored
         ucb = [m_ + b_ + w * u_ * t_ for m_, b_, t_, u_ in zip(mean, bonus, tau, left, strict=True)]
-        excluded = excluded or {}
-        allowed = (
-            [i for i, name in enumerate(names) if name not in excluded]
-            if excluded
-            else range(len(names))
-        )
-        if not allowed:
-            why = "; ".join(f"{k}: {v}" for k, v in excluded.items())
-            if all(v.startswith("budget") for v in excluded.values()):
-                raise BudgetExhausted(
-                    f"stage {stage!r}: every candidate was excluded ({why}); raise the budget "
-                    "or add a cheaper model to the roles of this stage"
+        if not excluded:  # every arm is eligible: plain list searches
+            top = max(ucb)
+            best = ucb.index(top)
+            explore = best != mean.index(max(mean))
+            runner_up: int | None = None
+            if len(ucb) > 1:  # the best of the others: the best set aside for a moment
+                ucb[best] = -math.inf
+                runner_up = ucb.index(max(ucb))
+                ucb[best] = top
+            cands = LazyCandidates(names, ucb, mean, bonus, self._unexcluded[stage], tau)
+        else:
+            allowed = [i for i, name in enumerate(names) if name not in excluded]
+            if not allowed:
+                why = "; ".join(f"{k}: {v}" for k, v in excluded.items())
+                if all(v.startswith("budget") for v in excluded.values()):
+                    raise BudgetExhausted(
+                        f"stage {stage!r}: every candidate was excluded ({why}); raise the "
+                        "budget or add a cheaper model to the roles of this stage"
+                    )
+                raise NoEligibleArm(
+                    f"stage {stage!r}: every candidate was excluded ({why}); add a model that "
+                    "meets the requirement to the pool and the stage's roles, or lower it"
                 )
-            raise NoEligibleArm(
-                f"stage {stage!r}: every candidate was excluded ({why}); add a model that "
-                "meets the requirement to the pool and the stage's roles, or lower it"
-            )
-        if excluded:  # the first of equals wins: deterministic
+            # the first of equals wins: deterministic
             best = max(allowed, key=ucb.__getitem__)
-            best_mean = max(allowed, key=mean.__getitem__)
-        else:
-            best = ucb.index(max(ucb))
-            best_mean = mean.index(max(mean))
-        shown = (
-            [None if n in excluded else u for n, u in zip(names, ucb, strict=True)]
-            if excluded
-            else ucb
-        )
-        excluded_by = [excluded.get(n) for n in names] if excluded else [None] * len(names)
-        cands = LazyCandidates(names, shown, mean, bonus, excluded_by, tau)
-        role, model = pairs[best]
-        if excluded:
+            explore = best != max(allowed, key=mean.__getitem__)
             runner_up = max((i for i in allowed if i != best), key=ucb.__getitem__, default=None)
-        elif len(ucb) > 1:  # no exclusions: the best of the others, without a generator
-            rest = ucb[:best] + ucb[best + 1 :]
-            r = rest.index(max(rest))
-            runner_up = r if r < best else r + 1
-        else:
-            runner_up = None
+            shown = [None if n in excluded else u for n, u in zip(names, ucb, strict=True)]
+            excluded_by = [excluded.get(n) for n in names]
+            cands = LazyCandidates(names, shown, mean, bonus, excluded_by, tau)
+        role, model = pairs[best]
         # formatted only if read (a trace, --json): most decisions' reasons never are
         reason = (
             LazyText(_WHY, ucb[best], mean[best], bonus[best], self._w_text, tau[best], left[best])
@@ -204,7 +198,7 @@ class AssignmentPolicy:
             chosen=names[best],
             reason=reason,
             candidates=cands,
-            explore=best != best_mean,
+            explore=explore,
         )
         return Assignment(role=role, model=model, decision=decision)
 

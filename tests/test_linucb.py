@@ -85,6 +85,42 @@ def test_excluded_arms_are_never_chosen() -> None:
     assert [(c.name, c.excluded_by, c.score) for c in excluded] == [("r@a", "budget", None)]
 
 
+scores = st.floats(-2, 2, allow_nan=False).map(lambda v: round(v, 1))  # ties are likely
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.integers(1, 6))
+def test_an_assign_decision_ranks_as_its_definition_says(data: st.DataObject, n: int) -> None:
+    """Chosen: the first of the highest-scoring eligible arms; runner-up: the same among
+    the other eligible ones; explore: the chosen arm is not the best eligible mean;
+    candidates show every arm's score (None where excluded) and what excluded it."""
+    names = [f"r@m{i}" for i in range(n)]
+    policy = AssignmentPolicy(LinUCB(DIM), {"s": [("r", f"m{i}") for i in range(n)]})
+    columns = [data.draw(st.lists(scores, min_size=n, max_size=n)) for _ in range(2)]
+    mean, bonus = columns
+    tau = data.draw(st.lists(st.sampled_from([0.0, 0.1, 0.4]), min_size=n, max_size=n))
+    left = data.draw(st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=n, max_size=n))
+    out = data.draw(st.sets(st.integers(0, n - 1), max_size=n - 1))
+    excluded = {names[i]: f"rule {i}" for i in sorted(out)}
+    got = policy.assign("s", None, excluded=excluded, scored=(mean, bonus, tau, left)).decision
+    w = policy.pheromone_weight
+    ucb = [mean[i] + bonus[i] + w * left[i] * tau[i] for i in range(n)]
+    eligible = [i for i in range(n) if i not in out]
+
+    def first_best(of: list[int], key: list[float]) -> int:
+        return next(i for i in of if key[i] == max(key[j] for j in of))
+
+    best = first_best(eligible, ucb)
+    assert got.chosen == names[best]
+    assert got.explore is (best != first_best(eligible, mean))
+    others = [i for i in eligible if i != best]
+    runner_up = names[first_best(others, ucb)] if others else None
+    assert (f" vs {runner_up} " in got.reason) if runner_up else (" vs " not in got.reason)
+    assert [(c.name, c.score, c.excluded_by) for c in got.candidates] == [
+        (names[i], None if i in out else ucb[i], excluded.get(names[i])) for i in range(n)
+    ]
+
+
 def test_state_round_trip_and_corruption() -> None:
     bandit = LinUCB(DIM, alpha=0.3)
     bandit.ensure_arms(["x", "y"])
