@@ -140,26 +140,24 @@ def select_for_role(
     n = len(items)
     last = n - 1
     relevant: list[int] = []
-    scores: list[float] = []
     total = 0
     for k, item in enumerate(items):
         text = item["text"]
-        if not text:
-            continue
-        words, weight = _profile(text)
-        shared = want & words
         # the stage this one follows is always relevant; others only if they share words
-        score = 1.0 if k == last and item["stage"] == previous_stage else 0.0
-        if shared:
-            score += len(shared) * weight
-        elif not score:
-            continue  # nothing this role needs
-        relevant.append(k)
-        scores.append(score)
-        total += item["tokens"]
+        if text and (
+            (k == last and item["stage"] == previous_stage)
+            or not want.isdisjoint(_profile(text)[0])
+        ):
+            relevant.append(k)
+            total += item["tokens"]
     if total <= budget_tokens:  # all of it fits: what ranking would choose, unranked
         chosen, used = relevant, total
     else:  # most relevant first (the later of equals), while they fit
+        scores = []
+        for k in relevant:
+            words, weight = _profile(items[k]["text"])
+            follows = k == last and items[k]["stage"] == previous_stage
+            scores.append((1.0 if follows else 0.0) + len(want & words) * weight)
         ranked = sorted(
             zip(relevant, scores, strict=True), key=lambda ks: -ks[1] - 0.01 * ks[0] / n
         )
