@@ -7,10 +7,13 @@ last level standing in for this machine's L2). The counts do not depend on the m
 load or clock, so a change of a few percent shows in one run; wall time needs many
 interleaved runs and still drifts with the machine's state (see docs/benchmarks.md).
 
-Four processes run the same script: one only sets up (imports, graphs, warm-up), one runs
-raw LangGraph 2N times, and two run raw and ours alternately N times each (tracing off;
-JSONL tracing). Subtracting the set-up process leaves raw's and ours' cost per step.
-Needs valgrind on PATH; takes about 3 minutes on two cores.
+Five processes run the same script: one only sets up (imports, graphs, warm-up), one runs
+raw LangGraph 2N times (``invoke``, as a user runs a graph), two run raw and ours
+alternately N times each (tracing off; JSONL tracing), and one runs raw LangGraph 2N times
+through ``stream(stream_mode="values")``, the way our Runtime drives its graph (LangGraph
+does less work per step that way than in ``invoke``, which streams updates too): ours
+against it is our control plane's cost alone. Subtracting the set-up process leaves each
+side's cost per step. Needs valgrind on PATH; takes about 4 minutes on two cores.
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ def child(mode: str, n: int, trace_dir: str) -> None:
         raw.invoke(raw_input)
         ours.run(bench.QUERY)
     ours.flush()
+    if mode == "raw_stream":  # raw LangGraph driven the way our Runtime drives its graph
+        for _ in range(2 * n):
+            for _ in raw.stream(raw_input, stream_mode="values"):
+                pass
+        ours.close()
+        return
     for i in range(0 if mode == "base" else n):
         raw.invoke(raw_input)
         if mode == "raw":
@@ -122,23 +131,31 @@ def main() -> None:
         child(args.child[0], int(args.child[1]), args.child[2])
         return
     n = args.runs
-    print(f"running 4 processes under cachegrind ({n} runs a side; about 3 minutes at 100) ...")
-    t = count_all(measure, ("base", "raw", "off", "on"), n)
+    print(f"running 5 processes under cachegrind ({n} runs a side; about 4 minutes at 100) ...")
+    t = count_all(measure, ("base", "raw", "off", "on", "raw_stream"), n)
 
     def per_step(mode: str, key: str) -> tuple[float, float]:
         def get(m: str) -> int:
             return t[m][key] if key in t[m] else sum(t[m][k] for k in key.split("+"))
 
         raw = (get("raw") - get("base")) / (2 * n * STEPS)
+        if mode == "raw_stream":
+            return raw, (get(mode) - get("base")) / (2 * n * STEPS)
         ours = (get(mode) - get("base")) / (n * STEPS) - raw
         return raw, ours
 
     for key, label in (("Ir", "instructions"), ("ILmr+DLmr+DLmw", "last-level misses")):
         raw, off = per_step("off", key)
         _, on = per_step("on", key)
+        _, streamed = per_step("raw_stream", key)
         print(
             f"{label} per step: raw LangGraph {raw:,.0f} | ours, tracing off {off:,.0f} "
             f"({off / raw:.3f}x) | ours, JSONL tracing {on:,.0f} ({on / raw:.3f}x)"
+        )
+        print(
+            f"  raw LangGraph driven by stream(values) as ours is: {streamed:,.0f} "
+            f"({streamed / raw:.3f}x invoke's); against it ours {off / streamed:.3f}x / "
+            f"{on / streamed:.3f}x"
         )
 
 
