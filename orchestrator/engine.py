@@ -65,7 +65,7 @@ from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.warmstart import WarmStart, recorded_credits
 
-__all__ = ["RunResult", "Runtime", "sqlite_checkpointer"]
+__all__ = ["RunResult", "Runtime", "facts_of", "sqlite_checkpointer", "trail_of"]
 
 LEARN_LINGER_S = 0.05
 """How long the learner waits for more finished runs before applying a batch of credits:
