@@ -21,14 +21,12 @@ Needs valgrind on PATH; about 5 minutes on two cores.
 
 from __future__ import annotations
 
-import argparse
 import operator
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from bench_instructions import cachegrind, count_all
+from bench_instructions import cachegrind, count_all, variant_cli
 
 STEPS = 10
 RUNS = 40
@@ -145,15 +143,9 @@ def measure(variant: str, n: int, out: Path) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=RUNS, help=f"runs per variant (default {RUNS})")
-    ap.add_argument("--child", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        sys.path.insert(0, str(Path(__file__).parent))
-        child(args.child[0], int(args.child[1]))
+    n = variant_cli(__doc__ or "", RUNS, child)
+    if n is None:
         return
-    n = args.runs
     print(f"counting {len(VARIANTS)} variants under cachegrind ({n} runs each) ...")
     step = count_all(measure, list(VARIANTS), n)
     ref = step["stream"]

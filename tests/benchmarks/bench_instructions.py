@@ -122,6 +122,19 @@ def count_all(measure: Callable[[str, int, Path], T], names: Sequence[str], n: i
         return {m: j.result() for m, j in jobs.items()}
 
 
+def variant_cli(doc: str, runs: int, child: Callable[[str, int], None]) -> int | None:
+    """The command line of a script that counts variants: ``--runs N`` (returned), or the
+    hidden ``--child VARIANT N`` that a counted process runs (``child`` is called; None)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=runs, help=f"runs per variant (default {runs})")
+    ap.add_argument("--child", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return None
+    return int(args.runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=RUNS, help="runs of each side (default 100)")

@@ -20,11 +20,10 @@ Needs valgrind on PATH; about 5 minutes on two cores.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from bench_instructions import cachegrind, count_all
+from bench_instructions import cachegrind, count_all, variant_cli
 
 STEPS = 10
 RUNS = 48
@@ -116,14 +115,9 @@ def measure(variant: str, n: int, out: Path) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=RUNS, help=f"runs per variant (default {RUNS})")
-    ap.add_argument("--child", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]))
+    n = variant_cli(__doc__ or "", RUNS, child)
+    if n is None:
         return
-    n = args.runs
     print(f"counting {len(VARIANTS)} variants under cachegrind ({n} runs each) ...")
     count = count_all(measure, VARIANTS, n)
 
