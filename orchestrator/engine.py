@@ -526,9 +526,8 @@ class Runtime:
         except GraphRecursionError:
             error = (
                 f"run exceeded max_steps={self.pipeline.max_steps} (stages so far: "
-                f"{' -> '.join(trail_of(final['outputs']))}); a loop never reached a terminal "
-                "stage: fix "
-                "the stages' routes or raise max_steps"
+                f"{' -> '.join(trail_of(final['outputs']))}); a loop never reached a "
+                "terminal stage: fix the stages' routes or raise max_steps"
             )
         except Exception as exc:
             RunTracer.fail(root, f"{type(exc).__name__}: {exc}")
