@@ -3,9 +3,9 @@
 One node per stage. In each node the policy assigns a (role, model) arm, the tool graph
 runs the cheapest skill chain toward the stage goal (rerouting around failures), memory
 hands the role its context, the model answers, and the dispatcher decides the next stage,
-which the node writes to the state for the conditional edge to follow. The control plane
-lives in ``RunContext`` (LangGraph's run-scoped context), the checkpointed data in the
-state; LangGraph executes and checkpoints.
+which a branching stage's node names in its ``Command``. The control plane lives in
+``RunContext`` (LangGraph's run-scoped context), the checkpointed data in the state;
+LangGraph executes and checkpoints.
 
 Each mechanism a visit uses lives in its own module (policy, tool runner, escalation,
 model caller, team runner, memory, dispatcher); this one keeps the wiring and the order of
@@ -65,7 +65,7 @@ from orchestrator.toolrunner import ToolRunner
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.warmstart import WarmStart, recorded_credits
 
-__all__ = ["RunResult", "Runtime", "facts_of", "sqlite_checkpointer", "trail_of"]
+__all__ = ["RunResult", "Runtime", "facts_of", "request_of", "sqlite_checkpointer", "trail_of"]
 
 LEARN_LINGER_S = 0.05
 """How long the learner waits for more finished runs before applying a batch of credits:
@@ -76,29 +76,34 @@ LEARN_MAX_BATCH = 32
 
 
 class RunState(TypedDict, total=False):
-    """The checkpointed state of one run: two channels, because LangGraph does work for
+    """The checkpointed state of one run: one channel, because LangGraph does work for
     every channel at every step (about 1% of a step each, 2.5% for one written every
-    step). The trail of stages and the facts are read from the visit records
-    (``trail_of``, ``facts_of``), and a branching stage names the next stage in a
-    ``Command``, not in a channel that a conditional edge reads (which costs about a third of a
-    step more)."""
+    step). The request is the channel's first record; the trail of stages and the facts
+    are read from the visit records after it (``request_of``, ``trail_of``,
+    ``facts_of``), and a branching stage names the next stage in a ``Command``, not in a
+    channel that a conditional edge reads (which costs about a third of a step more)."""
 
-    request: dict[str, Any]
-    """``query``, ``intent``, ``confidence`` and ``scope``, set once."""
     outputs: Annotated[list[dict[str, Any]], operator.add]
-    """One record per stage visit, in order: its stage, kind (``answer``, ``escalation``,
-    or ``end`` for a terminal stage nobody works on), answer, arm and context used, cost
-    and tokens, and the facts known after it (skill results by ``produces`` name)."""
+    """The run's records in order. First its request (kind ``request``: ``query``,
+    ``intent``, ``confidence``, ``scope``), then one record per stage visit: its stage,
+    kind (``answer``, ``escalation``, or ``end`` for a terminal stage nobody works on),
+    answer, arm and context used, cost and tokens, and the facts known after it (skill
+    results by ``produces`` name)."""
+
+
+def request_of(outputs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """A run's request (query, intent, confidence, scope), from its records."""
+    return outputs[0]
 
 
 def trail_of(outputs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The stages a run visited, in order, from its visit records."""
-    return [o["stage"] for o in outputs]
+    """The stages a run visited, in order, from its records."""
+    return [o["stage"] for o in outputs[1:]]
 
 
 def facts_of(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The facts a run knows after its visits (the last record's), from its records."""
-    return outputs[-1]["facts"] if outputs else {}
+    """The facts a run knows after its visits (the last visit's), from its records."""
+    return outputs[-1]["facts"] if len(outputs) > 1 else {}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -418,15 +423,14 @@ class Runtime:
             )
         run_id = run_id or uuid.uuid4().hex[:12]
         ctx = self._context(run_id, query, trace_id=run_id)
-        state: dict[str, Any] = {
-            "request": {
-                "query": query,
-                "intent": ctx.intent.label,
-                "confidence": ctx.intent.confidence,
-                "scope": scope,
-            },
-            "outputs": [],
+        request = {
+            "kind": "request",
+            "query": query,
+            "intent": ctx.intent.label,
+            "confidence": ctx.intent.confidence,
+            "scope": scope,
         }
+        state: dict[str, Any] = {"outputs": [request]}
         return self._execute(ctx, state, state, progress)
 
     def resume(
@@ -443,7 +447,14 @@ class Runtime:
         if not snapshot.next:
             raise InputError(f"run {run_id!r} already finished; nothing to resume")
         values = dict(snapshot.values)
-        ctx = self._context(run_id, values["request"]["query"], trace_id=f"{run_id}-resumed")
+        records = values.get("outputs") or [{}]
+        request = request_of(records)
+        if request.get("kind") != "request":
+            raise InputError(
+                f"the checkpoint of run {run_id!r} was written by an earlier version of the "
+                "runtime, whose run state this one does not read; run the query again"
+            )
+        ctx = self._context(run_id, request["query"], trace_id=f"{run_id}-resumed")
         return self._execute(ctx, None, values, progress)
 
     def resumable(self, run_id: str) -> bool:
@@ -512,7 +523,7 @@ class Runtime:
         root = ctx.root
         error: str | None = None
         final: dict[str, Any] = state
-        reported = len(state.get("outputs", ()))  # stages done before (a resumed run's)
+        reported = len(state["outputs"])  # the request and stages done before (resumed)
         try:
             for snapshot in self.graph.stream(
                 graph_input, cast(RunnableConfig, config), context=ctx, stream_mode="values"
@@ -536,8 +547,9 @@ class Runtime:
         return self._finish(ctx, final, error)
 
     def _finish(self, ctx: RunContext, final: Mapping[str, Any], error: str | None) -> RunResult:
-        records = final.get("outputs", [])
-        trail = tuple(trail_of(records))
+        log = final["outputs"]
+        records = log[1:]  # the visits
+        trail = tuple(trail_of(log))
         cost = 0.0
         tokens_in = tokens_out = calls = 0
         answers: list[dict[str, Any]] = []
@@ -553,7 +565,7 @@ class Runtime:
         stage = self.pipeline.stages.get(last)
         status = "failed" if error else ("escalated" if stage and stage.failure else "ok")
         answer = next((o["text"] for o in reversed(outputs) if o.get("text")), "")
-        facts = dict(facts_of(records))
+        facts = dict(facts_of(log))
         quality = self.judge.score(
             _Outcome(status=status, answer=answer, outputs=outputs, facts=facts)
         )
@@ -625,10 +637,11 @@ class Runtime:
         if not stage.roles:  # a terminal stage nobody works on: the run ends here
             end = _record_of("end", stage.name, "", "", facts=facts_of(outputs))
             return {"outputs": [end]}, None
+        done = outputs[1:]  # the visits before this one
         limited = self.budget.limit_usd is not None
-        spent = sum(o["cost"] for o in outputs) if limited else 0.0
+        spent = sum(o["cost"] for o in done) if limited else 0.0
         visits = 0
-        for o in outputs:
+        for o in done:
             if o["stage"] == stage.name:
                 visits += 1
         first = None if visits else ctx.first_visits.get(stage.name)
@@ -679,7 +692,7 @@ class Runtime:
         )
         try:
             ctx.record(span, assignment.decision)
-            return self._work(visit, assignment.model, state, ctx, span)
+            return self._work(visit, assignment.model, outputs, ctx, span)
         except RunError as exc:
             RunTracer.fail(span, str(exc))
             raise
@@ -687,14 +700,19 @@ class Runtime:
             span.end()
 
     def _work(
-        self, visit: Visit, model: str, state: RunState, ctx: RunContext, span: Span
+        self,
+        visit: Visit,
+        model: str,
+        outputs: Sequence[dict[str, Any]],
+        ctx: RunContext,
+        span: Span,
     ) -> tuple[dict[str, Any], str | None]:
-        """Tools, context, model call and next stage for one assigned stage visit."""
+        """Tools, context, model call and next stage for one assigned stage visit
+        (``outputs``: the run's records so far)."""
         p = self.pipeline
         stage, role_name = visit.stage, visit.role
         role, permitted, graph, skills, allowed_next = self._role_at[(stage.name, role_name)]
-        request = state["request"]
-        outputs = state["outputs"]
+        request, done = request_of(outputs), outputs[1:]
         facts: dict[str, Any] = dict(facts_of(outputs))
         extra: list[Any] = []  # replies of control-plane calls (an escalation's choice)
         if graph is not None:
@@ -736,8 +754,8 @@ class Runtime:
             role,
             stage.name,
             request,
-            outputs,
-            outputs[-1]["stage"] if outputs else None,
+            done,
+            done[-1]["stage"] if done else None,
             ctx,
             span,
         )
@@ -849,7 +867,7 @@ def _stage_done(outputs: Sequence[Mapping[str, Any]]) -> StageDone:
     last = outputs[-1]
     return StageDone(
         stage=last["stage"],
-        visit=len(outputs),
+        visit=len(outputs) - 1,
         role=last["role"] or None,
         model=last["model"] if last.get("calls") else None,
         cost_usd=last["cost"],

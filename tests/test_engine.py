@@ -10,6 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agents import ScriptedModel
 from orchestrator import Pipeline, Role, Runtime, Stage, StageDone
+from orchestrator.engine import facts_of, request_of, trail_of
 from orchestrator.errors import InputError, StateFileError
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.tracing import ATTR, decision_attributes
@@ -310,8 +311,9 @@ def test_model_failure_fails_the_run_and_keeps_the_checkpoint(desk: Pipeline) ->
     assert result.status == "failed" and "model 'm' failed: HTTP 503" in (result.error or "")
     assert result.trail == ("triage",)
     snapshot = rt.graph.get_state({"configurable": {"thread_id": result.run_id}})
-    assert [o["stage"] for o in snapshot.values["outputs"]] == ["triage"]
-    assert snapshot.values["outputs"][-1]["facts"] == {}
+    records = snapshot.values["outputs"]
+    assert request_of(records)["query"] == "refund order 5"
+    assert trail_of(records) == ["triage"] and facts_of(records) == {}
 
 
 def test_stage_check_feeds_the_judge() -> None:
@@ -380,6 +382,17 @@ def test_a_failed_run_resumes_from_its_checkpoint(desk: Pipeline) -> None:
         rt.resume(failed.run_id)
     with pytest.raises(InputError, match="no checkpoint of run 'nope'"):
         rt.resume("nope")
+
+
+def test_a_checkpoint_without_its_request_record_is_refused_clearly(desk: Pipeline) -> None:
+    """Checkpoints of the earlier run state (a separate ``request`` channel) do not resume."""
+    from types import SimpleNamespace
+
+    rt = Runtime(desk, pool=scripted_pool(ScriptedModel(name="m")), checkpointer=InMemorySaver())
+    old = {"request": {"query": "q"}, "outputs": [{"stage": "triage", "kind": "answer"}]}
+    rt._checkpoint = lambda run_id: SimpleNamespace(values=old, next=("resolve",))  # type: ignore[method-assign]
+    with pytest.raises(InputError, match=r"earlier version of the runtime.*run the query again"):
+        rt.resume("old")
 
 
 def test_an_adapter_raising_anything_fails_the_run_not_the_process(desk: Pipeline) -> None:

@@ -242,10 +242,14 @@ def bench_cold(n: int) -> dict[str, float]:
     raw_input = {"query": QUERY, "outputs": [], "cost": 0.0}
     intent = rt.router.classify(QUERY)
     base = rt.features.base(query=QUERY, intent=intent.label, confidence=intent.confidence)
-    state: dict[str, Any] = {
-        "request": {"query": QUERY, "intent": intent.label, "confidence": intent.confidence},
-        "outputs": [],
+    request = {
+        "kind": "request",
+        "query": QUERY,
+        "intent": intent.label,
+        "confidence": intent.confidence,
+        "scope": None,
     }
+    state: dict[str, Any] = {"outputs": [request]}
     stage = rt.pipeline.stages["s3"]
 
     def visit() -> float:
