@@ -153,13 +153,15 @@ class _RunSpan(trace.Span):
             self.end_ns = end_time or time.time_ns()
             self._sink.finished(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The span's line in the run file."""
+    def to_dict(self, trace_hex: str, hex_ids: Mapping[int, str]) -> dict[str, Any]:
+        """The span's line in the run file; ``trace_hex`` is its trace id in hex (the
+        same for every span of a run file), ``hex_ids`` the run's span ids in hex."""
+        parent = self.parent_id
         return {
             "name": self.name,
-            "trace_id": f"{self.trace_id:032x}",
-            "span_id": f"{self.span_id:016x}",
-            "parent_id": f"{self.parent_id:016x}" if self.parent_id is not None else None,
+            "trace_id": trace_hex,
+            "span_id": hex_ids[self.span_id],
+            "parent_id": None if parent is None else hex_ids.get(parent) or f"{parent:016x}",
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "status": self.status,
@@ -273,7 +275,10 @@ class _RunFileSink:
         run_id = str(root.attributes.get(ATTR.RUN_ID) or f"{root.trace_id:032x}"[:12])
         try:
             dumps, line = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-            data = b"".join([dumps(s.to_dict(), default=str, option=line) for s in spans])
+            trace_hex = f"{root.trace_id:032x}"  # one trace per file
+            ids = {s.span_id: f"{s.span_id:016x}" for s in spans}
+            lines = [dumps(s.to_dict(trace_hex, ids), default=str, option=line) for s in spans]
+            data = b"".join(lines)
         except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
             warnings.warn(f"could not write trace of run {run_id}: {exc}", stacklevel=1)
             return

@@ -110,9 +110,12 @@ class LazyCandidates(Sequence[Candidate]):
     def rows(self) -> list[tuple[Any, ...]]:
         """Every candidate as a plain tuple of Candidate's fields (None where not given),
         straight from the columns: what a trace encoder needs, without the records."""
-        n = len(self._columns[0])
-        pad = [repeat(None, n) for _ in range(len(Candidate._fields) - len(self._columns))]
-        return list(zip(*self._columns, *pad, strict=True))
+        columns = self._columns
+        missing = len(Candidate._fields) - len(columns)
+        if not missing:
+            return list(zip(*columns, strict=True))
+        n = len(columns[0])
+        return list(zip(*columns, *[repeat(None, n) for _ in range(missing)], strict=True))
 
     def __getitem__(self, i: Any) -> Any:
         return self._all()[i]
