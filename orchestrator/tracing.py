@@ -9,7 +9,7 @@ span is not recording (no SDK configured), no child spans are made at all.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from opentelemetry import trace
@@ -101,8 +101,14 @@ class RunTracer:
         """A span under ``parent``, or the invalid (no-op) span if the parent is not recording."""
         if not parent.is_recording():
             return INVALID_SPAN
-        if self._start_child is not None:
-            return cast(Span, self._start_child(parent, name, attributes))
+        return self._open(parent, name, attributes)
+
+    def _open(self, parent: Span, name: str, attributes: dict[str, Any]) -> Span:
+        """A span under ``parent``, which records (the caller checked)."""
+        start_child = self._start_child
+        if start_child is not None:
+            span: Span = start_child(parent, name, attributes)
+            return span
         return self._tracer.start_span(
             name, context=set_span_in_context(parent), attributes=attributes
         )
@@ -111,7 +117,7 @@ class RunTracer:
         """``invoke_agent {role}`` for one stage visit."""
         if not parent.is_recording():  # tracing off: build nothing
             return INVALID_SPAN
-        return self.child(
+        return self._open(
             parent,
             f"invoke_agent {role}",
             {
@@ -127,7 +133,7 @@ class RunTracer:
         control-plane call)."""
         if not parent.is_recording():
             return INVALID_SPAN
-        return self.child(
+        return self._open(
             parent,
             f"chat {model}",
             {ATTR.OPERATION: "chat", ATTR.REQUEST_MODEL: model, ATTR.PURPOSE: purpose},
@@ -144,13 +150,13 @@ class RunTracer:
     @staticmethod
     def decision(span: Span, d: Decision) -> None:
         """Record ``d`` as an ``orchestrator.decision`` event on ``span``."""
-        if span.is_recording():
-            # the run-file span keeps the decision and writes its attributes with the file
-            add = getattr(span, "add_decision", None)
-            if add is not None:
-                add(d)
-            else:
-                span.add_event(DECISION_EVENT, attributes=decision_attributes(d))
+        # the run-file span keeps the decision (if it records) and writes its attributes
+        # with the file
+        add = getattr(span, "add_decision", None)
+        if add is not None:
+            add(d)
+        elif span.is_recording():
+            span.add_event(DECISION_EVENT, attributes=decision_attributes(d))
 
     @staticmethod
     def fail(span: Span, message: str) -> None:
