@@ -4,7 +4,9 @@
    written by hand in raw LangGraph (same nodes, same offline model calls), with tracing
    off and with JSONL tracing on, without and with a checkpointer. A sample is a block of
    8 back-to-back runs whose time includes applying their learning and writing their trace
-   files; the variants' blocks are shuffled every round; medians of per-block time. Raw
+   files; the variants' blocks are shuffled every round; medians of per-block time, and
+   the ratios also paired by round (ours' block over raw's block of the same round, which
+   cancels the machine's drifts between rounds; median and quartiles). Raw
    LangGraph runs twice: through ``invoke`` (as a user runs a graph: the baseline) and
    through ``stream(stream_mode="values")``, the way our Runtime drives its graph, which
    costs LangGraph less per step; ours against the latter is our control plane alone.
@@ -173,6 +175,14 @@ def bench_steps(rounds: int) -> dict[str, float]:
     for suffix in ("", "_ckpt"):
         for mode in ("off", "on"):
             out[f"ratio_{mode}{suffix}"] = out[f"{mode}{suffix}_us"] / out[f"raw{suffix}_us"]
+            # paired: each round's block of ours against the same round's block of raw
+            # (seconds apart, so a change of the machine's speed between rounds cancels)
+            paired = sorted(
+                o / r for o, r in zip(times[mode + suffix], times["raw" + suffix], strict=True)
+            )
+            out[f"paired_{mode}{suffix}"] = statistics.median(paired)
+            q = statistics.quantiles(paired, n=4)
+            out[f"paired_{mode}{suffix}_iqr"] = (q[0], q[2])
     for mode in ("off", "on"):
         out[f"ratio_{mode}_vs_stream"] = out[f"{mode}_us"] / out["raw_stream_us"]
     return out
@@ -293,6 +303,12 @@ def main() -> None:
             f"({s['ratio_off' + suffix]:.3f}x) | ours, JSONL tracing "
             f"{s['on' + suffix + '_us']:.0f} us ({s['ratio_on' + suffix]:.3f}x)"
             f"  [medians of {rounds} shuffled blocks of {BLOCK} runs of {STEPS} steps]"
+        )
+        off_q, on_q = s["paired_off" + suffix + "_iqr"], s["paired_on" + suffix + "_iqr"]
+        print(
+            f"  paired by round (median of {rounds} per-round ratios, quartiles): tracing off "
+            f"{s['paired_off' + suffix]:.3f}x ({off_q[0]:.3f}-{off_q[1]:.3f}), JSONL "
+            f"{s['paired_on' + suffix]:.3f}x ({on_q[0]:.3f}-{on_q[1]:.3f})"
         )
     print(
         f"  raw LangGraph driven by stream(values), as ours is: {s['raw_stream_us']:.0f} us; "
