@@ -10,7 +10,12 @@ the rest). Compared, each as shipped and as a variant:
   pheromone term) learns the reward ``quality - lam * cost / c_ref`` of the model it chose;
 - known cost: LinUCB learns quality only, and the score subtracts ``lam / c_ref`` times
   the model's running mean cost over its own calls so far (an untried model counts as
-  free until it is tried). kNN, the reference, subtracts each model's mean training cost.
+  free until it is tried). kNN, the reference, subtracts each model's mean training cost;
+- query cost: LinUCB learns quality only, and the score subtracts ``lam / c_ref`` times
+  this query's expected cost on the model: its prompt tokens at the model's input price
+  plus the model's running mean of output tokens over its own calls (all calls' mean
+  until it is tried) at its output price. Prices are configuration in a deployment (a
+  pool file); here each model's two prices are fitted to its recorded costs.
 
 Printed per policy: the best quality (relative to the best single model) among the
 seed-averaged Pareto points that cost at most half the best single model, its frontier
@@ -35,7 +40,25 @@ from orchestrator import routing_eval as R
 from orchestrator.linucb import LinUCB
 from orchestrator.pheromone import PheromoneTable
 
-KINDS = ("ours", "ours_known_cost", "linucb", "linucb_known_cost")
+KINDS = (
+    "ours",
+    "ours_known_cost",
+    "ours_query_cost",
+    "linucb",
+    "linucb_known_cost",
+    "linucb_query_cost",
+)
+
+
+def prices(data: RoutingSet) -> np.ndarray:
+    """(models, 2): each model's USD per input and per output token, least squares over
+    its records (what a pool file states)."""
+    out = np.zeros((len(data.models), 2))
+    for a in range(len(data.models)):
+        ok = ~np.isnan(data.cost[:, a])
+        tokens = np.stack([data.input_tokens[ok, a], data.output_tokens[ok, a]], axis=1)
+        out[a] = np.linalg.lstsq(tokens, data.cost[ok, a], rcond=None)[0]
+    return out
 
 
 def learn_known_cost(
@@ -44,6 +67,9 @@ def learn_known_cost(
     """The variant: ``_run_online`` for "ours" / "linucb", but LinUCB learns quality only
     and the score subtracts each model's running mean cost; its frozen greedy chooser."""
     n = len(data.models)
+    per_query = kind.endswith("_query_cost")
+    price = prices(data) if per_query else np.zeros((n, 2))
+    out_tokens = np.zeros(n)
     bandit = LinUCB(ctx.dim, alpha=1.0)
     bandit.ensure_arms(list(data.models))
     pher = PheromoneTable()
@@ -54,7 +80,14 @@ def learn_known_cost(
     def score(i: int, avail: np.ndarray, explore: bool) -> np.ndarray:
         s = bandit.scores(ctx.x[i])
         total = s.mean + (s.bonus if explore else 0.0)
-        total = total - lam * np.divide(spent, np.maximum(calls, 1)) / c_ref
+        if per_query:
+            mean_out = np.where(
+                calls > 0, out_tokens / np.maximum(calls, 1), out_tokens.sum() / max(calls.sum(), 1)
+            )
+            expected = price[:, 0] * np.nan_to_num(data.input_tokens[i]) + price[:, 1] * mean_out
+            total = total - lam * expected / c_ref
+        else:
+            total = total - lam * np.divide(spent, np.maximum(calls, 1)) / c_ref
         if with_pher:
             total = total + 0.5 * s.left * pher.levels(ctx.intents[i])
         return np.where(avail, total, -np.inf)
@@ -66,6 +99,7 @@ def learn_known_cost(
         bandit.update(a, ctx.x[i], q)
         spent[a] += c
         calls[a] += 1
+        out_tokens[a] += float(data.output_tokens[i, a])
         if with_pher:
             pher.update(ctx.intents[i], [a], q, r)
     return lambda i, avail: int(np.argmax(score(i, avail, explore=False)))
@@ -84,7 +118,7 @@ def main() -> None:
                 given = (kind, data, ctx, split.train, lam, split.c_ref)
                 learned = (
                     learn_known_cost(*given)
-                    if kind.endswith("_known_cost")  # else the shipped learner (no rng draws)
+                    if kind.endswith(("_known_cost", "_query_cost"))  # else the shipped one
                     else R._run_online(*given, split.rng)
                 )
                 picks[kind] = np.array([learned(int(i), ctx.available[i]) for i in split.test])
