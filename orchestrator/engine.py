@@ -96,6 +96,17 @@ def request_of(outputs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     return outputs[0]
 
 
+def request_record(query: str, intent: str, confidence: float, scope: str | None) -> dict[str, Any]:
+    """The first record of a run's ``outputs``: what it was asked."""
+    return {
+        "kind": "request",
+        "query": query,
+        "intent": intent,
+        "confidence": confidence,
+        "scope": scope,
+    }
+
+
 def trail_of(outputs: Sequence[Mapping[str, Any]]) -> list[str]:
     """The stages a run visited, in order, from its records."""
     return [o["stage"] for o in outputs[1:]]
@@ -423,13 +434,7 @@ class Runtime:
             )
         run_id = run_id or uuid.uuid4().hex[:12]
         ctx = self._context(run_id, query, trace_id=run_id)
-        request = {
-            "kind": "request",
-            "query": query,
-            "intent": ctx.intent.label,
-            "confidence": ctx.intent.confidence,
-            "scope": scope,
-        }
+        request = request_record(query, ctx.intent.label, ctx.intent.confidence, scope)
         state: dict[str, Any] = {"outputs": [request]}
         return self._execute(ctx, state, state, progress)
 

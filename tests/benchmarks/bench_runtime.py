@@ -177,9 +177,9 @@ def bench_steps(rounds: int) -> dict[str, float]:
             out[f"ratio_{mode}{suffix}"] = out[f"{mode}{suffix}_us"] / out[f"raw{suffix}_us"]
             # paired: each round's block of ours against the same round's block of raw
             # (seconds apart, so a change of the machine's speed between rounds cancels)
-            paired = sorted(
+            paired = [
                 o / r for o, r in zip(times[mode + suffix], times["raw" + suffix], strict=True)
-            )
+            ]
             out[f"paired_{mode}{suffix}"] = statistics.median(paired)
             q = statistics.quantiles(paired, n=4)
             out[f"paired_{mode}{suffix}_iqr"] = (q[0], q[2])
@@ -245,6 +245,7 @@ def bench_cold(n: int) -> dict[str, float]:
     """One stage visit of ours, back to back (warm caches) vs right after a raw LangGraph run."""
     from opentelemetry.trace import INVALID_SPAN
 
+    from orchestrator.engine import request_record
     from orchestrator.run import RunContext
 
     rt = Runtime(our_pipeline(), learn=False)
@@ -252,13 +253,7 @@ def bench_cold(n: int) -> dict[str, float]:
     raw_input = {"query": QUERY, "outputs": [], "cost": 0.0}
     intent = rt.router.classify(QUERY)
     base = rt.features.base(query=QUERY, intent=intent.label, confidence=intent.confidence)
-    request = {
-        "kind": "request",
-        "query": QUERY,
-        "intent": intent.label,
-        "confidence": intent.confidence,
-        "scope": None,
-    }
+    request = request_record(QUERY, intent.label, intent.confidence, None)
     state: dict[str, Any] = {"outputs": [request]}
     stage = rt.pipeline.stages["s3"]
 
