@@ -22,6 +22,8 @@ import time
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,80 +276,142 @@ def _run_online(
     return lambda i, avail: int(np.argmax(score(i, avail, explore=False)))
 
 
+@dataclass
+class _SeedResult:
+    """One seed's results: the best single model on its training queries (name, held-out
+    quality, held-out cost) and, per policy and the oracle, one (cost, quality) per lambda."""
+
+    single: tuple[str, float, float]
+    points: dict[str, list[tuple[float, float]]]
+
+
+def _evaluate_seed(
+    data: RoutingSet, ctx: _Context, lex: np.ndarray, seed: int, train_share: float, k: int
+) -> _SeedResult:
+    """Every policy over the lambda sweep on shuffle ``seed`` of ``data``: a function of the
+    seed alone, so seeds run in any order or process give the same numbers."""
+    q_all, c_all = data.quality, data.cost
+    n = len(data.query_ids)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    cut = int(n * train_share)
+    train, test = order[:cut], order[cut:]
+    train_q = np.nanmean(q_all[train], axis=0)
+    train_c = np.nanmean(c_all[train], axis=0)
+    best = int(np.nanargmax(train_q))
+    c_ref = float(train_c[best])
+    test_avail = ctx.available[test]
+    single = (
+        data.models[best],
+        float(np.nanmean(q_all[test, best])),
+        float(np.nanmean(c_all[test, best])),
+    )
+    # kNN: quality of each model averaged over the nearest training queries
+    sims = lex[test] @ lex[train].T
+    nearest = np.argpartition(-sims, kth=min(k, len(train) - 1), axis=1)[:, :k]
+    del sims
+    with warnings.catch_warnings():  # a model no neighbour has a record for: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        knn_q = np.nanmean(q_all[train][nearest], axis=1)  # (test, models)
+    knn_q = np.where(np.isnan(knn_q), train_q, knn_q)
+    points: dict[str, list[tuple[float, float]]] = {p: [] for p in (*POLICIES, "oracle")}
+    rows = np.arange(len(test))
+    for lam in LAMBDAS:
+        picks: dict[str, np.ndarray] = {}
+        value = q_all[test] - lam * c_all[test] / c_ref
+        picks["oracle"] = np.nanargmax(np.where(test_avail, value, -np.inf), axis=1)
+        picks["knn"] = np.argmax(
+            np.where(test_avail, knn_q - lam * train_c / c_ref, -np.inf), axis=1
+        )
+        picks["cheapest"] = np.argmin(np.where(test_avail, c_all[test], np.inf), axis=1)
+        picks["random"] = np.array([rng.choice(np.flatnonzero(av)) for av in test_avail])
+        for kind in ("ours", "ours_warm", "linucb", "pheromone", "epsilon_greedy"):
+            choose = _run_online(kind, data, ctx, train, lam, c_ref, rng)
+            picks[kind] = np.array([choose(int(i), ctx.available[i]) for i in test])
+        for name, pick in picks.items():
+            points[name].append(
+                (float(np.mean(c_all[test][rows, pick])), float(np.mean(q_all[test][rows, pick])))
+            )
+    return _SeedResult(single=single, points=points)
+
+
+_worker: tuple[RoutingSet, _Context, np.ndarray, float, int] | None = None
+"""A worker process's set, its contexts and kNN vectors (built once per process)."""
+
+
+def _start_worker(data: RoutingSet, train_share: float, k: int) -> None:
+    """(In a worker process, once) build what every seed of ``data`` reads."""
+    global _worker
+    _worker = (data, _Context(data), _lexical(data.prompts), train_share, k)
+
+
+def _seed_in_worker(seed: int) -> _SeedResult:
+    assert _worker is not None, "_start_worker runs first"
+    data, ctx, lex, train_share, k = _worker
+    return _evaluate_seed(data, ctx, lex, seed, train_share, k)
+
+
 def evaluate_routing(
     data: RoutingSet,
     *,
     seeds: int = 3,
     train_share: float = 0.6,
     k: int = 25,
+    jobs: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> RoutingReport:
-    """Run every policy over the lambda sweep on ``seeds`` shuffles of ``data``."""
+    """Run every policy over the lambda sweep on ``seeds`` shuffles of ``data``, the
+    seeds spread over ``jobs`` processes (the same numbers as one process gives)."""
     if not 0 < train_share < 1:
         raise ValueError("train_share must be between 0 and 1")
+    if seeds < 1 or jobs < 1:
+        raise ValueError("seeds and jobs must be at least 1")
     say = progress or (lambda _: None)
-    ctx = _Context(data)
-    lex = _lexical(data.prompts)
-    q_all, c_all = data.quality, data.cost
+    jobs = min(jobs, seeds)
     n = len(data.query_ids)
-    acc: dict[str, list[list[tuple[float, float]]]] = {p: [[] for _ in LAMBDAS] for p in POLICIES}
-    acc["oracle"] = [[] for _ in LAMBDAS]
-    single: list[tuple[str, float, float]] = []
-    oracle0: list[tuple[float, float]] = []
-    say(f"{seeds} seed(s), each {len(LAMBDAS)} lambdas x {len(POLICIES)} policies")
+    say(
+        f"{seeds} seed(s), each {len(LAMBDAS)} lambdas x {len(POLICIES)} policies"
+        + (f", {jobs} processes" if jobs > 1 else "")
+    )
     started = time.perf_counter()
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(n)
-        cut = int(n * train_share)
-        train, test = order[:cut], order[cut:]
-        train_q = np.nanmean(q_all[train], axis=0)
-        train_c = np.nanmean(c_all[train], axis=0)
-        best = int(np.nanargmax(train_q))
-        c_ref = float(train_c[best])
-        test_avail = ctx.available[test]
-        single.append(
-            (
-                data.models[best],
-                float(np.nanmean(q_all[test, best])),
-                float(np.nanmean(c_all[test, best])),
-            )
-        )
-        # kNN: quality of each model averaged over the nearest training queries
-        sims = lex[test] @ lex[train].T
-        nearest = np.argpartition(-sims, kth=min(k, len(train) - 1), axis=1)[:, :k]
-        with warnings.catch_warnings():  # a model no neighbour has a record for: NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            knn_q = np.nanmean(q_all[train][nearest], axis=1)  # (test, models)
-        knn_q = np.where(np.isnan(knn_q), train_q, knn_q)
-        for li, lam in enumerate(LAMBDAS):
-            picks: dict[str, np.ndarray] = {}
-            value = q_all[test] - lam * c_all[test] / c_ref
-            picks["oracle"] = np.nanargmax(np.where(test_avail, value, -np.inf), axis=1)
-            picks["knn"] = np.argmax(
-                np.where(test_avail, knn_q - lam * train_c / c_ref, -np.inf), axis=1
-            )
-            picks["cheapest"] = np.argmin(np.where(test_avail, c_all[test], np.inf), axis=1)
-            picks["random"] = np.array([rng.choice(np.flatnonzero(av)) for av in test_avail])
-            for kind in ("ours", "ours_warm", "linucb", "pheromone", "epsilon_greedy"):
-                choose = _run_online(kind, data, ctx, train, lam, c_ref, rng)
-                picks[kind] = np.array([choose(int(i), ctx.available[i]) for i in test])
-            rows = np.arange(len(test))
-            for name, pick in picks.items():
-                acc[name][li].append(
-                    (
-                        float(np.mean(c_all[test][rows, pick])),
-                        float(np.mean(q_all[test][rows, pick])),
-                    )
-                )
-        oracle0.append(acc["oracle"][0][-1])
+    results: dict[int, _SeedResult] = {}
+
+    def done(seed: int, result: _SeedResult) -> None:
+        results[seed] = result
+        finished = len(results)
         elapsed = time.perf_counter() - started
-        left = elapsed / (seed + 1) * (seeds - seed - 1)
+        # a process works through one seed at a time: rounds of ``jobs`` seeds
+        per_round = elapsed / math.ceil(finished / jobs)
+        left = per_round * math.ceil((seeds - finished) / jobs)
         say(
-            f"seed {seed + 1}/{seeds} done ({elapsed:.0f} s so far"
+            f"seed {seed + 1}/{seeds} done"
+            + (f", {finished} of {seeds} finished" if jobs > 1 else "")
+            + f" ({elapsed:.0f} s so far"
             + (f", about {_duration(left)} left)" if left else ")")
         )
-    models = [m for m, _, _ in single]
+
+    if jobs == 1:
+        ctx, lex = _Context(data), _lexical(data.prompts)
+        for seed in range(seeds):
+            done(seed, _evaluate_seed(data, ctx, lex, seed, train_share, k))
+    else:
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_start_worker, initargs=(data, train_share, k)
+        ) as pool:
+            futures = {pool.submit(_seed_in_worker, seed): seed for seed in range(seeds)}
+            try:
+                for future in as_completed(futures):
+                    done(futures[future], future.result())
+            except BrokenProcessPool:
+                raise InputError(
+                    f"a process of the evaluation ended abruptly (out of memory?); run again "
+                    f"with fewer processes than {jobs} (--jobs 1 runs in this one)"
+                ) from None
+            except BaseException:  # an error or Ctrl-C: do not start the seeds left
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    per_seed = [results[seed] for seed in range(seeds)]
+    models = [r.single[0] for r in per_seed]
     best_model = max(set(models), key=models.count)
     report = RoutingReport(
         data=data.name,
@@ -356,20 +420,22 @@ def evaluate_routing(
         seeds=seeds,
         best_single={
             "model": best_model,
-            "quality": float(np.mean([q for _, q, _ in single])),
-            "cost": float(np.mean([c for _, _, c in single])),
+            "quality": float(np.mean([r.single[1] for r in per_seed])),
+            "cost": float(np.mean([r.single[2] for r in per_seed])),
         },
         oracle={
-            "quality": float(np.mean([q for _, q in oracle0])),
-            "cost": float(np.mean([c for c, _ in oracle0])),
+            "quality": float(np.mean([r.points["oracle"][0][1] for r in per_seed])),
+            "cost": float(np.mean([r.points["oracle"][0][0] for r in per_seed])),
         },
     )
-    for name, per_lam in acc.items():
-        if name == "oracle":
-            continue
+    for name in POLICIES:
         report.points[name] = [
-            [float(np.mean([c for c, _ in pts])), float(np.mean([q for _, q in pts])), lam]
-            for lam, pts in zip(LAMBDAS, per_lam, strict=True)
+            [
+                float(np.mean([r.points[name][li][0] for r in per_seed])),
+                float(np.mean([r.points[name][li][1] for r in per_seed])),
+                lam,
+            ]
+            for li, lam in enumerate(LAMBDAS)
         ]
     return report
 

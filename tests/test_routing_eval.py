@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ import numpy as np
 import pytest
 
 from agents import load_routing_set
+from orchestrator import routing_eval
+from orchestrator.errors import InputError
 from orchestrator.routing_eval import LAMBDAS, _above, _curve, _dominates, evaluate_routing
 from tests.test_replay import REAL
 
@@ -58,18 +62,45 @@ def test_policies_learn_the_specialists(tmp_path: Path) -> None:
     assert costs == sorted(costs) and quals == sorted(quals)  # a Pareto frontier
 
 
+def test_seeds_spread_over_processes_give_the_same_report(tmp_path: Path) -> None:
+    data = load_routing_set(write_specialist_set(tmp_path / "spec", n=120))
+    said: list[str] = []
+    two = evaluate_routing(data, seeds=2, jobs=2, progress=said.append)
+    assert two.as_json() == evaluate_routing(data, seeds=2, jobs=1).as_json()
+    assert "2 processes" in said[0] and sum("finished" in m for m in said) == 2
+    with pytest.raises(ValueError, match="jobs"):
+        evaluate_routing(data, jobs=0)
+
+
+def _die(seed: int) -> None:
+    os._exit(1)  # a worker killed mid-seed (say, out of memory)
+
+
+def test_a_worker_that_dies_is_reported_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the dying worker is patched in by forking")
+    data = load_routing_set(write_specialist_set(tmp_path / "spec", n=60))
+    monkeypatch.setattr(routing_eval, "_seed_in_worker", _die)
+    with pytest.raises(InputError, match=r"ended abruptly .* fewer processes than 2"):
+        evaluate_routing(data, seeds=2, jobs=2)
+
+
 @pytest.mark.e2e
 def test_cli_writes_the_documented_json(tmp_path: Path) -> None:
     data = write_specialist_set(tmp_path / "spec", n=120)
     out = tmp_path / "r.json"
+    args = ["--data", str(data), "--json", str(out), "--seeds", "2", "--jobs", "2"]
     run = subprocess.run(
-        [ORCH, "eval", "routing", "--data", str(data), "--seeds", "1", "--json", str(out)],
+        [ORCH, "eval", "routing", *args],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert run.returncode == 0, run.stderr
-    assert "best single model:" in run.stdout and "seed 1/1" in run.stderr
+    assert "best single model:" in run.stdout and "2 processes" in run.stderr
+    assert "seed 1/2 done" in run.stderr and "seed 2/2 done" in run.stderr
     result = json.loads(out.read_text())
     assert result["queries"] == 120 and "ours" in result["frontier"]
     bad = subprocess.run(
@@ -89,7 +120,7 @@ def test_cli_writes_the_documented_json(tmp_path: Path) -> None:
         )
         assert bad.returncode == 2, bad.stderr
         assert f"Invalid value for '{flag}'" in bad.stderr and "does not exist" in bad.stderr
-        assert "seed 1/1" not in bad.stderr and "Traceback" not in bad.stderr
+        assert "seed 1/" not in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.skipif(not (REAL / "routerbench").is_dir(), reason="shared routing data not present")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -44,11 +45,23 @@ def eval_group() -> None:
     show_default=True,
     help="Share of each shuffle the policies learn from.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to spread the seeds over [default: one per CPU, at most one per seed]; "
+    "the results are the same for any number.",
+)
 @output_option("--json", "json_out", "the results as JSON")
 @output_option("--plot", "plot_out", "the cost-quality frontiers as a PNG (needs matplotlib)")
 @clean_errors
 def eval_routing(
-    data_dir: str, seeds: int, train_share: float, json_out: str | None, plot_out: str | None
+    data_dir: str,
+    seeds: int,
+    train_share: float,
+    jobs: int | None,
+    json_out: str | None,
+    plot_out: str | None,
 ) -> None:
     """Replay recorded model outcomes through every routing policy; print the frontiers."""
     from agents import load_routing_set
@@ -59,7 +72,11 @@ def eval_routing(
     data = load_routing_set(data_dir)
     click.echo(f"{data.name}: {len(data.query_ids)} queries x {len(data.models)} models", err=True)
     report = evaluate_routing(
-        data, seeds=seeds, train_share=train_share, progress=lambda m: click.echo(m, err=True)
+        data,
+        seeds=seeds,
+        train_share=train_share,
+        jobs=jobs or os.cpu_count() or 1,
+        progress=lambda m: click.echo(m, err=True),
     )
     b, o = report.best_single, report.oracle
     click.echo(

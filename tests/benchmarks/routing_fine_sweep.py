@@ -2,22 +2,30 @@
 points of ``orch eval routing``'s sweep, or not there at all?
 
 Run:  python tests/benchmarks/routing_fine_sweep.py ../shared/data/routing/routerbench \
-          --lambdas 0.061,0.062,0.063,0.064 [--seeds 10]
+          --lambdas 0.061,0.062,0.063,0.064 [--seeds 10] [--context words+query]
+      python tests/benchmarks/routing_fine_sweep.py ../shared/data/routing/routerbench \
+          --grid 1.1 [--seeds 10] [--context words+query]
 
 Same splits as ``orch eval routing`` (``replay_common.sweep``) and the same policy
 (``routing_eval._run_online("ours_warm")``: LinUCB + pheromone credited with every
-recorded outcome of the training queries, then frozen and greedy). Printed per lambda:
-mean cost and quality on the held-out queries over the seeds, relative to the best
-single model's (chosen on the training queries).
+recorded outcome of the training queries, then frozen and greedy). ``--lambdas`` prints,
+per lambda, mean cost and quality on the held-out queries over the seeds, relative to the
+best single model's (chosen on the training queries). ``--grid R`` sweeps 0 and the
+geometric grid from 0.02 to about 50 in steps of x R (x1.25 is ``orch eval routing``'s
+own sweep, ``LAMBDAS``) and prints the summary of ``routing_context.py`` (best point at
+<= 0.5x cost, the frontier read as a curve, kNN). ``--context words+query`` adds the runtime's query
+features to the replay context (``routing_context.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from replay_common import Split, sweep  # this folder: run as a script
+from replay_common import Split, knn_quality, print_summary, sweep  # this folder: run as a script
+from routing_context import _QueryContext
 
 from agents import load_routing_set
 from orchestrator import routing_eval as R
@@ -26,23 +34,55 @@ from orchestrator import routing_eval as R
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", help="a routing-set folder (queries.jsonl + routing.csv)")
-    ap.add_argument("--lambdas", required=True, help="comma-separated cost weights")
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--lambdas", help="comma-separated cost weights")
+    which.add_argument("--grid", type=float, help="step of a geometric sweep, e.g. 1.1")
     ap.add_argument("--seeds", type=int, default=10, help="shuffles to average (default 10)")
+    ap.add_argument(
+        "--context", choices=("words", "words+query"), default="words", help="(default words)"
+    )
     args = ap.parse_args()
-    lambdas = [float(v) for v in args.lambdas.split(",")]
+    if args.grid is not None and args.grid <= 1:
+        ap.error("--grid must be above 1")
+    if args.lambdas:
+        lambdas = [float(v) for v in args.lambdas.split(",")]
+    elif args.grid == 1.25:  # orch eval routing's own sweep
+        lambdas = list(R.LAMBDAS)
+    else:
+        steps = math.ceil(math.log(2500) / math.log(args.grid))  # 0.02 x 2500 = 50
+        lambdas = [0.0, *(round(0.02 * args.grid**k, 5) for k in range(steps))]
     data = load_routing_set(args.data)
-    ctx = R._Context(data)
+    base = R._Context(data)
+    ctx = base if args.context == "words" else _QueryContext(base, data)
+    lex = R._lexical(data.prompts) if args.grid else None
 
     def per_seed(split: Split) -> Callable[[float], Mapping[str, np.ndarray]]:
+        est = knn_quality(lex, data.quality, split.train, split.test) if lex is not None else None
+
         def choose(lam: float) -> Mapping[str, np.ndarray]:
             learned = R._run_online(
                 "ours_warm", data, ctx, split.train, lam, split.c_ref, split.rng
             )
-            return {"ours_warm": np.array([learned(int(i), ctx.available[i]) for i in split.test])}
+            picks = {
+                "ours_warm": np.array([learned(int(i), base.available[i]) for i in split.test])
+            }
+            if est is not None:
+                picks["knn"] = split.knn_picks(est, base.available, lam)
+            return picks
 
         return choose
 
     acc, (best_q, best_c), evaluated = sweep(data, args.seeds, per_seed, lambdas)
+    if args.grid:
+        print_summary(
+            f"{data.name} ({args.context}, sweep in x{args.grid:g} steps)",
+            acc,
+            (best_q, best_c),
+            seeds=args.seeds,
+            evaluated=evaluated,
+            reference="knn",
+        )
+        return
     print(f"{data.name}: {evaluated} held-out queries per seed, {args.seeds} seeds")
     for lam, pts in zip(lambdas, acc["ours_warm"], strict=True):
         cost = float(np.mean([x for x, _ in pts])) / best_c
