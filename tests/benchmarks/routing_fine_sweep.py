@@ -13,8 +13,8 @@ per lambda, mean cost and quality on the held-out queries over the seeds, relati
 best single model's (chosen on the training queries). ``--grid R`` sweeps 0 and the
 geometric grid from 0.02 to about 50 in steps of x R (x1.25 is ``orch eval routing``'s
 own sweep, ``LAMBDAS``) and prints the summary of ``routing_context.py`` (best point at
-<= 0.5x cost, the frontier read as a curve, kNN). ``--context words+query`` adds the runtime's query
-features to the replay context (``routing_context.py``).
+<= 0.5x cost, the frontier read as a curve, kNN). ``--context words+query`` adds the
+runtime's query features to the replay context (``routing_context.py``).
 """
 
 from __future__ import annotations
