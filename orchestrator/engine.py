@@ -51,7 +51,7 @@ from orchestrator.health import HealthMonitor, ToolHealth
 from orchestrator.intent import IntentRouter
 from orchestrator.judge import GroundedJudge
 from orchestrator.learner import Batcher, Learner
-from orchestrator.linucb import LinUCB
+from orchestrator.linucb import ALPHA, LinUCB
 from orchestrator.modelcall import ModelCaller
 from orchestrator.pheromone import PheromoneTable
 from orchestrator.pipeline import Pipeline, Stage, StageView
@@ -163,7 +163,7 @@ class Runtime:
         judge: Judge | None = None,
         cost_weight: float | None = None,
         budget_usd: float | None = None,
-        alpha: float = 0.5,
+        alpha: float = ALPHA,
         learn: bool = True,
         only_model: str | None = None,
         breakers: BreakerBoard | None = None,

@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArmScores", "LinUCB"]
+__all__ = ["ALPHA", "ArmScores", "LinUCB"]
+
+ALPHA = 1.0
+"""The default exploration weight: the one `orch eval routing` measures (on both recorded
+routing sets, 0.5 learns a policy about 0.01x of the best model's quality worse at half
+cost; docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class LinUCB:
     variances; ``a_inv`` and ``theta`` are views into that array.
     """
 
-    def __init__(self, dim: int, *, alpha: float = 0.5, ridge: float = 1.0) -> None:
+    def __init__(self, dim: int, *, alpha: float = ALPHA, ridge: float = 1.0) -> None:
         if dim <= 0 or alpha < 0 or ridge <= 0:
             raise ValueError("LinUCB needs dim > 0, alpha >= 0 and ridge > 0")
         self.dim = dim

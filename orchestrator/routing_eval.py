@@ -32,7 +32,7 @@ import numpy as np
 from agents import RoutingSet
 from orchestrator.errors import InputError
 from orchestrator.intent import tokenize
-from orchestrator.linucb import LinUCB
+from orchestrator.linucb import ALPHA, LinUCB
 from orchestrator.pheromone import PheromoneTable
 
 __all__ = ["LAMBDAS", "POLICIES", "RoutingReport", "can_plot", "evaluate_routing", "plot_frontiers"]
@@ -216,7 +216,7 @@ def _run_online(
     lam: float,
     c_ref: float,
     rng: np.random.Generator,
-    alpha: float = 1.0,
+    alpha: float = ALPHA,
     weight: float = 0.5,
 ) -> Chooser:
     """Learn ``kind`` on the training stream; return its frozen, greedy chooser.

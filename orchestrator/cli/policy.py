@@ -43,6 +43,7 @@ def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str |
     import numpy as np
 
     from orchestrator.features import DIM
+    from orchestrator.linucb import ALPHA
     from orchestrator.policystore import PolicyStore
 
     home = data_dir_path(data_dir)
@@ -60,7 +61,7 @@ def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str |
             f"no learned policy for {pipeline!r} in {home}; "
             + (f"known: {', '.join(known)}" if known else "`orch run FILE` learns one")
         )
-    bandit, pheromone, runs = store.load(pipeline, dim=DIM, alpha=0.5)
+    bandit, pheromone, runs = store.load(pipeline, dim=DIM, alpha=ALPHA)
     click.echo(f"pipeline {pipeline}: {runs} runs learned from, {len(bandit.arms)} arms")
     click.echo("LinUCB arms (pulls, weight on the bias feature, |theta|):")
     for i, arm in enumerate(bandit.arms):
