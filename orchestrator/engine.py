@@ -545,7 +545,9 @@ class Runtime:
                 f"{' -> '.join(trail_of(final['outputs']))}); a loop never reached a "
                 "terminal stage: fix the stages' routes or raise max_steps"
             )
-        except Exception as exc:
+        except Exception as exc:  # not a run's failure but the caller's: still traced as failed
+            if root.is_recording():
+                root.set_attribute(ATTR.STATUS, "failed")
             RunTracer.fail(root, f"{type(exc).__name__}: {exc}")
             root.end()
             raise

@@ -263,6 +263,11 @@ def test_exam_router_replays_real_models_offline(orch_home: Path) -> None:
         orch("run", "examples/exam_router.py", "--query", "write a poem"),
         "no record of this request",
     )
+    # the aborted run is traced as failed, with the reason
+    listed = orch("trace", "list").stdout.splitlines()[0]
+    assert "exam-router" in listed and "failed" in listed and "write a poem" in listed, listed
+    shown = orch("trace", "show", listed.split()[0]).stdout
+    assert "status failed" in shown and "no record of this request" in shown
 
 
 def test_parallel_cli_runs_all_count(orch_home: Path) -> None:
