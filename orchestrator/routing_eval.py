@@ -10,7 +10,9 @@ full recorded table of the training queries, as a supervised router would, and s
 
 Reward for learning and choosing is ``quality - lam * cost / c_ref``, where c_ref is the
 mean cost per query of the best single model on the training queries: ``lam`` is the
-quality a user would give up to save one best-model query's worth of spend.
+quality a user would give up to save one best-model query's worth of spend. A policy's
+regret at ``lam`` is the oracle's mean reward per evaluated query (the best recorded model
+for each query at that ``lam``) minus the policy's.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -54,6 +56,9 @@ POLICIES = (
 """``ours_warm`` is ours warm-started from the training queries' recorded outcomes of every
 model (``Runtime.warm_start``), the information kNN learns from; the other learners get
 bandit feedback only."""
+ONLINE = ("ours", "linucb", "pheromone", "epsilon_greedy")
+"""The policies that learn online, choosing as they go: their regret while learning is
+reported too."""
 _HASH_DIM = 4096
 
 
@@ -68,7 +73,11 @@ class RoutingReport:
     best_single: dict[str, Any]
     oracle: dict[str, float]
     points: dict[str, list[list[float]]] = field(default_factory=dict)
-    """policy -> [[cost, quality, lam], ...], one point per lambda of the sweep."""
+    """policy -> [[cost, quality, lam, regret], ...], one point per lambda of the sweep;
+    regret: the oracle's mean reward per query at that lambda minus the policy's."""
+    learning_regret: dict[str, list[float]] = field(default_factory=dict)
+    """policy learning online -> its regret per training query while it learned (the
+    oracle's mean reward minus the one it earned, exploring), one per lambda."""
 
     @property
     def frontier(self) -> dict[str, list[list[float]]]:
@@ -84,8 +93,9 @@ class RoutingReport:
             "seeds": self.seeds,
             "best_single": self.best_single,
             "oracle": self.oracle,
-            "frontier": {k: [[c, q] for c, q, _ in v] for k, v in self.frontier.items()},
+            "frontier": {k: [[c, q] for c, q, *_ in v] for k, v in self.frontier.items()},
             "points": self.points,
+            "learning_regret": self.learning_regret,
             "lambdas": list(LAMBDAS),
             "targets": self.targets() | self.targets("ours_warm"),
         }
@@ -99,7 +109,7 @@ class RoutingReport:
         below = _above(mine, knn, 1.0 / max(self.evaluated, 1))
         return {
             f"{policy}_98pct_quality_at_half_cost": bool(hits),
-            f"{policy}_points_meeting_it": [[c, q] for c, q, _ in hits],
+            f"{policy}_points_meeting_it": [[c, q] for c, q, *_ in hits],
             f"{policy}_on_or_above_knn": below is None,
             f"{policy}_below_knn_at": below,
             f"{policy}_on_or_above_knn_at_sweep_points": _dominates(mine, knn),
@@ -208,6 +218,16 @@ def _lexical(prompts: Sequence[str]) -> np.ndarray:
 Chooser = Callable[[int, np.ndarray], int]
 
 
+class _Learned(NamedTuple):
+    """A policy after its training stream."""
+
+    choose: Chooser
+    """Its frozen, greedy choice of a model for a query (index, available models)."""
+    earned: float | None
+    """Its mean reward per training query while it learned online (None: it learned
+    offline, from the recorded table)."""
+
+
 def _run_online(
     kind: str,
     data: RoutingSet,
@@ -219,7 +239,22 @@ def _run_online(
     alpha: float = ALPHA,
     weight: float = 0.5,
 ) -> Chooser:
-    """Learn ``kind`` on the training stream; return its frozen, greedy chooser.
+    """Learn ``kind`` on the training stream; return its frozen, greedy chooser."""
+    return _learn(kind, data, ctx, train, lam, c_ref, rng, alpha, weight).choose
+
+
+def _learn(
+    kind: str,
+    data: RoutingSet,
+    ctx: _Context,
+    train: np.ndarray,
+    lam: float,
+    c_ref: float,
+    rng: np.random.Generator,
+    alpha: float = ALPHA,
+    weight: float = 0.5,
+) -> _Learned:
+    """Learn ``kind`` on the training stream, choosing as it goes (bandit feedback).
 
     ``ours_warm`` instead credits every recorded (training query, model) outcome in one
     batch, as ``Runtime.warm_start`` does, and then chooses as ours."""
@@ -262,10 +297,12 @@ def _run_online(
         est = np.where(pulls > 0, means, np.inf)  # try every model once
         return np.where(avail, est, -np.inf)
 
+    earned = 0.0
     for i in train:
         avail = ctx.available[i]
         a = int(np.argmax(score(int(i), avail, explore=True)))
         r = reward(int(i), a)
+        earned += r
         if kind in ("ours", "linucb"):
             bandit.update(a, ctx.x[i], r)
         if kind in ("ours", "pheromone"):
@@ -273,16 +310,22 @@ def _run_online(
         pulls[a] += 1
         means[a] += (r - means[a]) / pulls[a]
 
-    return lambda i, avail: int(np.argmax(score(i, avail, explore=False)))
+    return _Learned(
+        lambda i, avail: int(np.argmax(score(i, avail, explore=False))),
+        earned / len(train) if len(train) else None,
+    )
 
 
 @dataclass
 class _SeedResult:
     """One seed's results: the best single model on its training queries (name, held-out
-    quality, held-out cost) and, per policy and the oracle, one (cost, quality) per lambda."""
+    quality, held-out cost); per policy and the oracle, one (cost, quality, regret) per
+    lambda; per policy that learns online, its regret per training query while learning,
+    per lambda."""
 
     single: tuple[str, float, float]
-    points: dict[str, list[tuple[float, float]]]
+    points: dict[str, list[tuple[float, float, float]]]
+    learning: dict[str, list[float]]
 
 
 def _evaluate_seed(
@@ -314,11 +357,15 @@ def _evaluate_seed(
         warnings.simplefilter("ignore", RuntimeWarning)
         knn_q = np.nanmean(q_all[train][nearest], axis=1)  # (test, models)
     knn_q = np.where(np.isnan(knn_q), train_q, knn_q)
-    points: dict[str, list[tuple[float, float]]] = {p: [] for p in (*POLICIES, "oracle")}
+    points: dict[str, list[tuple[float, float, float]]] = {p: [] for p in (*POLICIES, "oracle")}
+    learning: dict[str, list[float]] = {p: [] for p in ONLINE}
     rows = np.arange(len(test))
+    train_avail = ctx.available[train]
     for lam in LAMBDAS:
         picks: dict[str, np.ndarray] = {}
         value = q_all[test] - lam * c_all[test] / c_ref
+        train_value = np.where(train_avail, q_all[train] - lam * c_all[train] / c_ref, -np.inf)
+        best_earned = float(np.mean(np.max(train_value, axis=1)))  # the oracle's, learning
         picks["oracle"] = np.nanargmax(np.where(test_avail, value, -np.inf), axis=1)
         picks["knn"] = np.argmax(
             np.where(test_avail, knn_q - lam * train_c / c_ref, -np.inf), axis=1
@@ -326,13 +373,20 @@ def _evaluate_seed(
         picks["cheapest"] = np.argmin(np.where(test_avail, c_all[test], np.inf), axis=1)
         picks["random"] = np.array([rng.choice(np.flatnonzero(av)) for av in test_avail])
         for kind in ("ours", "ours_warm", "linucb", "pheromone", "epsilon_greedy"):
-            choose = _run_online(kind, data, ctx, train, lam, c_ref, rng)
-            picks[kind] = np.array([choose(int(i), ctx.available[i]) for i in test])
+            learned = _learn(kind, data, ctx, train, lam, c_ref, rng)
+            picks[kind] = np.array([learned.choose(int(i), ctx.available[i]) for i in test])
+            if learned.earned is not None:
+                learning[kind].append(best_earned - learned.earned)
+        best_value = value[rows, picks["oracle"]]
         for name, pick in picks.items():
             points[name].append(
-                (float(np.mean(c_all[test][rows, pick])), float(np.mean(q_all[test][rows, pick])))
+                (
+                    float(np.mean(c_all[test][rows, pick])),
+                    float(np.mean(q_all[test][rows, pick])),
+                    float(np.mean(best_value - value[rows, pick])),
+                )
             )
-    return _SeedResult(single=single, points=points)
+    return _SeedResult(single=single, points=points, learning=learning)
 
 
 _worker: tuple[RoutingSet, _Context, np.ndarray, float, int] | None = None
@@ -434,8 +488,13 @@ def evaluate_routing(
                 float(np.mean([r.points[name][li][0] for r in per_seed])),
                 float(np.mean([r.points[name][li][1] for r in per_seed])),
                 lam,
+                float(np.mean([r.points[name][li][2] for r in per_seed])),
             ]
             for li, lam in enumerate(LAMBDAS)
+        ]
+    for name in ONLINE:
+        report.learning_regret[name] = [
+            float(np.mean([r.learning[name][li] for r in per_seed])) for li in range(len(LAMBDAS))
         ]
     return report
 

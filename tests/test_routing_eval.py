@@ -15,7 +15,14 @@ import pytest
 from agents import load_routing_set
 from orchestrator import routing_eval
 from orchestrator.errors import InputError
-from orchestrator.routing_eval import LAMBDAS, _above, _curve, _dominates, evaluate_routing
+from orchestrator.routing_eval import (
+    LAMBDAS,
+    ONLINE,
+    _above,
+    _curve,
+    _dominates,
+    evaluate_routing,
+)
 from tests.test_replay import REAL
 
 ORCH = str(Path(sys.executable).with_name("orch"))
@@ -49,10 +56,21 @@ def test_policies_learn_the_specialists(tmp_path: Path) -> None:
     for learner in ("ours", "ours_warm", "linucb", "knn"):
         assert at0[learner][1] >= 0.95, (learner, at0[learner])
     assert at0["random"][1] < 0.8
-    assert min(c for c, _, _ in report.points["cheapest"]) == pytest.approx(0.0001)
+    assert min(c for c, *_ in report.points["cheapest"]) == pytest.approx(0.0001)
     for name, pts in report.points.items():
         assert len(pts) == len(LAMBDAS), name
-        assert all(q <= report.oracle["quality"] + 1e-9 for _, q, _ in pts), name
+        assert all(q <= report.oracle["quality"] + 1e-9 for _, q, *_ in pts), name
+        # regret: the oracle's mean reward minus the policy's, at each point's lambda
+        assert [lam for _, _, lam, _ in pts] == list(LAMBDAS), name
+        assert all(regret >= -1e-12 for *_, regret in pts), name
+    for name, (_, q, _, regret) in at0.items():  # with cost weighing nothing: quality lost
+        assert regret == pytest.approx(report.oracle["quality"] - q), name
+    assert at0["random"][3] > 0.2 > at0["ours"][3]
+    # while learning online: the same regret per training query, exploration included
+    assert set(report.learning_regret) == set(ONLINE)
+    for name, regrets in report.learning_regret.items():
+        assert len(regrets) == len(LAMBDAS) and min(regrets) >= -1e-12, name
+    assert report.learning_regret["ours"][0] < at0["random"][3]  # it learns as it goes
     out = report.as_json()
     assert {"queries", "best_single", "oracle", "frontier"} <= set(out)
     assert {"ours", "knn"} <= set(out["frontier"])
@@ -100,6 +118,8 @@ def test_cli_writes_the_documented_json(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "best single model:" in run.stdout and "2 processes" in run.stderr
+    assert "regret against the oracle" in run.stdout and "while learning" in run.stdout
+    assert set(json.loads(out.read_text())["learning_regret"]) == set(ONLINE)
     assert "seed 1/2 done" in run.stderr and "seed 2/2 done" in run.stderr
     result = json.loads(out.read_text())
     assert result["queries"] == 120 and "ours" in result["frontier"]
@@ -129,8 +149,8 @@ def test_real_routerbench_sanity() -> None:
     assert report.best_single["model"] == "gpt-4-1106-preview"
     assert report.oracle["quality"] > 0.95
     ours = report.frontier["ours"]
-    assert max(q for _, q, _ in ours) > 0.8  # learns far better than random
-    assert min(c for c, _, _ in ours) < report.best_single["cost"] / 5
+    assert max(q for _, q, *_ in ours) > 0.8  # learns far better than random
+    assert min(c for c, *_ in ours) < report.best_single["cost"] / 5
 
 
 def test_frontiers_compare_as_curves() -> None:

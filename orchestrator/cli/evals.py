@@ -17,6 +17,10 @@ from orchestrator.errors import InputError
 
 __all__ = ["eval_group"]
 
+REGRET_AT = (0.0, 0.1, 1.0, 10.0)
+"""Cost weights at which `orch eval routing` prints each policy's regret (the nearest of
+its sweep's)."""
+
 
 @cli.group("eval")
 def eval_group() -> None:
@@ -65,7 +69,7 @@ def eval_routing(
 ) -> None:
     """Replay recorded model outcomes through every routing policy; print the frontiers."""
     from agents import load_routing_set
-    from orchestrator.routing_eval import can_plot, evaluate_routing, plot_frontiers
+    from orchestrator.routing_eval import LAMBDAS, can_plot, evaluate_routing, plot_frontiers
 
     if plot_out:
         can_plot()  # before the evaluation, not after it
@@ -84,8 +88,19 @@ def eval_routing(
     )
     click.echo(f"oracle:            quality {o['quality']:.3f}  ${o['cost']:.6f}/query")
     for name, pts in report.frontier.items():
-        shown = "  ".join(f"(${c:.6f}, {q:.3f})" for c, q, _ in pts)
+        shown = "  ".join(f"(${c:.6f}, {q:.3f})" for c, q, *_ in pts)
         click.echo(f"{name:<15} {shown}")
+    at = [min(range(len(LAMBDAS)), key=lambda i: abs(LAMBDAS[i] - w)) for w in REGRET_AT]
+    click.echo(
+        "regret against the oracle (its mean reward per query minus the policy's) at lambda "
+        + " / ".join(f"{LAMBDAS[i]:g}" for i in at)
+        + ":"
+    )
+    for name, pts in report.points.items():
+        click.echo(f"  {name:<15} " + " / ".join(f"{pts[i][3]:.4f}" for i in at))
+    click.echo("and per training query while learning (choosing as they learn):")
+    for name, regrets in report.learning_regret.items():
+        click.echo(f"  {name:<15} " + " / ".join(f"{regrets[i]:.4f}" for i in at))
     for name in ("ours", "ours_warm"):
         t = report.targets(name)
         below = t[f"{name}_below_knn_at"]
