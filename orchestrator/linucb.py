@@ -20,9 +20,9 @@ import numpy as np
 __all__ = ["ALPHA", "ArmScores", "LinUCB"]
 
 ALPHA = 1.0
-"""The default exploration weight: the one `orch eval routing` measures (on both recorded
-routing sets, 0.5 learns a policy about 0.01x of the best model's quality worse at half
-cost; docs/benchmarks.md)."""
+"""The default exploration weight: the one `orch eval routing` measures. On both recorded
+routing sets 0.5 learns a policy about 0.01x of the best model's quality worse at half
+cost, though it pays less while learning (docs/benchmarks.md, "The exploration weight")."""
 
 
 @dataclass(frozen=True, slots=True)
