@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,10 @@ learning lags a run by at most this (or until ``flush``), and a busy runtime pay
 batched update per many runs instead of one per run."""
 LEARN_MAX_BATCH = 32
 """A batch this large is applied without waiting."""
+
+
+_POOL_SIZE = min(32, (os.cpu_count() or 1) + 4)
+"""Threads of the pool LangGraph runs a graph's tasks in: ThreadPoolExecutor's default."""
 
 
 class RunState(TypedDict, total=False):
@@ -522,7 +527,12 @@ class Runtime:
         progress: Callable[[StageDone], None] | None = None,
     ) -> RunResult:
         """Stream the graph from ``graph_input`` (None: from the checkpoint) and finish."""
-        config: dict[str, Any] = {"recursion_limit": self.pipeline.max_steps + 1}
+        config: dict[str, Any] = {
+            "recursion_limit": self.pipeline.max_steps + 1,
+            # the thread pool LangGraph would size anyway; given, it skips asking the OS for
+            # the CPU count at every run (7 us here)
+            "max_concurrency": _POOL_SIZE,
+        }
         if self.checkpointer is not None:
             config["configurable"] = {"thread_id": ctx.run_id}
         root = ctx.root
