@@ -238,21 +238,6 @@ def _run_online(
     rng: np.random.Generator,
     alpha: float = ALPHA,
     weight: float = 0.5,
-) -> Chooser:
-    """Learn ``kind`` on the training stream; return its frozen, greedy chooser."""
-    return _learn(kind, data, ctx, train, lam, c_ref, rng, alpha, weight).choose
-
-
-def _learn(
-    kind: str,
-    data: RoutingSet,
-    ctx: _Context,
-    train: np.ndarray,
-    lam: float,
-    c_ref: float,
-    rng: np.random.Generator,
-    alpha: float = ALPHA,
-    weight: float = 0.5,
 ) -> _Learned:
     """Learn ``kind`` on the training stream, choosing as it goes (bandit feedback).
 
@@ -373,7 +358,7 @@ def _evaluate_seed(
         picks["cheapest"] = np.argmin(np.where(test_avail, c_all[test], np.inf), axis=1)
         picks["random"] = np.array([rng.choice(np.flatnonzero(av)) for av in test_avail])
         for kind in ("ours", "ours_warm", "linucb", "pheromone", "epsilon_greedy"):
-            learned = _learn(kind, data, ctx, train, lam, c_ref, rng)
+            learned = _run_online(kind, data, ctx, train, lam, c_ref, rng)
             picks[kind] = np.array([learned.choose(int(i), ctx.available[i]) for i in test])
             if learned.earned is not None:
                 learning[kind].append(best_earned - learned.earned)

@@ -120,7 +120,7 @@ def main() -> None:
                 for kind in KINDS:  # the shipped learner (it draws nothing from rng for these)
                     learned = R._run_online(
                         kind, data, ctx, split.train, lam, split.c_ref, split.rng
-                    )
+                    ).choose
                     picks[f"{kind}/{cname}"] = np.array(
                         [learned(int(i), base.available[i]) for i in split.test]
                     )

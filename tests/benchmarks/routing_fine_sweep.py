@@ -62,7 +62,7 @@ def main() -> None:
         def choose(lam: float) -> Mapping[str, np.ndarray]:
             learned = R._run_online(
                 "ours_warm", data, ctx, split.train, lam, split.c_ref, split.rng
-            )
+            ).choose
             picks = {
                 "ours_warm": np.array([learned(int(i), base.available[i]) for i in split.test])
             }

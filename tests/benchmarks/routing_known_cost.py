@@ -119,7 +119,7 @@ def main() -> None:
                 learned = (
                     learn_known_cost(*given)
                     if kind.endswith(("_known_cost", "_query_cost"))  # else the shipped one
-                    else R._run_online(*given, split.rng)
+                    else R._run_online(*given, split.rng).choose
                 )
                 picks[kind] = np.array([learned(int(i), ctx.available[i]) for i in split.test])
             return picks

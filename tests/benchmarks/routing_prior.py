@@ -99,7 +99,7 @@ def main() -> None:
                         for kind in kinds:
                             learned = R._run_online(
                                 kind, data, ctx, split.train, lam, split.c_ref, split.rng, alpha
-                            )
+                            ).choose
                             picks[f"{kind}/{prior}/a{alpha:g}"] = np.array(
                                 [learned(int(i), ctx.available[i]) for i in split.test]
                             )
