@@ -132,6 +132,7 @@ def test_policy_state_persists_between_invocations(orch_home: Path) -> None:
     assert shown.returncode == 0 and "3 runs learned from" in shown.stdout
     by_file = orch("policy", "show", "examples/research.py")  # the file names it too
     assert by_file.returncode == 0 and by_file.stdout == shown.stdout
+    assert_clean_error(orch("policy", "show", "reserch"), "did you mean 'research'?")
     assert orch("policy", "reset", "examples/research.py").stdout.strip() == "reset research"
     assert_clean_error(orch("policy", "show", "research"), "no learned policy for 'research'")
     assert_clean_error(orch("policy", "show", "nope.py"), "file 'nope.py' does not exist")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import click
 
 from orchestrator.cli.common import (
@@ -57,8 +59,10 @@ def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str |
     pipeline = _pipeline_named(pipeline, pipeline_name)
     if not store.path(pipeline).exists():
         known = store.pipelines()
+        close = difflib.get_close_matches(pipeline, known, n=1)
         raise InputError(
             f"no learned policy for {pipeline!r} in {home}; "
+            + (f"did you mean {close[0]!r}? " if close else "")
             + (f"known: {', '.join(known)}" if known else "`orch run FILE` learns one")
         )
     bandit, pheromone, runs = store.load(pipeline, dim=DIM, alpha=ALPHA)
