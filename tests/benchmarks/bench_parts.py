@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench_instructions import cachegrind, count_all, variant_cli
 
@@ -55,15 +56,20 @@ def child(variant: str, n: int) -> None:
     select = rolememory.select_for_role
     credits: list[object] = []
 
-    def spy(items, budget, **kw):  # type: ignore[no-untyped-def]
+    def spy(items: Any, budget: Any, **kw: Any) -> Any:
         seen.append((list(items), budget, kw))
         return select(items, budget, **kw)
 
-    rolememory.select_for_role = spy
+    rolememory.select_for_role = spy  # type: ignore[assignment]
     raw = bench.raw_langgraph()
     ours = Runtime(bench.our_pipeline())
     add = ours._credits.add
-    ours._credits.add = lambda credit: (credits.append(credit), add(credit))  # type: ignore[method-assign]
+
+    def spy_add(credit: Any) -> None:
+        credits.append(credit)
+        add(credit)
+
+    ours._credits.add = spy_add  # type: ignore[method-assign, assignment]
     raw_input = {"query": bench.QUERY, "outputs": [], "cost": 0.0}
     for i in range(2 * bench.BLOCK):
         raw.invoke(raw_input)

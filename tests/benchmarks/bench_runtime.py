@@ -111,7 +111,7 @@ def raw_langgraph(checkpointer: Any = None) -> Any:
     return g.compile(checkpointer=checkpointer)
 
 
-def bench_steps(rounds: int) -> dict[str, float]:
+def bench_steps(rounds: int) -> dict[str, Any]:
     """Raw LangGraph and ours (tracing off, JSONL tracing on), each without a checkpointer
     and with LangGraph's InMemorySaver (durable state per step).
 
@@ -171,7 +171,9 @@ def bench_steps(rounds: int) -> dict[str, float]:
     provider.force_flush()  # type: ignore[union-attr]
     traced = 2 * (WARMUP_ROUNDS + rounds) * BLOCK
     assert len(list((tmp / "traces").glob("*.jsonl"))) == traced
-    out = {f"{k}_us": statistics.median(v) / (BLOCK * STEPS) * 1e6 for k, v in times.items()}
+    out: dict[str, Any] = {
+        f"{k}_us": statistics.median(v) / (BLOCK * STEPS) * 1e6 for k, v in times.items()
+    }
     for suffix in ("", "_ckpt"):
         for mode in ("off", "on"):
             out[f"ratio_{mode}{suffix}"] = out[f"{mode}{suffix}_us"] / out[f"raw{suffix}_us"]
@@ -200,7 +202,7 @@ def bench_decision(n: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     for _ in range(200):  # a policy that has learned something
         x = rng.random(DIM)
-        policy.credit([(arm_name(*pairs[rng.integers(16)]), x)], float(rng.random()))
+        policy.credit([(arm_name(*pairs[rng.integers(16)]), x.tolist())], float(rng.random()))
     budget = Budget(1.0)
     expected = {arm_name(r, m): 0.001 * (1 + i % 4) for i, (r, m) in enumerate(pairs)}
     names = [arm_name(r, m) for r, m in pairs]

@@ -98,7 +98,9 @@ def knn_quality(
         warnings.simplefilter("ignore", RuntimeWarning)
         est = np.nanmean(quality[train][nearest], axis=1)
         fallback = np.nanmean(quality[train], axis=0)
-    return np.where(np.isnan(est), fallback, est)
+    missing = np.isnan(est)
+    est[missing] = np.broadcast_to(fallback, est.shape)[missing]
+    return est
 
 
 def print_summary(
