@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,15 @@ from orchestrator.errors import InputError
 from orchestrator.tracing import ATTR, DECISION_EVENT
 from orchestrator.types import Candidate
 
-__all__ = ["RunListing", "find_run", "list_runs", "load_spans", "render_run"]
+__all__ = [
+    "Pruned",
+    "RunListing",
+    "find_run",
+    "list_runs",
+    "load_spans",
+    "prune_runs",
+    "render_run",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -27,6 +37,7 @@ class RunListing:
     intent: str
     cost_usd: float
     query: str
+    path: Path
 
 
 def _read_first(path: Path) -> dict[str, Any] | None:
@@ -54,9 +65,90 @@ def list_runs(trace_dir: Path) -> list[RunListing]:
                 intent=str(a.get(ATTR.INTENT, "?")),
                 cost_usd=float(a.get(ATTR.COST, 0.0)),
                 query=str(a.get(ATTR.QUERY, "")),
+                path=path,
             )
         )
     return sorted(out, key=lambda r: r.started, reverse=True)
+
+
+STALE_PARTIAL_S = 3600.0
+"""A run file's temporary twin (``.RUN.THREAD.jsonl.tmp``) older than this is the rest of
+a write that was cut off (the writer renames it within milliseconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What ``prune_runs`` removed (or, in a dry run, would remove)."""
+
+    removed: list[RunListing]
+    freed_bytes: int
+    left: int
+    """Traced runs left under the directory (every pipeline's)."""
+    partials: list[Path] = field(default_factory=list)
+    """Left-over temporary files of cut-off writes."""
+
+
+def prune_runs(
+    trace_dir: Path,
+    *,
+    older_than: _dt.timedelta | None = None,
+    keep: int | None = None,
+    pipeline: str | None = None,
+    dry_run: bool = False,
+    now: _dt.datetime | None = None,
+) -> Pruned:
+    """Remove traced runs: those that started more than ``older_than`` before ``now``,
+    except the ``keep`` newest; with ``keep`` alone, every run but the ``keep`` newest.
+    ``pipeline`` narrows both to that pipeline's runs. Files that are not readable traces
+    are left alone (``orch trace show`` says what is wrong with them); temporary files of
+    writes cut off more than an hour ago are removed."""
+    if older_than is None and keep is None:
+        raise InputError("say which runs to remove: --older-than AGE, --keep N or both")
+    if older_than is not None and older_than.total_seconds() < 0:
+        raise InputError("--older-than must not be negative")
+    if keep is not None and keep < 0:
+        raise InputError("--keep must not be negative")
+    runs = list_runs(trace_dir)  # newest first
+    mine = [r for r in runs if pipeline is None or r.pipeline == pipeline]
+    if pipeline is not None and runs and not mine:
+        known = sorted({r.pipeline for r in runs})
+        raise InputError(f"no traced run of pipeline {pipeline!r}; their pipelines: {known}")
+    cutoff = (now or _dt.datetime.now()) - older_than if older_than is not None else None
+    doomed = [
+        r
+        for rank, r in enumerate(mine)
+        if rank >= (keep or 0) and (cutoff is None or r.started < cutoff)
+    ]
+    partials = []
+    if trace_dir.is_dir():
+        stale = time.time() - STALE_PARTIAL_S
+        for p in trace_dir.glob(".*.jsonl.tmp"):
+            try:
+                if p.stat().st_mtime < stale:
+                    partials.append(p)
+            except OSError:
+                continue  # renamed or removed meanwhile
+    freed = 0
+    removed = []
+    for r in doomed:
+        try:
+            size = r.path.stat().st_size
+            if not dry_run:
+                os.unlink(r.path)
+        except FileNotFoundError:
+            continue  # removed meanwhile (another prune)
+        except OSError as exc:
+            raise InputError(f"cannot remove {str(r.path)!r}: {exc.strerror}") from None
+        freed += size
+        removed.append(r)
+    for p in partials:
+        try:
+            freed += p.stat().st_size
+            if not dry_run:
+                os.unlink(p)
+        except OSError:
+            continue
+    return Pruned(removed, freed, len(runs) - len(removed), partials)
 
 
 def find_run(trace_dir: Path, run_id: str) -> Path:

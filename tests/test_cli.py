@@ -45,6 +45,7 @@ def assert_clean_error(out: subprocess.CompletedProcess[str], needle: str) -> No
         ["trace"],
         ["trace", "list"],
         ["trace", "show"],
+        ["trace", "prune"],
         ["policy"],
         ["policy", "show"],
         ["policy", "reset"],
@@ -455,3 +456,31 @@ def test_run_with_shared_memory_in_redis_keeps_what_an_outage_would_lose(tmp_pat
         keys = {i.key for i in RedisStore(url).items("episodic", "bob")}
     assert "closer (second)" in keys  # the write the outage would have lost
     assert "reviewer (review)" in keys  # and this run's own
+
+
+def test_trace_prune_frees_old_runs_and_keeps_the_newest(orch_home: Path) -> None:
+    for example in ("support_desk", "research", "research"):
+        assert orch("run", f"examples/{example}.py").returncode == 0
+    traces = orch_home / "traces"
+    listed = [ln.split()[0] for ln in orch("trace", "list").stdout.splitlines()]
+    assert len(listed) == 3 and len(list(traces.glob("*.jsonl"))) == 3
+
+    assert_clean_error(orch("trace", "prune"), "say which runs to remove")
+    assert_clean_error(orch("trace", "prune", "--keep", "1", "--pipeline", "reserch"), "'research'")
+    bad_age = orch("trace", "prune", "--older-than", "7x")
+    assert bad_age.returncode == 2 and "write a number and a unit" in bad_age.stderr
+
+    dry = orch("trace", "prune", "--keep", "1", "--dry-run")
+    assert dry.returncode == 0 and "would remove 2 traced runs" in dry.stdout
+    assert listed[1] in dry.stdout and listed[0] not in dry.stdout
+    assert len(list(traces.glob("*.jsonl"))) == 3  # a dry run removes nothing
+    assert "removed 0 traced runs" in orch("trace", "prune", "--older-than", "1d").stdout
+
+    done = orch("trace", "prune", "--keep", "1", "--pipeline", "research")
+    assert (
+        done.returncode == 0 and "removed 1 traced run (" in done.stdout and "2 left" in done.stdout
+    )
+    left = [ln.split()[0] for ln in orch("trace", "list").stdout.splitlines()]
+    assert left == [listed[0], listed[2]]  # the newest research run and the support desk's
+    assert orch("trace", "prune", "--older-than", "0m").returncode == 0
+    assert list(traces.glob("*.jsonl")) == []

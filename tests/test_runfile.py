@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from orchestrator.errors import InputError
 from orchestrator.runfile import RunFileTracerProvider
+from orchestrator.traceview import list_runs, prune_runs
 from orchestrator.tracing import ATTR, RunTracer
 
 
@@ -116,3 +121,41 @@ def test_decisions_in_a_run_file_match_the_eager_event_attributes(tmp_path: Path
     assert {"intent", "assign", "memory_tier", "stage"} <= {
         e["attributes"][ATTR.D_KIND] for e in events
     }
+
+
+def test_prune_removes_by_age_spares_the_newest_and_leaves_foreign_files(tmp_path: Path) -> None:
+    tracer = RunFileTracerProvider(tmp_path).get_tracer("t")
+    day = 86_400 * 10**9
+    now_ns = time.time_ns()
+    for i, age_days in enumerate((0, 2, 5, 9)):  # run-0 newest
+        tracer.start_span(
+            "root",
+            attributes={ATTR.RUN_ID: f"run-{i}", ATTR.PIPELINE: "p" if i % 2 else "q"},
+            start_time=now_ns - age_days * day,
+        ).end(end_time=now_ns - age_days * day + 1)
+    (tmp_path / "notes.jsonl").write_text("not a trace\n")
+    stale = tmp_path / ".run-9.123.jsonl.tmp"  # a write cut off two hours ago
+    stale.write_text("{")
+    os.utime(stale, (time.time() - 7200,) * 2)
+    fresh = tmp_path / ".run-8.123.jsonl.tmp"  # a write maybe still going
+    fresh.write_text("{")
+    now = dt.datetime.now()
+
+    with pytest.raises(InputError, match="--older-than AGE, --keep N or both"):
+        prune_runs(tmp_path)
+    seen = prune_runs(tmp_path, older_than=dt.timedelta(days=3), dry_run=True, now=now)
+    assert [r.run_id for r in seen.removed] == ["run-2", "run-3"] and seen.left == 2
+    assert len(list_runs(tmp_path)) == 4 and stale.exists()  # a dry run removes nothing
+
+    # older than 1 day, but the 3 newest are spared: only run-3 goes
+    done = prune_runs(tmp_path, older_than=dt.timedelta(days=1), keep=3, now=now)
+    assert [r.run_id for r in done.removed] == ["run-3"] and done.left == 3
+    assert done.partials == [stale] and not stale.exists() and fresh.exists()
+    assert done.freed_bytes > 0
+    # a pipeline's own runs: of q's (run-0, run-2), all but the newest
+    done = prune_runs(tmp_path, keep=1, pipeline="q", now=now)
+    assert [r.run_id for r in done.removed] == ["run-2"]
+    assert sorted(r.run_id for r in list_runs(tmp_path)) == ["run-0", "run-1"]
+    assert (tmp_path / "notes.jsonl").exists()  # not a trace of ours: left alone
+    with pytest.raises(InputError, match="no traced run of pipeline 'x'"):
+        prune_runs(tmp_path, keep=0, pipeline="x")
