@@ -12,6 +12,9 @@ default_rng(s), learn on 60%, evaluate frozen and greedy on the rest). Ours, Lin
 - ``words``: the shipped replay context (bias, category one-hot, 16 hashed word buckets);
 - ``words+query``: that plus the runtime's other query features (``FeatureBuilder``:
   log query length, has digits, is a question), which the replay context leaves out;
+- ``intent-words``: the word buckets inside a block per category (zero in the other
+  categories' blocks), so each arm weighs words per intent, as one ridge model per
+  (intent, arm) would (in ``routing_fine_sweep.py`` only: ours warm-started);
 - ``emb16`` / ``emb64``: the word buckets replaced by the first 16 or 64 dimensions of
   the prompt's WordLlama embedding (its dimensions are trained to be usable as
   prefixes), renormalised; with them a kNN on the full 256-dimension embedding. Only
@@ -78,6 +81,20 @@ class _QueryContext:
             for x in (fb.base(query=p, intent="", confidence=1.0) for p in data.prompts)
         ]
         self.x = np.hstack([base.x, np.asarray(extra)])
+        self.dim = self.x.shape[1]
+        self.intents = base.intents
+        self.available = base.available
+
+
+class _IntentWordsContext:
+    """``routing_eval._Context`` with its word buckets moved into one block per category:
+    a query's words fill its own category's block, the other blocks stay zero."""
+
+    def __init__(self, base: R._Context, data: RoutingSet) -> None:
+        keep = 1 + len(set(data.categories))  # bias and category one-hot
+        words = base.x[:, keep:]
+        blocks = [base.x[:, [j]] * words for j in range(1, keep)]
+        self.x = np.hstack([base.x[:, :keep], *blocks])
         self.dim = self.x.shape[1]
         self.intents = base.intents
         self.available = base.available

@@ -14,7 +14,8 @@ best single model's (chosen on the training queries). ``--grid R`` sweeps 0 and 
 geometric grid from 0.02 to about 50 in steps of x R (x1.25 is ``orch eval routing``'s
 own sweep, ``LAMBDAS``) and prints the summary of ``routing_context.py`` (best point at
 <= 0.5x cost, the frontier read as a curve, kNN). ``--context words+query`` adds the
-runtime's query features to the replay context (``routing_context.py``).
+runtime's query features to the replay context, ``--context intent-words`` moves its word
+buckets into a block per category (both in ``routing_context.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 from replay_common import Split, knn_quality, print_summary, sweep  # this folder: run as a script
-from routing_context import _QueryContext
+from routing_context import _IntentWordsContext, _QueryContext
 
 from agents import load_routing_set
 from orchestrator import routing_eval as R
@@ -39,7 +40,10 @@ def main() -> None:
     which.add_argument("--grid", type=float, help="step of a geometric sweep, e.g. 1.1")
     ap.add_argument("--seeds", type=int, default=10, help="shuffles to average (default 10)")
     ap.add_argument(
-        "--context", choices=("words", "words+query"), default="words", help="(default words)"
+        "--context",
+        choices=("words", "words+query", "intent-words"),
+        default="words",
+        help="(default words)",
     )
     args = ap.parse_args()
     if args.grid is not None and args.grid <= 1:
@@ -53,7 +57,12 @@ def main() -> None:
         lambdas = [0.0, *(round(0.02 * args.grid**k, 5) for k in range(steps))]
     data = load_routing_set(args.data)
     base = R._Context(data)
-    ctx = base if args.context == "words" else _QueryContext(base, data)
+    contexts = {
+        "words": lambda: base,
+        "words+query": lambda: _QueryContext(base, data),
+        "intent-words": lambda: _IntentWordsContext(base, data),
+    }
+    ctx = contexts[args.context]()
     lex = R._lexical(data.prompts) if args.grid else None
 
     def per_seed(split: Split) -> Callable[[float], Mapping[str, np.ndarray]]:

@@ -4,6 +4,7 @@ Run:
 
     python tests/benchmarks/routing_prior.py ../shared/data/routing/routerbench [--seeds 5]
         [--alphas 0.5,1.0] [--priors zero,pooled] [--kinds ours,linucb,ours_warm]
+        [--alpha-grows]
 
 Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
 default_rng(s), learn on 60%, evaluate frozen and greedy on the rest). Each policy
@@ -16,6 +17,10 @@ uses 1.0, ``Runtime`` 0.5) and every prior mean of LinUCB's arms:
   adding a constant to every reward adds it to every estimate and changes no choice;
   with the zero prior, when rewards are mostly negative (a high cost weight) the arms
   tried least look best, since they are shrunk most toward 0.
+
+With ``--alpha-grows``, each weight also runs scaled by ``1 + lambda`` (variant
+``a{alpha}x(1+lam)``): LinUCB's bonus should scale with the reward's noise, and the cost
+term's share of that noise grows with the cost weight lambda.
 
 The kNN (k = 25, hashed tf-idf) is the reference. Printed per variant: the best quality
 (relative to the best single model) among the seed-averaged Pareto points that cost at
@@ -80,12 +85,16 @@ def main() -> None:
     ap.add_argument("--alphas", default="1.0", help="exploration weights (default 1.0)")
     ap.add_argument("--priors", default="zero,pooled", help="zero, pooled or both")
     ap.add_argument("--kinds", default="ours,linucb,ours_warm", help="policies to run")
+    ap.add_argument("--alpha-grows", action="store_true", help="also run each alpha x (1 + lambda)")
     args = ap.parse_args()
     data = load_routing_set(args.data)
     alphas = [float(a) for a in args.alphas.split(",")]
     priors = {"zero": LinUCB, "pooled": PooledPrior}
     chosen = {p: priors[p] for p in args.priors.split(",")}
     kinds = args.kinds.split(",")
+    weights = [(a, f"a{a:g}") for a in alphas]
+    if args.alpha_grows:
+        weights += [(a, f"a{a:g}x(1+lam)") for a in alphas]
     ctx, lex = R._Context(data), R._lexical(data.prompts)
 
     def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
@@ -95,12 +104,13 @@ def main() -> None:
             picks = {"knn": split.knn_picks(knn_q, ctx.available, lam)}
             for prior, cls in chosen.items():
                 with bandit_class(cls):
-                    for alpha in alphas:
+                    for alpha, label in weights:
                         for kind in kinds:
+                            a = alpha * (1 + lam) if label.endswith("(1+lam)") else alpha
                             learned = R._run_online(
-                                kind, data, ctx, split.train, lam, split.c_ref, split.rng, alpha
+                                kind, data, ctx, split.train, lam, split.c_ref, split.rng, a
                             ).choose
-                            picks[f"{kind}/{prior}/a{alpha:g}"] = np.array(
+                            picks[f"{kind}/{prior}/{label}"] = np.array(
                                 [learned(int(i), ctx.available[i]) for i in split.test]
                             )
             return picks
