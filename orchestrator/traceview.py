@@ -86,6 +86,8 @@ class Pruned:
     """Traced runs left under the directory (every pipeline's)."""
     partials: list[Path] = field(default_factory=list)
     """Left-over temporary files of cut-off writes."""
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    """Files that could not be removed, with why (the others were)."""
 
 
 def prune_runs(
@@ -101,7 +103,8 @@ def prune_runs(
     except the ``keep`` newest; with ``keep`` alone, every run but the ``keep`` newest.
     ``pipeline`` narrows both to that pipeline's runs. Files that are not readable traces
     are left alone (``orch trace show`` says what is wrong with them); temporary files of
-    writes cut off more than an hour ago are removed."""
+    writes cut off more than an hour ago are removed. A file that cannot be removed is
+    reported in ``failed`` and the rest are still removed."""
     if older_than is None and keep is None:
         raise InputError("say which runs to remove: --older-than AGE, --keep N or both")
     if older_than is not None and older_than.total_seconds() < 0:
@@ -130,6 +133,7 @@ def prune_runs(
                 continue  # renamed or removed meanwhile
     freed = 0
     removed = []
+    failed = []
     for r in doomed:
         try:
             size = r.path.stat().st_size
@@ -138,7 +142,8 @@ def prune_runs(
         except FileNotFoundError:
             continue  # removed meanwhile (another prune)
         except OSError as exc:
-            raise InputError(f"cannot remove {str(r.path)!r}: {exc.strerror}") from None
+            failed.append((r.path, exc.strerror or str(exc)))
+            continue
         freed += size
         removed.append(r)
     for p in partials:
@@ -148,7 +153,7 @@ def prune_runs(
                 os.unlink(p)
         except OSError:
             continue
-    return Pruned(removed, freed, len(runs) - len(removed), partials)
+    return Pruned(removed, freed, len(runs) - len(removed), partials, failed)
 
 
 def find_run(trace_dir: Path, run_id: str) -> Path:

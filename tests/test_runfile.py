@@ -159,3 +159,23 @@ def test_prune_removes_by_age_spares_the_newest_and_leaves_foreign_files(tmp_pat
     assert (tmp_path / "notes.jsonl").exists()  # not a trace of ours: left alone
     with pytest.raises(InputError, match="no traced run of pipeline 'x'"):
         prune_runs(tmp_path, keep=0, pipeline="x")
+
+
+def test_prune_goes_on_past_a_file_it_cannot_remove(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracer = RunFileTracerProvider(tmp_path).get_tracer("t")
+    for i in range(3):
+        tracer.start_span("root", attributes={ATTR.RUN_ID: f"run-{i}"}).end()
+    unlink = os.unlink
+
+    def refuse_one(path: str | os.PathLike[str]) -> None:
+        if Path(path).name == "run-1.jsonl":
+            raise PermissionError(13, "Permission denied")
+        unlink(path)
+
+    monkeypatch.setattr(os, "unlink", refuse_one)
+    done = prune_runs(tmp_path, keep=0)
+    assert sorted(r.run_id for r in done.removed) == ["run-0", "run-2"]
+    assert done.failed == [(tmp_path / "run-1.jsonl", "Permission denied")]
+    assert [r.run_id for r in list_runs(tmp_path)] == ["run-1"]

@@ -13,6 +13,7 @@ from orchestrator.cli.common import (
     data_dir_option,
     data_dir_path,
 )
+from orchestrator.errors import InputError
 
 __all__ = ["trace"]
 
@@ -150,3 +151,9 @@ def trace_prune(
     if done.partials:
         line += f"; {verb} {len(done.partials)} left-over partial write(s)"
     click.echo(line)
+    if done.failed:
+        path, why = done.failed[0]
+        more = f" (and {len(done.failed) - 1} more)" if len(done.failed) > 1 else ""
+        raise InputError(
+            f"could not remove {str(path)!r}: {why}{more}; check the folder's permissions"
+        )
