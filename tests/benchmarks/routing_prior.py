@@ -9,7 +9,7 @@ Run:
 Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
 default_rng(s), learn on 60%, evaluate frozen and greedy on the rest). Each policy
 (``routing_eval._run_online`` itself) runs for every exploration weight ``alpha`` (the eval
-uses 1.0, ``Runtime`` 0.5) and every prior mean of LinUCB's arms:
+and ``Runtime`` use ``linucb.ALPHA`` = 1.0) and every prior mean of LinUCB's arms:
 
 - ``zero``: as shipped, plain ridge regression, every arm's estimate shrunk toward 0;
 - ``pooled``: every arm's prior mean is the mean reward of every update so far (the
@@ -92,9 +92,8 @@ def main() -> None:
     priors = {"zero": LinUCB, "pooled": PooledPrior}
     chosen = {p: priors[p] for p in args.priors.split(",")}
     kinds = args.kinds.split(",")
-    weights = [(a, f"a{a:g}") for a in alphas]
-    if args.alpha_grows:
-        weights += [(a, f"a{a:g}x(1+lam)") for a in alphas]
+    grows = (False, True) if args.alpha_grows else (False,)
+    weights = [(a, g) for g in grows for a in alphas]  # (alpha, scaled by 1 + lambda?)
     ctx, lex = R._Context(data), R._lexical(data.prompts)
 
     def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
@@ -104,9 +103,10 @@ def main() -> None:
             picks = {"knn": split.knn_picks(knn_q, ctx.available, lam)}
             for prior, cls in chosen.items():
                 with bandit_class(cls):
-                    for alpha, label in weights:
+                    for alpha, grow in weights:
+                        label = f"a{alpha:g}x(1+lam)" if grow else f"a{alpha:g}"
                         for kind in kinds:
-                            a = alpha * (1 + lam) if label.endswith("(1+lam)") else alpha
+                            a = alpha * (1 + lam) if grow else alpha
                             learned = R._run_online(
                                 kind, data, ctx, split.train, lam, split.c_ref, split.rng, a
                             ).choose
