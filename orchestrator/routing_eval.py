@@ -78,6 +78,11 @@ class RoutingReport:
     learning_regret: dict[str, list[float]] = field(default_factory=dict)
     """policy learning online -> its regret per training query while it learned (the
     oracle's mean reward minus the one it earned, exploring), one per lambda."""
+    at_half_cost: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    """policy -> (mean, standard error) over seeds of its quality at half the best single
+    model's cost, relative to that model's quality, each seed's own frontier read as a curve
+    (``_at_half_cost``); the precision of the 0.98x target's verdict. NaN: in some seed the
+    policy has no point that cheap; standard error None with one seed."""
 
     @property
     def frontier(self) -> dict[str, list[list[float]]]:
@@ -97,6 +102,10 @@ class RoutingReport:
             "points": self.points,
             "learning_regret": self.learning_regret,
             "lambdas": list(LAMBDAS),
+            "at_half_cost": {
+                k: {"quality_vs_best": None if math.isnan(m) else m, "standard_error": se}
+                for k, (m, se) in self.at_half_cost.items()
+            },
             "targets": self.targets() | self.targets("ours_warm"),
         }
 
@@ -477,11 +486,32 @@ def evaluate_routing(
             ]
             for li, lam in enumerate(LAMBDAS)
         ]
+    for name in POLICIES:
+        report.at_half_cost[name] = _at_half_cost(per_seed, name)
     for name in ONLINE:
         report.learning_regret[name] = [
             float(np.mean([r.learning[name][li] for r in per_seed])) for li in range(len(LAMBDAS))
         ]
     return report
+
+
+def _at_half_cost(per_seed: Sequence[_SeedResult], name: str) -> tuple[float, float | None]:
+    """Mean and standard error over seeds of ``name``'s quality at half the seed's best
+    single model's held-out cost, relative to that model's held-out quality, each seed's
+    frontier read as a curve (``_curve``). NaN if some seed has no point that cheap.
+
+    The report's frontiers average each lambda's point over seeds first; this reads every
+    seed on its own, so the spread between seeds says how far the mean can be trusted."""
+    ratios = []
+    for r in per_seed:
+        _, quality, cost = r.single
+        front = _pareto([(c, q) for c, q, _ in r.points[name]])
+        ratios.append(_curve(front, 0.5 * cost) / quality if quality > 0 else math.nan)
+    arr = np.array(ratios)
+    if not np.isfinite(arr).all():
+        return math.nan, None
+    se = float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else None
+    return float(arr.mean()), se
 
 
 def _duration(seconds: float) -> str:

@@ -19,6 +19,7 @@ from orchestrator.routing_eval import (
     LAMBDAS,
     ONLINE,
     _above,
+    _at_half_cost,
     _curve,
     _dominates,
     evaluate_routing,
@@ -75,6 +76,15 @@ def test_policies_learn_the_specialists(tmp_path: Path) -> None:
     assert {"queries", "best_single", "oracle", "frontier"} <= set(out)
     assert {"ours", "knn"} <= set(out["frontier"])
     assert set(out["best_single"]) == {"model", "quality", "cost"}
+    # each seed's own frontier at half the best model's cost, with its spread
+    assert set(out["at_half_cost"]) == set(routing_eval.POLICIES)
+    ours_half = out["at_half_cost"]["ours"]
+    assert ours_half["standard_error"] >= 0
+    best = report.best_single["quality"]
+    assert 0.7 < ours_half["quality_vs_best"] <= report.oracle["quality"] / best
+    assert report.at_half_cost["cheapest"][0] == 0.0  # the tiny model is never right
+    # picking at random costs the models' mean price, more than half the best one's
+    assert out["at_half_cost"]["random"] == {"quality_vs_best": None, "standard_error": None}
     costs = [c for c, _ in out["frontier"]["ours"]]
     quals = [q for _, q in out["frontier"]["ours"]]
     assert costs == sorted(costs) and quals == sorted(quals)  # a Pareto frontier
@@ -119,6 +129,7 @@ def test_cli_writes_the_documented_json(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "best single model:" in run.stdout and "2 processes" in run.stderr
     assert "regret against the oracle" in run.stdout and "while learning" in run.stdout
+    assert "at half the best model's cost" in run.stdout and "x ± 0." in run.stdout
     assert set(json.loads(out.read_text())["learning_regret"]) == set(ONLINE)
     assert "seed 1/2 done" in run.stderr and "seed 2/2 done" in run.stderr
     result = json.loads(out.read_text())
@@ -170,6 +181,23 @@ def test_frontiers_compare_as_curves() -> None:
     # differences below one query's share of the mean are not differences
     assert _above(ours, [[0.9999, 0.5004]], resolution=1e-3) is None
     assert _above(ours, [[0.99, 0.5004]], resolution=1e-3) is not None
+
+
+def test_each_seed_is_read_at_half_its_best_models_cost() -> None:
+    seed = routing_eval._SeedResult
+    # best model 0.8 at cost 4: half its cost is 2, where the frontier (1, 0.6)-(3, 0.8)
+    # reads 0.7, and a dearer, worse point is not on the frontier
+    one = seed(("m", 0.8, 4.0), {"p": [(1.0, 0.6, 0.0), (3.0, 0.8, 0.0), (3.5, 0.7, 0.0)]}, {})
+    # best model 0.5 at cost 2: half is 1, exactly its point of 0.45
+    two = seed(("m", 0.5, 2.0), {"p": [(1.0, 0.45, 0.0), (0.5, 0.3, 0.0)]}, {})
+    mean, se = _at_half_cost([one, two], "p")
+    assert mean == pytest.approx((0.7 / 0.8 + 0.45 / 0.5) / 2)
+    assert se == pytest.approx(np.std([0.7 / 0.8, 0.9], ddof=1) / np.sqrt(2))
+    assert _at_half_cost([one], "p") == (pytest.approx(0.875), None)  # one seed: no spread
+    # a seed where the policy never gets that cheap: no figure, rather than a wrong one
+    dear = seed(("m", 0.5, 2.0), {"p": [(1.5, 0.45, 0.0)]}, {})
+    mean, se = _at_half_cost([one, dear], "p")
+    assert np.isnan(mean) and se is None
 
 
 def test_the_runtime_explores_as_the_evaluation_measured() -> None:

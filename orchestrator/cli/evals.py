@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def eval_routing(
     click.echo("and per training query while learning (choosing as they learn):")
     for name, regrets in report.learning_regret.items():
         click.echo(f"  {name:<15} " + " / ".join(f"{regrets[i]:.4f}" for i in at))
+    click.echo(
+        "at half the best model's cost, each seed's frontier read as a curve (quality as a "
+        f"share of the best model's; mean ± standard error over {report.seeds} seed(s)):"
+    )
+    for name, (mean, se) in report.at_half_cost.items():
+        if math.isnan(mean):
+            click.echo(f"  {name:<15} no point that cheap in some seed")
+        else:
+            click.echo(f"  {name:<15} {mean:.4f}x" + (f" ± {se:.4f}" if se is not None else ""))
     for name in ("ours", "ours_warm"):
         t = report.targets(name)
         below = t[f"{name}_below_knn_at"]

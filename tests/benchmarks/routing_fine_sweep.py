@@ -10,7 +10,9 @@ Same splits as ``orch eval routing`` (``replay_common.sweep``) and the same poli
 (``routing_eval._run_online("ours_warm")``: LinUCB + pheromone credited with every
 recorded outcome of the training queries, then frozen and greedy). ``--lambdas`` prints,
 per lambda, mean cost and quality on the held-out queries over the seeds, relative to the
-best single model's (chosen on the training queries). ``--grid R`` sweeps 0 and the
+best single model's (chosen on the training queries), and the mean and standard error
+over seeds of each seed's own quality ratio (so that the precision of a figure near a
+target can be read). ``--grid R`` sweeps 0 and the
 geometric grid from 0.02 to about 50 in steps of x R (x1.25 is ``orch eval routing``'s
 own sweep, ``LAMBDAS``) and prints the summary of ``routing_context.py`` (best point at
 <= 0.5x cost, the frontier read as a curve, kNN). ``--context words+query`` adds the
@@ -65,8 +67,12 @@ def main() -> None:
     ctx = contexts[args.context]()
     lex = R._lexical(data.prompts) if args.grid else None
 
+    per_seed_best: list[float] = []  # the best single model's held-out quality, per seed
+
     def per_seed(split: Split) -> Callable[[float], Mapping[str, np.ndarray]]:
         est = knn_quality(lex, data.quality, split.train, split.test) if lex is not None else None
+        best = int(np.nanargmax(np.nanmean(data.quality[split.train], axis=0)))
+        per_seed_best.append(float(np.nanmean(data.quality[split.test, best])))
 
         def choose(lam: float) -> Mapping[str, np.ndarray]:
             learned = R._run_online(
@@ -96,7 +102,12 @@ def main() -> None:
     for lam, pts in zip(lambdas, acc["ours_warm"], strict=True):
         cost = float(np.mean([x for x, _ in pts])) / best_c
         quality = float(np.mean([x for _, x in pts])) / best_q
-        print(f"lambda {lam:<8g} cost {cost:.3f}x  quality {quality:.4f}x of the best model")
+        ratios = np.array([x for _, x in pts]) / np.array(per_seed_best)
+        se = float(ratios.std(ddof=1) / math.sqrt(len(ratios))) if len(ratios) > 1 else math.nan
+        print(
+            f"lambda {lam:<8g} cost {cost:.3f}x  quality {quality:.4f}x of the best model"
+            f" (per seed: {ratios.mean():.4f}x ± {se:.4f} standard error)"
+        )
 
 
 if __name__ == "__main__":
