@@ -498,7 +498,8 @@ def evaluate_routing(
 def _at_half_cost(per_seed: Sequence[_SeedResult], name: str) -> tuple[float, float | None]:
     """Mean and standard error over seeds of ``name``'s quality at half the seed's best
     single model's held-out cost, relative to that model's held-out quality, each seed's
-    frontier read as a curve (``_curve``). NaN if some seed has no point that cheap.
+    frontier read as a curve (``_curve``). NaN if some seed has no point that cheap (or
+    its best model is never right, so no ratio exists).
 
     The report's frontiers average each lambda's point over seeds first; this reads every
     seed on its own, so the spread between seeds says how far the mean can be trusted."""
