@@ -28,15 +28,15 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Compound": "orchestrator.compound",
-    "Member": "orchestrator.compound",
-    "Intent": "orchestrator.pipeline",
-    "Pipeline": "orchestrator.pipeline",
-    "Stage": "orchestrator.pipeline",
-    "StageView": "orchestrator.pipeline",
-    "Runtime": "orchestrator.engine",
-    "RunResult": "orchestrator.engine",
-    "StageDone": "orchestrator.run",
+    "Compound": "orchestrator.compound.ladder",
+    "Member": "orchestrator.compound.ladder",
+    "Intent": "orchestrator.definition.pipeline",
+    "Pipeline": "orchestrator.definition.pipeline",
+    "Stage": "orchestrator.definition.pipeline",
+    "StageView": "orchestrator.definition.pipeline",
+    "Runtime": "orchestrator.execution.runtime",
+    "RunResult": "orchestrator.execution.runtime",
+    "StageDone": "orchestrator.execution.run",
     "Role": "agents",
     "ModelPool": "agents",
     "ModelProfile": "agents",
@@ -46,10 +46,10 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from agents import ModelPool, ModelProfile, Role, ScriptedModel
-    from orchestrator.compound import Compound, Member
-    from orchestrator.engine import RunResult, Runtime
-    from orchestrator.pipeline import Intent, Pipeline, Stage, StageView
-    from orchestrator.run import StageDone
+    from orchestrator.compound.ladder import Compound, Member
+    from orchestrator.definition.pipeline import Intent, Pipeline, Stage, StageView
+    from orchestrator.execution.run import StageDone
+    from orchestrator.execution.runtime import RunResult, Runtime
     from skills import skill
 
 

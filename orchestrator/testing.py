@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agents import ModelPool, ModelProfile, ScriptedModel
-from orchestrator.tracing import ATTR, DECISION_EVENT
+from orchestrator.tracing.spans import ATTR, DECISION_EVENT
 
 __all__ = ["decision_events", "scripted_pool", "span_recorder"]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.automaton import StageMachine
+from orchestrator.definition.automaton import StageMachine
 from orchestrator.errors import DefinitionError
 
 

@@ -15,7 +15,8 @@ from agents import ModelPool, ScriptedModel
 from agents.group_judge import ModelGroupJudge
 from agents.prompts import build_team_messages, parse_sections
 from orchestrator import Compound, Intent, Member, Pipeline, Role, Runtime, Stage
-from orchestrator.compound import (
+from orchestrator.compound.gate import QualityGate
+from orchestrator.compound.ladder import (
     LADDER,
     GroupOutput,
     SectionJudge,
@@ -24,7 +25,6 @@ from orchestrator.compound import (
     estimate_input_tokens,
 )
 from orchestrator.errors import DefinitionError, ModelCallError
-from orchestrator.qualitygate import QualityGate
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.types import Message
 from skills import skill

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.compound_eval import evaluate_compound, load_example
 from orchestrator.errors import InputError
+from orchestrator.evals.compound import evaluate_compound, load_example
 from tests.test_cli import assert_clean_error, orch
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,10 +10,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agents import ScriptedModel
 from orchestrator import Pipeline, Role, Runtime, Stage, StageDone
-from orchestrator.engine import facts_of, request_of, trail_of
 from orchestrator.errors import InputError, StateFileError
+from orchestrator.execution.runtime import facts_of, request_of, trail_of
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
-from orchestrator.tracing import ATTR, decision_attributes
+from orchestrator.tracing.spans import ATTR, decision_attributes
 from orchestrator.types import Candidate, Decision, LazyCandidates, LazyText
 from skills import skill
 from tests.conftest import find_order_id, make_desk, refund
@@ -446,7 +446,7 @@ def test_learning_is_applied_in_batches_and_flush_does_not_wait(
 ) -> None:
     import time
 
-    from orchestrator import engine
+    from orchestrator.execution import runtime as engine
 
     monkeypatch.setattr(engine, "LEARN_LINGER_S", 30.0)  # only flush() ends the wait
     pool = scripted_pool(ScriptedModel(name="a"), ScriptedModel(name="b"))

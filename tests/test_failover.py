@@ -8,8 +8,8 @@ import pytest
 
 from agents import ScriptedModel
 from orchestrator import Pipeline, Runtime
-from orchestrator.breaker import BreakerBoard
 from orchestrator.errors import ModelUnavailable
+from orchestrator.execution.breaker import BreakerBoard
 from orchestrator.protocols import CALL_KEY
 from orchestrator.testing import scripted_pool
 from orchestrator.types import Message
@@ -227,7 +227,7 @@ def test_rate_limits_and_malformed_replies_over_http_fail_over(
 
 def test_the_trace_shows_the_failed_call_the_failover_and_who_answered(desk: Pipeline) -> None:
     from orchestrator.testing import decision_events, span_recorder
-    from orchestrator.tracing import ATTR
+    from orchestrator.tracing.spans import ATTR
 
     a = ScriptedModel(["ok\nNEXT: resolve", fault()], name="a")
     b = ScriptedModel([], name="b")

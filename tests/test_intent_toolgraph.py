@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.errors import ToolGraphError
-from orchestrator.intent import UNKNOWN_INTENT, IntentRouter
-from orchestrator.toolgraph import ToolGraph
+from orchestrator.routing.intent import UNKNOWN_INTENT, IntentRouter
+from orchestrator.tools.toolgraph import ToolGraph
 
 ROUTER = IntentRouter(
     {

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from orchestrator.learner import Batcher, Learner
+from orchestrator.routing.learner import Batcher, Learner
 
 
 def test_jobs_run_in_order_on_another_thread_and_flush_waits() -> None:

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from orchestrator.features import FeatureBuilder
-from orchestrator.linucb import LinUCB
-from orchestrator.policy import AssignmentPolicy
+from orchestrator.routing.features import FeatureBuilder
+from orchestrator.routing.linucb import LinUCB
+from orchestrator.routing.policy import AssignmentPolicy
 
 DIM = 6
 vectors = arrays(np.float64, DIM, elements=st.floats(-1, 1, allow_nan=False, width=32))

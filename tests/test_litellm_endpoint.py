@@ -11,7 +11,7 @@ import pytest
 from agents import ModelPool, ModelProfile
 from orchestrator import Pipeline, Runtime
 from orchestrator.testing import span_recorder
-from orchestrator.tracing import ATTR
+from orchestrator.tracing.spans import ATTR
 from tests.servers import llm_katan
 
 
@@ -73,7 +73,7 @@ def test_litellm_is_imported_only_when_a_litellm_model_is_called() -> None:
         "try:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
         "assert 'litellm' not in sys.modules, 'orch --help imported litellm'\n"
         "from orchestrator import Runtime\n"
-        "from orchestrator.loader import load_pipeline\n"
+        "from orchestrator.definition.loader import load_pipeline\n"
         "p, _ = load_pipeline('examples/support_desk.py')\n"
         "Runtime(p).run()\n"
         "assert 'litellm' not in sys.modules, 'an offline run imported litellm'\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InputError
-from orchestrator.memory_eval import evaluate_memory, load_conversations
+from orchestrator.evals.memory import evaluate_memory, load_conversations
 
 LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo"
 ORCH = str(Path(sys.executable).with_name("orch"))

@@ -9,10 +9,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.linucb import LinUCB
-from orchestrator.pheromone import PheromoneTable
-from orchestrator.policy import AssignmentPolicy, RunCredit
-from orchestrator.policystore import PolicyStore
+from orchestrator.routing.linucb import LinUCB
+from orchestrator.routing.pheromone import PheromoneTable
+from orchestrator.routing.policy import AssignmentPolicy, RunCredit
+from orchestrator.routing.policystore import PolicyStore
 
 updates = st.lists(
     st.tuples(

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from agents import load_routing_set
-from orchestrator import routing_eval
 from orchestrator.errors import InputError
-from orchestrator.routing_eval import (
+from orchestrator.evals import routing_eval
+from orchestrator.evals.routing_eval import (
     LAMBDAS,
     ONLINE,
     _above,
@@ -205,8 +205,8 @@ def test_the_runtime_explores_as_the_evaluation_measured() -> None:
     exploration weight (they once differed: 1.0 measured, 0.5 run)."""
     import inspect
 
-    from orchestrator.engine import Runtime
-    from orchestrator.linucb import ALPHA, LinUCB
+    from orchestrator.execution.runtime import Runtime
+    from orchestrator.routing.linucb import ALPHA, LinUCB
 
     defaults = [
         inspect.signature(f).parameters["alpha"].default

@@ -13,9 +13,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from orchestrator.errors import InputError
-from orchestrator.runfile import RunFileTracerProvider
-from orchestrator.traceview import list_runs, prune_runs
-from orchestrator.tracing import ATTR, RunTracer
+from orchestrator.tracing.runfile import RunFileTracerProvider
+from orchestrator.tracing.spans import ATTR, RunTracer
+from orchestrator.tracing.viewer import list_runs, prune_runs
 
 
 def test_a_run_file_holds_the_root_first_and_every_child(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_decisions_in_a_run_file_match_the_eager_event_attributes(tmp_path: Path
     # the run-file span keeps decisions and builds their attributes when the file is
     # written; the result must be what an SDK span gets at record time
     from orchestrator import Runtime
-    from orchestrator.tracing import DECISION_EVENT, decision_attributes
+    from orchestrator.tracing.spans import DECISION_EVENT, decision_attributes
     from tests.conftest import make_desk
 
     rt = Runtime(make_desk(), tracer_provider=RunFileTracerProvider(tmp_path), learn=False)

@@ -10,8 +10,8 @@ import pytest
 from agents import ScriptedModel
 from orchestrator import Role, Runtime, Stage
 from orchestrator.errors import DefinitionError, SkillDefinitionError
-from orchestrator.health import HealthMonitor, ToolHealth
 from orchestrator.testing import scripted_pool
+from orchestrator.tools.health import HealthMonitor, ToolHealth
 from skills import ToolRateLimited, skill
 from tests.conftest import find_order_id, make_desk, refund
 

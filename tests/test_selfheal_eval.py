@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.selfheal_eval import (
+from orchestrator.evals.selfheal import (
     SCENARIOS,
     TOPOLOGIES,
     Outcome,

@@ -43,7 +43,7 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def data_dir_path(value: str | None) -> Path:
-    from orchestrator.paths import data_dir
+    from orchestrator.cli.paths import data_dir
 
     return data_dir(value)
 

@@ -70,7 +70,7 @@ def eval_routing(
 ) -> None:
     """Replay recorded model outcomes through every routing policy; print the frontiers."""
     from agents import load_routing_set
-    from orchestrator.routing_eval import LAMBDAS, can_plot, evaluate_routing, plot_frontiers
+    from orchestrator.evals.routing_eval import LAMBDAS, can_plot, evaluate_routing, plot_frontiers
 
     if plot_out:
         can_plot()  # before the evaluation, not after it
@@ -146,7 +146,7 @@ def eval_routing(
 @clean_errors
 def eval_memory(data_dir: str, budget_share: float, json_out: str | None) -> None:
     """Evidence recall and context tokens of memory tier policies vs full context."""
-    from orchestrator.memory_eval import evaluate_memory, load_conversations
+    from orchestrator.evals.memory import evaluate_memory, load_conversations
 
     convs = load_conversations(data_dir)
     click.echo(
@@ -184,7 +184,7 @@ def eval_selfheal(json_out: str | None, only: tuple[str, ...]) -> None:
     Reports per controller: correct outcomes, control-plane model calls, silent failures
     (a wrong answer reported as success) and wall time.
     """
-    from orchestrator.selfheal_eval import SCENARIOS, evaluate_selfheal
+    from orchestrator.evals.selfheal import SCENARIOS, evaluate_selfheal
 
     chosen = [s for s in SCENARIOS if not only or any(o in s.name for o in only)]
     if not chosen:
@@ -245,7 +245,7 @@ def eval_compound(
     pipeline and the run counts how many runs the quality gate takes to revert.
     """
     from agents import ModelPool
-    from orchestrator.compound_eval import DEFAULT_FILES, evaluate_compound
+    from orchestrator.evals.compound import DEFAULT_FILES, evaluate_compound
 
     paths = files or DEFAULT_FILES
     missing = [p for p in paths if not Path(p).is_file()]

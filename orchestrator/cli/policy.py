@@ -29,7 +29,7 @@ def _pipeline_named(arg: str, pipeline_name: str | None) -> str:
     in ``arg`` if it is a Python file (``pipeline_name`` picks one of several)."""
     if not arg.endswith(".py"):
         return arg
-    from orchestrator.loader import load_pipeline
+    from orchestrator.definition.loader import load_pipeline
 
     return load_pipeline(arg, pipeline_name)[0].name
 
@@ -44,9 +44,9 @@ def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str |
     it), or the pipelines with saved state."""
     import numpy as np
 
-    from orchestrator.features import DIM
-    from orchestrator.linucb import ALPHA
-    from orchestrator.policystore import PolicyStore
+    from orchestrator.routing.features import DIM
+    from orchestrator.routing.linucb import ALPHA
+    from orchestrator.routing.policystore import PolicyStore
 
     home = data_dir_path(data_dir)
     store = PolicyStore(home / "policy")
@@ -118,8 +118,8 @@ def policy_warm(
     model (as replay entries name it) or their name.
     """
     from agents import ModelPool, load_routing_set
-    from orchestrator.engine import Runtime
-    from orchestrator.loader import load_pipeline
+    from orchestrator.definition.loader import load_pipeline
+    from orchestrator.execution.runtime import Runtime
 
     pipeline, _ = load_pipeline(file, pipeline_name)
     pool = ModelPool.from_file(pool_file) if pool_file else None
@@ -148,7 +148,7 @@ def policy_warm(
 @clean_errors
 def policy_reset(pipeline: str, pipeline_name: str | None, data_dir: str | None) -> None:
     """Forget what PIPELINE's policy learned (a pipeline name, or the file that defines it)."""
-    from orchestrator.policystore import PolicyStore
+    from orchestrator.routing.policystore import PolicyStore
 
     store = PolicyStore(data_dir_path(data_dir) / "policy")
     pipeline = _pipeline_named(pipeline, pipeline_name)

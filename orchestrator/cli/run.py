@@ -107,10 +107,10 @@ def run(
     """Run the pipeline defined in FILE on --query (or its sample query)."""
     from agents import ModelPool
     from memory import FallbackStore
-    from orchestrator.engine import Runtime, sqlite_checkpointer
+    from orchestrator.definition.loader import load_pipeline
     from orchestrator.errors import StoreUnavailable
-    from orchestrator.loader import load_pipeline
-    from orchestrator.telemetry import lost_spans, make_provider
+    from orchestrator.execution.runtime import Runtime, sqlite_checkpointer
+    from orchestrator.tracing.exporters import lost_spans, make_provider
 
     if pool_file and model:
         raise InputError("give either --pool or --model, not both")

@@ -27,7 +27,7 @@ def skills_list(file: str | None) -> None:
 
     rows = [(e.skill, e.source) for e in default_registry()]
     if file:
-        from orchestrator.loader import load_module
+        from orchestrator.definition.loader import load_module
 
         module = load_module(file)
         known = {s.name for s, _ in rows}
@@ -46,7 +46,7 @@ def skills_list(file: str | None) -> None:
 @clean_errors
 def skills_graph(file: str, pipeline_name: str | None) -> None:
     """Show the tool graph of every stage with a goal in FILE: weights, edges, plans."""
-    from orchestrator.loader import load_pipeline
+    from orchestrator.definition.loader import load_pipeline
 
     pipeline, _ = load_pipeline(file, pipeline_name)
     if not pipeline.tool_graphs:

@@ -44,7 +44,7 @@ def trace_list(
     limit: int, pipeline_name: str | None, status: str | None, data_dir: str | None
 ) -> None:
     """List traced runs, newest first (--pipeline, --status to narrow them down)."""
-    from orchestrator.traceview import list_runs
+    from orchestrator.tracing.viewer import list_runs
 
     runs = list_runs(data_dir_path(data_dir) / "traces")
     if not runs:
@@ -77,7 +77,7 @@ def trace_list(
 @clean_errors
 def trace_show(run_id: str, data_dir: str | None) -> None:
     """Show RUN_ID (or a unique prefix) as a tree of spans and decisions."""
-    from orchestrator.traceview import find_run, load_spans, render_run
+    from orchestrator.tracing.viewer import find_run, load_spans, render_run
 
     path = find_run(data_dir_path(data_dir) / "traces", run_id)
     click.echo(render_run(load_spans(path)))
@@ -130,7 +130,7 @@ def trace_prune(
 
     Each traced run is one file of 10-25 KB; nothing removes them but this command.
     Files that are not readable traces are left alone."""
-    from orchestrator.traceview import prune_runs
+    from orchestrator.tracing.viewer import prune_runs
 
     done = prune_runs(
         data_dir_path(data_dir) / "traces",

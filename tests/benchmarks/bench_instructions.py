@@ -42,9 +42,9 @@ def child(mode: str, n: int, trace_dir: str) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import bench_runtime as bench
 
-    import orchestrator.engine as engine
+    import orchestrator.execution.runtime as engine
     from orchestrator import Runtime
-    from orchestrator.telemetry import make_provider
+    from orchestrator.tracing.exporters import make_provider
 
     # ~50x slower under valgrind: without this, the learner's linger would expire after
     # every run and learning would be batched far more finely than in real time

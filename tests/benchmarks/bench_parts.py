@@ -47,8 +47,8 @@ def child(variant: str, n: int) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import bench_runtime as bench
 
-    import orchestrator.engine as engine
-    import orchestrator.rolememory as rolememory
+    import orchestrator.execution.rolememory as rolememory
+    import orchestrator.execution.runtime as engine
     from orchestrator import Runtime
 
     engine.LEARN_LINGER_S = 1e6  # batches of BLOCK runs, as timed (see bench_instructions)

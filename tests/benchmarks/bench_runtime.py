@@ -36,14 +36,14 @@ from langgraph.graph import END, START, StateGraph
 
 from agents import Role, build_messages, default_pool, parse_reply
 from orchestrator import Intent, Pipeline, Runtime, Stage
-from orchestrator.automaton import StageMachine
-from orchestrator.budget import Budget
-from orchestrator.dispatcher import Dispatcher
-from orchestrator.features import DIM, FeatureBuilder
-from orchestrator.intent import IntentRouter
-from orchestrator.linucb import LinUCB
-from orchestrator.policy import AssignmentPolicy, arm_name
-from orchestrator.telemetry import make_provider
+from orchestrator.definition.automaton import StageMachine
+from orchestrator.execution.dispatcher import Dispatcher
+from orchestrator.routing.budget import Budget
+from orchestrator.routing.features import DIM, FeatureBuilder
+from orchestrator.routing.intent import IntentRouter
+from orchestrator.routing.linucb import LinUCB
+from orchestrator.routing.policy import AssignmentPolicy, arm_name
+from orchestrator.tracing.exporters import make_provider
 
 STEPS = 10
 BLOCK = 8
@@ -247,8 +247,8 @@ def bench_cold(n: int) -> dict[str, float]:
     """One stage visit of ours, back to back (warm caches) vs right after a raw LangGraph run."""
     from opentelemetry.trace import INVALID_SPAN
 
-    from orchestrator.engine import request_record
-    from orchestrator.run import RunContext
+    from orchestrator.execution.run import RunContext
+    from orchestrator.execution.runtime import request_record
 
     rt = Runtime(our_pipeline(), learn=False)
     raw = raw_langgraph()

@@ -20,7 +20,7 @@ import statistics
 import time
 from typing import Any
 
-from orchestrator.toolgraph import ToolGraph
+from orchestrator.tools.toolgraph import ToolGraph
 
 LAYERS, WIDTH = 26, 20
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents import RoutingSet, load_routing_set
-from orchestrator import routing_eval as R
+from orchestrator.evals import routing_eval as R
 
 K = 25
 """Neighbours of the kNN router, as in ``orch eval routing``."""

@@ -44,8 +44,8 @@ from replay_common import (  # this folder: run as a script
 )
 
 from agents import RoutingSet
-from orchestrator import routing_eval as R
-from orchestrator.features import FeatureBuilder
+from orchestrator.evals import routing_eval as R
+from orchestrator.routing.features import FeatureBuilder
 
 KINDS = ("ours", "linucb", "ours_warm")
 PREFIXES = (16, 64)

@@ -31,7 +31,7 @@ from replay_common import Split, knn_quality, print_summary, sweep  # this folde
 from routing_context import _IntentWordsContext, _QueryContext
 
 from agents import load_routing_set
-from orchestrator import routing_eval as R
+from orchestrator.evals import routing_eval as R
 
 
 def main() -> None:

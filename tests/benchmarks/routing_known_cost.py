@@ -36,9 +36,9 @@ from replay_common import (  # this folder: run as a script
 )
 
 from agents import RoutingSet
-from orchestrator import routing_eval as R
-from orchestrator.linucb import LinUCB
-from orchestrator.pheromone import PheromoneTable
+from orchestrator.evals import routing_eval as R
+from orchestrator.routing.linucb import LinUCB
+from orchestrator.routing.pheromone import PheromoneTable
 
 KINDS = (
     "ours",

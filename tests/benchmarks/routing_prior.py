@@ -38,8 +38,8 @@ import numpy as np
 from replay_common import Split, knn_quality, print_summary, sweep  # this folder: a script
 
 from agents import load_routing_set
-from orchestrator import routing_eval as R
-from orchestrator.linucb import LinUCB
+from orchestrator.evals import routing_eval as R
+from orchestrator.routing.linucb import LinUCB
 
 
 class PooledPrior(LinUCB):

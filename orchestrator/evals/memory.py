@@ -20,7 +20,7 @@ from typing import Any
 
 from memory import LocalStore, MemoryItem, MemoryRouter, Selector
 from orchestrator.errors import InputError
-from orchestrator.intent import IntentRouter
+from orchestrator.routing.intent import IntentRouter
 
 __all__ = ["Conversation", "MemoryReport", "evaluate_memory", "load_conversations"]
 

@@ -9,8 +9,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
+from orchestrator.definition.pipeline import Pipeline
 from orchestrator.errors import ConfigError, InputError
-from orchestrator.pipeline import Pipeline
 
 __all__ = ["load_module", "load_pipeline"]
 

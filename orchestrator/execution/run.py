@@ -8,9 +8,9 @@ from typing import Any, NamedTuple
 
 from opentelemetry.trace import Span
 
-from orchestrator.intent import IntentResult
-from orchestrator.pipeline import Stage
-from orchestrator.tracing import RunTracer
+from orchestrator.definition.pipeline import Stage
+from orchestrator.routing.intent import IntentResult
+from orchestrator.tracing.spans import RunTracer
 from orchestrator.types import Decision
 
 __all__ = ["RunContext", "RunResult", "StageDone", "Visit"]

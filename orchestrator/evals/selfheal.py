@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import ModelPool, ModelProfile, OfflineModel, Role
+from orchestrator.definition.pipeline import Pipeline, Stage
 from orchestrator.errors import ModelCallError, ModelUnavailable
-from orchestrator.pipeline import Pipeline, Stage
-from orchestrator.selfheal_scenarios import (
+from orchestrator.evals.selfheal_scenarios import (
     SCENARIOS,
     TOPOLOGIES,
     Scenario,
@@ -49,8 +49,8 @@ from orchestrator.selfheal_scenarios import (
     broken_skills,
     expected_facts,
 )
-from orchestrator.toolgraph import ToolGraph
-from orchestrator.toolrunner import invoke_skill
+from orchestrator.execution.toolrunner import invoke_skill
+from orchestrator.tools.toolgraph import ToolGraph
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
 __all__ = ["SCENARIOS", "Scenario", "SelfhealReport", "evaluate_selfheal"]
@@ -178,7 +178,7 @@ class Outcome:
 
 def run_ours(topo: Topology, scn: Scenario) -> Outcome:
     """The runtime on a one-stage pipeline whose goal is the topology's."""
-    from orchestrator.engine import Runtime
+    from orchestrator.execution.runtime import Runtime
 
     skills = broken_skills(topo, scn)
     pipeline = Pipeline(

@@ -20,7 +20,7 @@ from agents import Role
 from memory import FallbackStore, LocalStore, MemoryItem, MemoryRouter, MemoryStore
 from memory.item import MAX_ITEM_CHARS
 from memory.working import select_for_role
-from orchestrator.run import RunContext, Visit
+from orchestrator.execution.run import RunContext, Visit
 from orchestrator.types import Decision, LazyText
 
 __all__ = ["RoleMemory"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from orchestrator.definition.pipeline import Stage
 from orchestrator.errors import (
     PostconditionFailed,
     PreconditionFailed,
@@ -24,11 +25,10 @@ from orchestrator.errors import (
     ToolRateLimited,
     ToolTimeout,
 )
-from orchestrator.health import ToolHealth
-from orchestrator.pipeline import Stage
-from orchestrator.run import RunContext
-from orchestrator.toolgraph import ToolGraph
-from orchestrator.tracing import ATTR, RunTracer
+from orchestrator.execution.run import RunContext
+from orchestrator.tools.health import ToolHealth
+from orchestrator.tools.toolgraph import ToolGraph
+from orchestrator.tracing.spans import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision
 from skills import Skill, SkillRegistry
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import InputError
-from orchestrator.tracing import ATTR, DECISION_EVENT
+from orchestrator.tracing.spans import ATTR, DECISION_EVENT
 from orchestrator.types import Candidate
 
 __all__ = [

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from agents import ModelPool, RoutingSet
 from orchestrator.errors import InputError
-from orchestrator.features import FeatureBuilder
-from orchestrator.intent import IntentRouter
-from orchestrator.policy import arm_name, reward
+from orchestrator.routing.features import FeatureBuilder
+from orchestrator.routing.intent import IntentRouter
+from orchestrator.routing.policy import arm_name, reward
 
 __all__ = ["WarmStart", "recorded_credits"]
 

@@ -32,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from orchestrator.tracing import ATTR, DECISION_EVENT, decision_attributes
+from orchestrator.tracing.spans import ATTR, DECISION_EVENT, decision_attributes
 from orchestrator.types import Decision
 
 __all__ = ["RunFileTracerProvider"]

@@ -18,8 +18,8 @@ from typing import Any
 import pydantic
 
 from orchestrator.errors import StateFileError
-from orchestrator.linucb import LinUCB
-from orchestrator.pheromone import PheromoneTable
+from orchestrator.routing.linucb import LinUCB
+from orchestrator.routing.pheromone import PheromoneTable
 
 __all__ = ["PolicyStore"]
 

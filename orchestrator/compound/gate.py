@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestrator.compound import LADDER, Compound
+from orchestrator.compound.ladder import LADDER, Compound
 from orchestrator.errors import InputError
 from orchestrator.types import Candidate, Decision
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.errors import DefinitionError, InputError
-from orchestrator.judge import grounded
+from orchestrator.execution.judges import grounded
 from orchestrator.types import Candidate, Decision
 
 __all__ = [

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from orchestrator.errors import InputError
-from orchestrator.runfile import RunFileTracerProvider
+from orchestrator.tracing.runfile import RunFileTracerProvider
 
 __all__ = [
     "CountingExporter",

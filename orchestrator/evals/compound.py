@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from agents import ModelPool, default_pool
-from orchestrator.compound import Compound, GroupOutput, SectionJudge, Team, chunks
-from orchestrator.engine import Runtime
+from orchestrator.compound.ladder import Compound, GroupOutput, SectionJudge, Team, chunks
+from orchestrator.definition.loader import load_pipeline
+from orchestrator.definition.pipeline import Pipeline
 from orchestrator.errors import InputError, ModelCallError
-from orchestrator.loader import load_pipeline
-from orchestrator.pipeline import Pipeline
+from orchestrator.execution.runtime import Runtime
 from orchestrator.types import Message
 
 __all__ = ["CompoundReport", "SizeLimitJudge", "evaluate_compound", "load_example"]

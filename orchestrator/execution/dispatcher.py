@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from orchestrator.automaton import StageMachine
+from orchestrator.definition.automaton import StageMachine
 from orchestrator.types import Candidate, Decision, LazyText
 
 __all__ = ["Dispatcher"]

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents import ModelPool, Role
-from orchestrator.automaton import StageMachine
-from orchestrator.capability import check_requirement
-from orchestrator.compound import Compound, Member, Team
+from orchestrator.compound.ladder import Compound, Member, Team
+from orchestrator.definition.automaton import StageMachine
 from orchestrator.errors import DefinitionError, OrchestratorError
 from orchestrator.protocols import Judge
-from orchestrator.toolgraph import ToolGraph
+from orchestrator.routing.capability import check_requirement
+from orchestrator.tools.toolgraph import ToolGraph
 from skills import Skill, SkillRegistry, default_registry
 
 __all__ = ["Compound", "Intent", "Member", "Pipeline", "Stage", "StageView"]

@@ -33,9 +33,9 @@ import numpy as np
 
 from agents import RoutingSet
 from orchestrator.errors import InputError
-from orchestrator.intent import tokenize
-from orchestrator.linucb import ALPHA, LinUCB
-from orchestrator.pheromone import PheromoneTable
+from orchestrator.routing.intent import tokenize
+from orchestrator.routing.linucb import ALPHA, LinUCB
+from orchestrator.routing.pheromone import PheromoneTable
 
 __all__ = ["LAMBDAS", "POLICIES", "RoutingReport", "can_plot", "evaluate_routing", "plot_frontiers"]
 

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from orchestrator.errors import BudgetExhausted, NoEligibleArm
-from orchestrator.linucb import LinUCB
-from orchestrator.pheromone import PheromoneTable
+from orchestrator.routing.linucb import LinUCB
+from orchestrator.routing.pheromone import PheromoneTable
 from orchestrator.types import Decision, LazyCandidates, LazyText
 
 __all__ = ["Assignment", "AssignmentPolicy", "RunCredit", "arm_name", "reward"]

@@ -35,36 +35,36 @@ from opentelemetry.trace import Span
 
 from agents import ModelPool, Role, RoutingSet, build_messages, default_pool, parse_reply
 from memory import MemoryStore, make_item
-from orchestrator.breaker import BreakerBoard
-from orchestrator.budget import Budget
-from orchestrator.capability import best_for, combine, shortfall
-from orchestrator.compound import Compound
-from orchestrator.dispatcher import Dispatcher
+from orchestrator.compound.ladder import Compound
+from orchestrator.definition.pipeline import Pipeline, Stage, StageView
 from orchestrator.errors import (
     GoalUnreachable,
     InputError,
     PoolConfigError,
     RunError,
 )
-from orchestrator.escalation import escalate, failed_tools_text
-from orchestrator.features import DIM, FeatureBuilder
-from orchestrator.health import HealthMonitor, ToolHealth
-from orchestrator.intent import IntentRouter
-from orchestrator.judge import GroundedJudge
-from orchestrator.learner import Batcher, Learner
-from orchestrator.linucb import ALPHA, LinUCB
-from orchestrator.modelcall import ModelCaller
-from orchestrator.pheromone import PheromoneTable
-from orchestrator.pipeline import Pipeline, Stage, StageView
-from orchestrator.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
-from orchestrator.policystore import PolicyStore
+from orchestrator.execution.breaker import BreakerBoard
+from orchestrator.execution.dispatcher import Dispatcher
+from orchestrator.execution.escalation import escalate, failed_tools_text
+from orchestrator.execution.judges import GroundedJudge
+from orchestrator.execution.modelcall import ModelCaller
+from orchestrator.execution.rolememory import RoleMemory
+from orchestrator.execution.run import RunContext, RunResult, StageDone, Visit
+from orchestrator.execution.team import TeamRunner
+from orchestrator.execution.toolrunner import ToolRunner
 from orchestrator.protocols import Judge
-from orchestrator.rolememory import RoleMemory
-from orchestrator.run import RunContext, RunResult, StageDone, Visit
-from orchestrator.team import TeamRunner
-from orchestrator.toolrunner import ToolRunner
-from orchestrator.tracing import ATTR, RunTracer
-from orchestrator.warmstart import WarmStart, recorded_credits
+from orchestrator.routing.budget import Budget
+from orchestrator.routing.capability import best_for, combine, shortfall
+from orchestrator.routing.features import DIM, FeatureBuilder
+from orchestrator.routing.intent import IntentRouter
+from orchestrator.routing.learner import Batcher, Learner
+from orchestrator.routing.linucb import ALPHA, LinUCB
+from orchestrator.routing.pheromone import PheromoneTable
+from orchestrator.routing.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
+from orchestrator.routing.policystore import PolicyStore
+from orchestrator.routing.warmstart import WarmStart, recorded_credits
+from orchestrator.tools.health import HealthMonitor, ToolHealth
+from orchestrator.tracing.spans import ATTR, RunTracer
 
 __all__ = ["RunResult", "Runtime", "facts_of", "request_of", "sqlite_checkpointer", "trail_of"]
 

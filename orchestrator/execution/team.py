@@ -20,7 +20,8 @@ from opentelemetry.trace import Span
 from agents import ModelPool, build_messages, parse_reply
 from agents.group_judge import ModelGroupJudge
 from agents.prompts import ParsedReply, build_team_messages, parse_sections
-from orchestrator.compound import (
+from orchestrator.compound.gate import QualityGate
+from orchestrator.compound.ladder import (
     LADDER,
     Compound,
     GroupOutput,
@@ -28,12 +29,11 @@ from orchestrator.compound import (
     estimate_input_tokens,
     run_team,
 )
+from orchestrator.definition.pipeline import Pipeline
 from orchestrator.errors import ModelCallError, PoolConfigError, RunError
-from orchestrator.modelcall import ModelCaller
-from orchestrator.pipeline import Pipeline
-from orchestrator.qualitygate import QualityGate
-from orchestrator.run import RunContext, Visit
-from orchestrator.tracing import RunTracer
+from orchestrator.execution.modelcall import ModelCaller
+from orchestrator.execution.run import RunContext, Visit
+from orchestrator.tracing.spans import RunTracer
 from orchestrator.types import Decision, estimate_tokens
 
 __all__ = ["TeamRunner"]

@@ -16,7 +16,6 @@ import numpy as np
 from opentelemetry.trace import Span
 
 from agents import ModelPool
-from orchestrator.breaker import BreakerBoard
 from orchestrator.errors import (
     ModelCallError,
     ModelUnavailable,
@@ -24,10 +23,11 @@ from orchestrator.errors import (
     OrchestratorError,
     RunError,
 )
-from orchestrator.policy import Assignment, AssignmentPolicy, arm_name
+from orchestrator.execution.breaker import BreakerBoard
+from orchestrator.execution.run import RunContext, Visit
 from orchestrator.protocols import CALL_KEY
-from orchestrator.run import RunContext, Visit
-from orchestrator.tracing import ATTR, RunTracer
+from orchestrator.routing.policy import Assignment, AssignmentPolicy, arm_name
+from orchestrator.tracing.spans import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision
 
 __all__ = ["ModelCaller"]

@@ -16,10 +16,10 @@ from opentelemetry.trace import Span
 
 from agents.prompts import build_escalation, parse_goal
 from orchestrator.errors import ModelCallError
-from orchestrator.modelcall import ModelCaller
-from orchestrator.run import RunContext, Visit
-from orchestrator.toolgraph import ToolGraph
-from orchestrator.toolrunner import ToolRunner
+from orchestrator.execution.modelcall import ModelCaller
+from orchestrator.execution.run import RunContext, Visit
+from orchestrator.execution.toolrunner import ToolRunner
+from orchestrator.tools.toolgraph import ToolGraph
 from orchestrator.types import Candidate, Decision
 
 __all__ = ["escalate", "failed_tools_text"]
