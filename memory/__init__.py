@@ -3,7 +3,7 @@ intent, held in an in-process or a Redis store, handed to each role within its b
 
 from memory.item import TIERS, MemoryItem, decode_text
 from memory.router import DEFAULT_PLAN, MemoryContext, MemoryRouter
-from memory.store import FallbackStore, Limits, LocalStore, MemoryStore
+from memory.store import FallbackStore, Limits, LocalStore, MemoryStore, Outage, StoreEvent
 from memory.tiers import LEVELS, Selection, Selector
 from memory.working import ContextSelection, make_item, select_recent
 
@@ -19,8 +19,10 @@ __all__ = [
     "MemoryItem",
     "MemoryRouter",
     "MemoryStore",
+    "Outage",
     "Selection",
     "Selector",
+    "StoreEvent",
     "decode_text",
     "make_item",
     "select_recent",

@@ -15,13 +15,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from memory.item import MemoryItem, check_tier
 from orchestrator.errors import MemoryItemError, StateFileError, StoreUnavailable
 
-__all__ = ["FallbackStore", "Limits", "LocalStore", "MemoryStore", "put_many"]
+__all__ = [
+    "FallbackStore",
+    "Limits",
+    "LocalStore",
+    "MemoryStore",
+    "Outage",
+    "StoreEvent",
+    "put_many",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -177,6 +186,23 @@ class LocalStore:
             return sum(len(b) for b in self._data.values())
 
 
+class Outage(Enum):
+    """A change of a shared store's state, as ``FallbackStore`` sees it."""
+
+    DOWN = "down"
+    """It stopped answering: the in-process store serves, writes are queued."""
+    BACK = "back"
+    """It answers again: the queued writes were replayed."""
+
+
+class StoreEvent(NamedTuple):
+    """What ``FallbackStore`` tells its ``on_event`` callback."""
+
+    change: Outage
+    message: str
+    """The change in a sentence (with the store's error when it went down)."""
+
+
 class FallbackStore:
     """A shared store with the in-process one behind it.
 
@@ -190,14 +216,14 @@ class FallbackStore:
         shared: MemoryStore,
         local: LocalStore | None = None,
         *,
-        on_event: Callable[[str], None] | None = None,
+        on_event: Callable[[StoreEvent], None] | None = None,
     ) -> None:
         self.shared = shared
         self.local = local or LocalStore(limits=shared.limits)
         self.limits = shared.limits
         self.degraded = False
         self._pending: list[tuple[str, MemoryItem | tuple[str, str, str]]] = []
-        self._on_event = on_event or (lambda _msg: None)
+        self._on_event = on_event or (lambda _event: None)
         self._lock = threading.Lock()
 
     def _recover(self) -> bool:
@@ -220,13 +246,16 @@ class FallbackStore:
             except StoreUnavailable:
                 return False
             self.degraded = False
-        self._on_event("shared memory store is back; queued writes replayed")
+        self._on_event(
+            StoreEvent(Outage.BACK, "shared memory store is back; queued writes replayed")
+        )
         return True
 
     def _degrade(self, exc: StoreUnavailable) -> None:
         if not self.degraded:
             self.degraded = True
-            self._on_event(f"{exc}; using the in-process store, writes are queued")
+            message = f"{exc}; using the in-process store, writes are queued"
+            self._on_event(StoreEvent(Outage.DOWN, message))
 
     def put(self, item: MemoryItem) -> None:
         """Write to the shared store, or locally and queued while it is down."""

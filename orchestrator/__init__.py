@@ -28,15 +28,15 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Compound": "orchestrator.compound.ladder",
-    "Member": "orchestrator.compound.ladder",
-    "Intent": "orchestrator.definition.pipeline",
-    "Pipeline": "orchestrator.definition.pipeline",
-    "Stage": "orchestrator.definition.pipeline",
-    "StageView": "orchestrator.definition.pipeline",
-    "Runtime": "orchestrator.execution.runtime",
-    "RunResult": "orchestrator.execution.runtime",
-    "StageDone": "orchestrator.execution.run",
+    "Compound": "orchestrator.compound",
+    "Member": "orchestrator.compound",
+    "Intent": "orchestrator.definition",
+    "Pipeline": "orchestrator.definition",
+    "Stage": "orchestrator.definition",
+    "StageView": "orchestrator.definition",
+    "Runtime": "orchestrator.execution",
+    "RunResult": "orchestrator.execution",
+    "StageDone": "orchestrator.execution",
     "Role": "agents",
     "ModelPool": "agents",
     "ModelProfile": "agents",
@@ -46,10 +46,9 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from agents import ModelPool, ModelProfile, Role, ScriptedModel
-    from orchestrator.compound.ladder import Compound, Member
-    from orchestrator.definition.pipeline import Intent, Pipeline, Stage, StageView
-    from orchestrator.execution.run import StageDone
-    from orchestrator.execution.runtime import RunResult, Runtime
+    from orchestrator.compound import Compound, Member
+    from orchestrator.definition import Intent, Pipeline, Stage, StageView
+    from orchestrator.execution import RunResult, Runtime, StageDone
     from skills import skill
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,7 +47,7 @@ class RunOutcome(Protocol):
         ...
 
     @property
-    def outputs(self) -> Sequence[dict[str, Any]]:
+    def outputs(self) -> Sequence[Mapping[str, Any]]:
         """Each stage's output record (text, facts shown, check result)."""
         ...
 

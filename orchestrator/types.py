@@ -9,6 +9,7 @@ from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "DECISION_KINDS",
+    "Arm",
     "Candidate",
     "Decision",
     "DecisionKind",
@@ -67,6 +68,20 @@ class ModelReply:
     """Where the answer came from (offline, litellm provider name, scripted, replay)."""
     quality: float | None = None
     """Quality known at answer time (replay backends report the recorded outcome)."""
+
+
+class Arm(NamedTuple):
+    """A (role, model) pair a stage may be assigned: one arm of the assignment policy."""
+
+    role: str
+    """The role that works on the stage."""
+    model: str
+    """The pool model that plays it."""
+
+    @property
+    def name(self) -> str:
+        """The arm's key, ``role@model``."""
+        return f"{self.role}@{self.model}"
 
 
 class Candidate(NamedTuple):
@@ -166,7 +181,7 @@ class Decision:
     ``reason`` may be given as a ``LazyText``; reading it always gives the formatted ``str``.
     """
 
-    __slots__ = ("_reason", "candidates", "chosen", "explore", "kind", "stage")
+    __slots__ = ("_reason", "arm", "candidates", "chosen", "explore", "goal", "kind", "stage")
 
     kind: DecisionKind
     """What was decided (intent, stage, assign, tool_path, reroute, ...)."""
@@ -178,6 +193,10 @@ class Decision:
     """The options considered, in the order they were ranked."""
     explore: bool | None
     """For learned choices: True when the choice was not the best mean (exploration)."""
+    arm: Arm | None
+    """For ``assign`` decisions: the arm chosen (``chosen`` is its name)."""
+    goal: str | None
+    """For ``escalate`` decisions that demote the stage's goal: the lesser goal chosen."""
 
     def __init__(
         self,
@@ -188,6 +207,8 @@ class Decision:
         stage: str = "",
         candidates: Sequence[Candidate] = (),
         explore: bool | None = None,
+        arm: Arm | None = None,
+        goal: str | None = None,
     ) -> None:
         self.kind = kind
         self.chosen = chosen
@@ -195,6 +216,8 @@ class Decision:
         self.stage = stage
         self.candidates = candidates
         self.explore = explore
+        self.arm = arm
+        self.goal = goal
 
     @property
     def reason(self) -> str:
@@ -213,6 +236,8 @@ class Decision:
             "stage": self.stage,
             "candidates": self.candidates,
             "explore": self.explore,
+            "arm": self.arm,
+            "goal": self.goal,
         }
 
     def replace(self, **changes: Any) -> Decision:
@@ -233,7 +258,7 @@ class Decision:
         return (
             f"Decision(kind={self.kind!r}, chosen={self.chosen!r}, reason={self.reason!r}, "
             f"stage={self.stage!r}, candidates={list(self.candidates)!r}, "
-            f"explore={self.explore!r})"
+            f"explore={self.explore!r}, arm={self.arm!r}, goal={self.goal!r})"
         )
 
     def as_dict(self) -> dict[str, Any]:

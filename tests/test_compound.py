@@ -15,16 +15,16 @@ from agents import ModelPool, ScriptedModel
 from agents.group_judge import ModelGroupJudge
 from agents.prompts import build_team_messages, parse_sections
 from orchestrator import Compound, Intent, Member, Pipeline, Role, Runtime, Stage
-from orchestrator.compound.gate import QualityGate
-from orchestrator.compound.ladder import (
+from orchestrator.compound import (
     LADDER,
     GroupOutput,
-    SectionJudge,
+    QualityGate,
     Team,
     chunks,
     estimate_input_tokens,
 )
 from orchestrator.errors import DefinitionError, ModelCallError
+from orchestrator.execution.judges import SectionJudge
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.types import Message
 from skills import skill

@@ -11,7 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agents import ScriptedModel
 from orchestrator import Pipeline, Role, Runtime, Stage, StageDone
 from orchestrator.errors import InputError, StateFileError
-from orchestrator.execution.runtime import facts_of, request_of, trail_of
+from orchestrator.execution import facts_of, request_of, trail_of
 from orchestrator.testing import decision_events, scripted_pool, span_recorder
 from orchestrator.tracing.spans import ATTR, decision_attributes
 from orchestrator.types import Candidate, Decision, LazyCandidates, LazyText
@@ -310,7 +310,7 @@ def test_model_failure_fails_the_run_and_keeps_the_checkpoint(desk: Pipeline) ->
     result = rt.run("refund order 5")
     assert result.status == "failed" and "model 'm' failed: HTTP 503" in (result.error or "")
     assert result.trail == ("triage",)
-    snapshot = rt.graph.get_state({"configurable": {"thread_id": result.run_id}})
+    snapshot = rt.graph.snapshot(result.run_id)
     records = snapshot.values["outputs"]
     assert request_of(records)["query"] == "refund order 5"
     assert trail_of(records) == ["triage"] and facts_of(records) == {}

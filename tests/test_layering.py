@@ -40,7 +40,8 @@ def test_import_linter_contracts_hold() -> None:
 
 def test_one_import_site_per_heavy_dependency() -> None:
     assert _modules_importing("litellm") == ["agents/litellm_model.py"]
-    assert _modules_importing("langgraph") == ["orchestrator/execution/runtime.py"]
+    assert _modules_importing("langgraph") == ["orchestrator/execution/graph.py"]
+    assert _modules_importing("langchain_core") == ["orchestrator/execution/graph.py"]
     assert _modules_importing("opentelemetry.sdk") == [
         "orchestrator/testing.py",
         "orchestrator/tracing/exporters.py",

@@ -16,7 +16,9 @@ from memory import (
     LocalStore,
     MemoryItem,
     MemoryRouter,
+    Outage,
     Selector,
+    StoreEvent,
     decode_text,
 )
 from memory.redis_store import RedisStore
@@ -120,7 +122,7 @@ def test_local_store_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_redis_down_mid_run_degrades_and_loses_nothing() -> None:
-    events: list[str] = []
+    events: list[StoreEvent] = []
     port = free_port()
     with redis_server(port) as url:
         shared = RedisStore(url, limits=SMALL, timeout_s=0.5)
@@ -133,13 +135,13 @@ def test_redis_down_mid_run_degrades_and_loses_nothing() -> None:
     store.put(turn(3))
     assert store.degraded and store.pending() == 2
     assert [i.id for i in store.items("episodic", "c1")] == ["D1:2", "D1:3"]
-    assert "unreachable" in events[0] and "in-process" in events[0]
+    assert events[0].change is Outage.DOWN and "unreachable" in events[0].message
     with redis_server(port):  # back (empty: it kept nothing on disk)
         store.put(turn(4))
         assert not store.degraded and store.pending() == 0
         ids = [i.id for i in RedisStore(url, limits=SMALL).items("episodic", "c1")]
         assert ids == ["D1:2", "D1:3", "D1:4"]  # the queued writes were replayed first
-    assert "back" in events[-1]
+    assert events[-1].change is Outage.BACK and len(events) == 2
 
 
 def test_bad_items_are_refused_with_the_reason() -> None:

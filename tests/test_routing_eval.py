@@ -205,7 +205,7 @@ def test_the_runtime_explores_as_the_evaluation_measured() -> None:
     exploration weight (they once differed: 1.0 measured, 0.5 run)."""
     import inspect
 
-    from orchestrator.execution.runtime import Runtime
+    from orchestrator.execution import Runtime
     from orchestrator.routing.linucb import ALPHA, LinUCB
 
     defaults = [

@@ -119,7 +119,7 @@ def policy_warm(
     """
     from agents import ModelPool, load_routing_set
     from orchestrator.definition.loader import load_pipeline
-    from orchestrator.execution.runtime import Runtime
+    from orchestrator.execution import Runtime
 
     pipeline, _ = load_pipeline(file, pipeline_name)
     pool = ModelPool.from_file(pool_file) if pool_file else None

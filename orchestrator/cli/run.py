@@ -109,7 +109,7 @@ def run(
     from memory import FallbackStore
     from orchestrator.definition.loader import load_pipeline
     from orchestrator.errors import StoreUnavailable
-    from orchestrator.execution.runtime import Runtime, sqlite_checkpointer
+    from orchestrator.execution import Runtime, sqlite_checkpointer
     from orchestrator.tracing.exporters import lost_spans, make_provider
 
     if pool_file and model:

@@ -6,6 +6,7 @@ the most merged mode whose opportunity (calls and tokens saved) is positive; whe
 mode's rolling mean falls under the floor it moves one rung toward fine, and a failed mode
 is tried again only after ``retry_after`` runs. Prompts are never rewritten to compensate.
 Every choice and switch is a ``compound`` decision; the state persists as a JSON file.
+The gate works under a pipeline's ``Compound`` settings, defined here.
 """
 
 from __future__ import annotations
@@ -22,11 +23,56 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestrator.compound.ladder import LADDER, Compound
-from orchestrator.errors import InputError
+from orchestrator.compound.ladder import LADDER
+from orchestrator.errors import DefinitionError, InputError
 from orchestrator.types import Candidate, Decision
 
-__all__ = ["Choice", "QualityGate"]
+__all__ = ["Choice", "Compound", "QualityGate"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compound:
+    """How a pipeline's teams may be merged (``Pipeline(compound=...)``).
+
+    ``floor``: the quality a mode's rolling mean must keep; None (default) learns it per
+    (model, group) as fine mode's rolling mean minus ``tolerance``. ``judge``: scores each
+    group's answers (default ``SectionJudge``); a pool model name makes it an LLM judge.
+    A mode fails when its rolling mean stays under the floor by more than ``confidence``
+    standard errors of that mean (judges are noisy: a lucky or unlucky run alone does not
+    switch modes; a real drop does within a few runs).
+    ``modes``: the modes allowed (``("fine",)`` turns merging off). ``pin``: run every
+    group in this one mode (for measurement); the gate still observes but never switches.
+    """
+
+    floor: float | None = None
+    tolerance: float = 0.05
+    confidence: float = 1.0
+    window: int = 5
+    min_runs: int = 3
+    retry_after: int = 30
+    judge: Any = None
+    modes: tuple[str, ...] = LADDER
+    pin: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pin is not None and self.pin not in LADDER:
+            raise DefinitionError(f"Compound: pin {self.pin!r} is not a mode of {list(LADDER)}")
+        if self.floor is not None and not 0 <= self.floor <= 1:
+            raise DefinitionError(f"Compound: floor must be in 0..1, got {self.floor!r}")
+        if not 0 <= self.tolerance <= 1:
+            raise DefinitionError(f"Compound: tolerance must be in 0..1, got {self.tolerance!r}")
+        if self.window < 1 or self.min_runs < 1 or self.min_runs > self.window:
+            raise DefinitionError("Compound: need 1 <= min_runs <= window")
+        if self.confidence < 0:
+            raise DefinitionError("Compound: confidence must be >= 0 (standard errors)")
+        if self.retry_after < 1:
+            raise DefinitionError("Compound: retry_after must be >= 1 run")
+        unknown = [m for m in self.modes if m not in LADDER]
+        if unknown or "fine" not in self.modes:
+            raise DefinitionError(
+                f"Compound: modes {list(self.modes)} must be taken from {list(LADDER)} and "
+                "include 'fine' (the last resort)"
+            )
 
 
 @dataclass

@@ -1,7 +1,6 @@
-"""Compound execution: run a stage's team of agents in fewer LLM calls when quality allows.
+"""The merge ladder: a team's members run in fewer LLM calls, and how.
 
-A team is a small DAG of members (roles; ``after`` names the members whose answers one
-reads). Its members form one group that can be merged: they share the stage's request,
+A team's members form one group that can be merged: they share the stage's request,
 facts and context, and every member's inputs are available inside the group. A group runs
 in one of four modes, the escalation ladder from most merged to per-agent dispatch:
 
@@ -14,9 +13,7 @@ in one of four modes, the escalation ladder from most merged to per-agent dispat
 
 Every call, merged or not, sees only the answers of the members it depends on
 (topology-aware context), and its prompt puts the static part first (cache-aligned).
-
-Which mode a group runs in is the ``QualityGate``'s choice (``qualitygate.py``), under
-the ``Compound`` settings defined here.
+Which mode a group runs in is the ``QualityGate``'s choice (``gate.py``).
 """
 
 from __future__ import annotations
@@ -25,17 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.errors import DefinitionError, InputError
-from orchestrator.execution.judges import grounded
+from orchestrator.compound.team import Team
+from orchestrator.errors import InputError
 from orchestrator.types import Candidate, Decision
 
 __all__ = [
     "LADDER",
-    "Compound",
+    "Caller",
     "GroupOutput",
-    "Member",
-    "SectionJudge",
-    "Team",
     "TeamOutcome",
     "chunks",
     "estimate_input_tokens",
@@ -44,68 +38,6 @@ __all__ = [
 
 LADDER = ("standard", "two-phase", "sequential", "fine")
 """Execution modes of a group, most merged first; a failing mode steps one to the right."""
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class Member:
-    """One agent of a stage's team: a role, and the members whose answers it reads."""
-
-    role: str
-    """Name of the pipeline role that plays this member."""
-    after: tuple[str, ...]
-    """Members of the same team whose answers this one depends on (and alone sees)."""
-
-    def __init__(self, role: str, *, after: Sequence[str] = ()) -> None:
-        if not isinstance(role, str) or not role:
-            raise DefinitionError(f"a team member needs a role name, got {role!r}")
-        if isinstance(after, str):
-            raise DefinitionError(
-                f"member {role!r}: after takes a list of member names, e.g. after=[{after!r}]"
-            )
-        object.__setattr__(self, "role", role)
-        object.__setattr__(self, "after", tuple(after))
-
-
-class Team:
-    """A stage's members in topological order, with their layers; validated."""
-
-    def __init__(self, stage: str, members: Sequence[Member | str]) -> None:
-        where = f"stage {stage!r}"
-        items = [Member(m) if isinstance(m, str) else m for m in members]
-        for m in items:
-            if not isinstance(m, Member):
-                raise DefinitionError(f"{where}: team members must be Member objects or role names")
-        names = [m.role for m in items]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise DefinitionError(f"{where}: team lists {dupes} more than once")
-        deps = {m.role: m.after for m in items}
-        for m in items:
-            for d in m.after:
-                if d not in deps:
-                    raise DefinitionError(
-                        f"{where}: member {m.role!r} reads {d!r}, which is not in the team "
-                        f"{names}; add Member({d!r}) or fix after=[...]"
-                    )
-        self.layers: list[tuple[str, ...]] = []
-        placed: set[str] = set()
-        while len(placed) < len(names):
-            layer = tuple(n for n in names if n not in placed and set(deps[n]) <= placed)
-            if not layer:
-                loop = [n for n in names if n not in placed]
-                raise DefinitionError(
-                    f"{where}: team members {loop} depend on each other in a cycle; "
-                    "after=[...] must form a DAG"
-                )
-            self.layers.append(layer)
-            placed.update(layer)
-        self.order: tuple[str, ...] = tuple(n for layer in self.layers for n in layer)
-        self.deps: dict[str, tuple[str, ...]] = deps
-        self.sink = self.order[-1]
-        """The member whose answer is the stage's answer (last in topological order)."""
-
-    def __len__(self) -> int:
-        return len(self.order)
 
 
 def chunks(team: Team, mode: str) -> list[tuple[str, ...]]:
@@ -172,66 +104,6 @@ class GroupOutput:
     """Each member's answer."""
     facts: Mapping[str, Any]
     """The facts the members were shown."""
-
-
-class SectionJudge:
-    """The default group judge, a programmatic verifier: the share of members whose answer
-    is non-empty and, when the stage has facts, states them (``judge.grounded``)."""
-
-    def score(self, out: GroupOutput) -> float:
-        """Quality in [0, 1]."""
-        if not out.sections:
-            return 0.0
-        ok = 0
-        for text in out.sections.values():
-            if text.strip() and grounded(text, out.facts) is not False:
-                ok += 1
-        return ok / len(out.sections)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Compound:
-    """How a pipeline's teams may be merged (``Pipeline(compound=...)``).
-
-    ``floor``: the quality a mode's rolling mean must keep; None (default) learns it per
-    (model, group) as fine mode's rolling mean minus ``tolerance``. ``judge``: scores each
-    group's answers (default ``SectionJudge``); a pool model name makes it an LLM judge.
-    A mode fails when its rolling mean stays under the floor by more than ``confidence``
-    standard errors of that mean (judges are noisy: a lucky or unlucky run alone does not
-    switch modes; a real drop does within a few runs).
-    ``modes``: the modes allowed (``("fine",)`` turns merging off). ``pin``: run every
-    group in this one mode (for measurement); the gate still observes but never switches.
-    """
-
-    floor: float | None = None
-    tolerance: float = 0.05
-    confidence: float = 1.0
-    window: int = 5
-    min_runs: int = 3
-    retry_after: int = 30
-    judge: Any = None
-    modes: tuple[str, ...] = LADDER
-    pin: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.pin is not None and self.pin not in LADDER:
-            raise DefinitionError(f"Compound: pin {self.pin!r} is not a mode of {list(LADDER)}")
-        if self.floor is not None and not 0 <= self.floor <= 1:
-            raise DefinitionError(f"Compound: floor must be in 0..1, got {self.floor!r}")
-        if not 0 <= self.tolerance <= 1:
-            raise DefinitionError(f"Compound: tolerance must be in 0..1, got {self.tolerance!r}")
-        if self.window < 1 or self.min_runs < 1 or self.min_runs > self.window:
-            raise DefinitionError("Compound: need 1 <= min_runs <= window")
-        if self.confidence < 0:
-            raise DefinitionError("Compound: confidence must be >= 0 (standard errors)")
-        if self.retry_after < 1:
-            raise DefinitionError("Compound: retry_after must be >= 1 run")
-        unknown = [m for m in self.modes if m not in LADDER]
-        if unknown or "fine" not in self.modes:
-            raise DefinitionError(
-                f"Compound: modes {list(self.modes)} must be taken from {list(LADDER)} and "
-                "include 'fine' (the last resort)"
-            )
 
 
 Caller = Callable[[Sequence[str], Any, int], tuple[Any, str]]

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from agents import ModelPool, default_pool
-from orchestrator.compound.ladder import Compound, GroupOutput, SectionJudge, Team, chunks
+from orchestrator.compound import Compound, GroupOutput, Team, chunks
+from orchestrator.definition import Pipeline
 from orchestrator.definition.loader import load_pipeline
-from orchestrator.definition.pipeline import Pipeline
 from orchestrator.errors import InputError, ModelCallError
-from orchestrator.execution.runtime import Runtime
+from orchestrator.execution import Runtime
+from orchestrator.execution.judges import SectionJudge
 from orchestrator.types import Message
 
 __all__ = ["CompoundReport", "SizeLimitJudge", "evaluate_compound", "load_example"]

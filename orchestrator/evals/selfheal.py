@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import ModelPool, ModelProfile, OfflineModel, Role
-from orchestrator.definition.pipeline import Pipeline, Stage
+from orchestrator.definition import Pipeline, Stage
 from orchestrator.errors import ModelCallError, ModelUnavailable
 from orchestrator.evals.selfheal_scenarios import (
     SCENARIOS,
@@ -178,7 +178,7 @@ class Outcome:
 
 def run_ours(topo: Topology, scn: Scenario) -> Outcome:
     """The runtime on a one-stage pipeline whose goal is the topology's."""
-    from orchestrator.execution.runtime import Runtime
+    from orchestrator.execution import Runtime
 
     skills = broken_skills(topo, scn)
     pipeline = Pipeline(
@@ -309,7 +309,7 @@ def run_static(topo: Topology, scn: Scenario) -> Outcome:
     pool = _pool(scn)
     t = time.perf_counter()
     values: dict[str, Any] = {"query": topo.query}
-    for name in plan[0]:
+    for name in plan.tools:
         for candidate in (skills[name], fallback[name]):
             if candidate is None:
                 continue

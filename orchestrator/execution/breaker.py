@@ -84,11 +84,9 @@ class BreakerBoard:
                     continue
                 left = b.opened_at + b.cooldown_s - now
                 if left > 0:
-                    out[m] = (
-                        f"health: circuit open for {m!r} ({b.last_fault}); probe in {left:.0f}s"
-                    )
+                    out[m] = f"circuit open for {m!r} ({b.last_fault}); probe in {left:.0f}s"
                 elif b.probe_at is not None and now - b.probe_at < self.cooldown_s:
-                    out[m] = f"health: {m!r} is being probed after {b.last_fault}"
+                    out[m] = f"{m!r} is being probed after {b.last_fault}"
         return out
 
     def taken(self, model: str) -> bool:

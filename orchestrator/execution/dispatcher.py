@@ -9,11 +9,45 @@ none is allowed the stage's first allowed next stage is taken.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
+from typing import NamedTuple
 
-from orchestrator.definition.automaton import StageMachine
+from orchestrator.definition import StageMachine
 from orchestrator.types import Candidate, Decision, LazyText
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Move", "MoveRequest", "Requester"]
+
+
+class Requester(Enum):
+    """Who asks to move a run to a stage, in priority order."""
+
+    ESCALATION = "escalation"
+    """The tool graph found no path to the stage's goal."""
+    ROUTE = "route"
+    """The stage's ``route`` function."""
+    MODEL = "model"
+    """The model's ``NEXT:`` line."""
+
+
+class MoveRequest(NamedTuple):
+    """A request to move from a stage to ``target``."""
+
+    by: Requester
+    source: str
+    """Who asked, as the trace names it (e.g. ``model 'mini'``)."""
+    target: str | None
+    """The stage asked for (None: no request)."""
+
+
+class Move(NamedTuple):
+    """The dispatcher's verdict on a stage's requests."""
+
+    stage: str | None
+    """The next stage (None when the stage was terminal)."""
+    decisions: list[Decision]
+    """A ``guard_block`` per refused request, then the ``stage`` decision."""
+    refused: list[Requester]
+    """Who asked for each refused move."""
 
 
 class Dispatcher:
@@ -25,25 +59,22 @@ class Dispatcher:
             s: tuple(Candidate(name=n) for n in machine.next_of(s)) for s in machine.stages
         }
 
-    def next_stage(
-        self, stage: str, requests: Sequence[tuple[str, str | None]]
-    ) -> tuple[str | None, list[Decision]]:
-        """Pick the next stage from ``(source, requested stage)`` pairs.
-
-        Returns (next stage or None when ``stage`` is terminal, decisions made).
-        """
+    def next_stage(self, stage: str, requests: Sequence[MoveRequest]) -> Move:
+        """Pick the next stage from ``requests``, the first the automaton allows."""
         if self.machine.is_terminal(stage):
-            return None, []
+            return Move(None, [], [])
         allowed = self.machine.next_of(stage)
         decisions: list[Decision] = []
+        refused: list[Requester] = []
         chosen: str | None = None
         reason: str | LazyText = ""
-        for source, target in requests:
+        for by, source, target in requests:
             if target is None:
                 continue
             if target in allowed:
                 chosen, reason = target, LazyText("%s asked for %r", source, target)
                 break
+            refused.append(by)
             decisions.append(
                 Decision(
                     kind="guard_block",
@@ -68,7 +99,7 @@ class Dispatcher:
                 candidates=self._options[stage],
             )
         )
-        return chosen, decisions
+        return Move(chosen, decisions, refused)
 
     @staticmethod
     def skill_block(stage: str, role: str, skill: str, permitted: Sequence[str]) -> Decision | None:

@@ -1,4 +1,10 @@
-"""Judges score a finished run; the default one checks answers against the run's facts."""
+"""The default judges: a finished run's quality, and a team's answers, checked against facts.
+
+``GroundedJudge`` scores a run (its quality becomes the policy's reward); ``SectionJudge``
+scores what one group of a team delivered (its quality feeds the compound gate). Both are
+programmatic verifiers built on ``grounded``: does the text state the facts it was shown.
+A pipeline can pass its own judge of either kind (``Pipeline(judge=...)``,
+``Compound(judge=...)``)."""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.compound import GroupOutput
 from orchestrator.protocols import RunOutcome
 
-__all__ = ["GroundedJudge", "grounded"]
+__all__ = ["GroundedJudge", "SectionJudge", "grounded"]
 
 BLOCK_PENALTY = 0.1
 
@@ -79,3 +86,18 @@ class GroundedJudge:
             blocks += int(out.get("blocked_requests", 0))
         base = sum(results) / len(results) if results else 1.0
         return max(0.0, base - BLOCK_PENALTY * blocks)
+
+
+class SectionJudge:
+    """The default group judge, a programmatic verifier: the share of members whose answer
+    is non-empty and, when the stage has facts, states them (``grounded``)."""
+
+    def score(self, out: GroupOutput) -> float:
+        """Quality in [0, 1]."""
+        if not out.sections:
+            return 0.0
+        ok = 0
+        for text in out.sections.values():
+            if text.strip() and grounded(text, out.facts) is not False:
+                ok += 1
+        return ok / len(out.sections)

@@ -10,7 +10,7 @@ idempotency key, so an endpoint that did answer before failing does not bill twi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from opentelemetry.trace import Span
@@ -24,13 +24,21 @@ from orchestrator.errors import (
     RunError,
 )
 from orchestrator.execution.breaker import BreakerBoard
-from orchestrator.execution.run import RunContext, Visit
+from orchestrator.execution.run import Visit
 from orchestrator.protocols import CALL_KEY
-from orchestrator.routing.policy import Assignment, AssignmentPolicy, arm_name
-from orchestrator.tracing.spans import ATTR, RunTracer
-from orchestrator.types import Candidate, Decision
+from orchestrator.routing import Assignment, AssignmentPolicy, Exclusion
+from orchestrator.tracing import ATTR, RunTracer
+from orchestrator.types import Candidate, Decision, ModelReply
 
-__all__ = ["ModelCaller"]
+__all__ = ["Answered", "ModelCaller"]
+
+
+class Answered(NamedTuple):
+    """A model call's reply, and the model that gave it (another than asked after a
+    failover)."""
+
+    reply: ModelReply
+    model: str
 
 
 class ModelCaller:
@@ -54,17 +62,21 @@ class ModelCaller:
         model: str,
         messages: Any,
         max_tokens: int,
-        ctx: RunContext,
-        span: Span,
+        *,
         purpose: str = "answer",
-    ) -> tuple[Any, str]:
-        """The visit's model call and the model that answered it.
+        span: Span | None = None,
+        key: str | None = None,
+    ) -> Answered:
+        """One call of ``visit`` to ``model``, under ``span`` (default: the visit's) with
+        idempotency key ``key`` (default: the visit's).
 
         On an endpoint fault the model's breaker records it and the call is retried on the
         next best arm of the same role (the role's tool work is done) under the same
         idempotency key. Only the answering call is paid for and credited."""
-        token = CALL_KEY.set(visit.key)
-        failed: dict[str, str] = {}
+        span = visit.span if span is None else span
+        key = visit.key if key is None else key
+        token = CALL_KEY.set(key)
+        failed: dict[str, ModelUnavailable] = {}
         try:
             while True:
                 self.breakers.taken(model)
@@ -76,9 +88,9 @@ class ModelCaller:
                         why = f"failed ({exc.kind}); its circuit is {state}"
                     else:  # a healthy endpoint that cannot answer this request
                         why = f"cannot answer this request ({exc.kind})"
-                    failed[model] = f"{exc.kind}: {exc}"
-                    nxt = self._failover(visit, failed, ctx)
-                    ctx.record(
+                    failed[model] = exc
+                    nxt = self._failover(visit, failed)
+                    visit.ctx.record(
                         span,
                         Decision(
                             kind="reroute",
@@ -87,44 +99,45 @@ class ModelCaller:
                             reason=(
                                 f"model {model!r} {why}; "
                                 f"retrying the call on {nxt.model!r} with idempotency key "
-                                f"{visit.key}"
+                                f"{key}"
                             ),
                             candidates=(
-                                Candidate(name=arm_name(visit.role, model), excluded_by=exc.kind),
+                                Candidate(name=f"{visit.role}@{model}", excluded_by=exc.kind),
                             ),
                         ),
                     )
-                    ctx.record(span, nxt.decision)
+                    visit.ctx.record(span, nxt.decision)
                     model = nxt.model
                     continue
                 self.breakers.success(model)
                 if failed and span.is_recording():  # the agent span names who answered
                     span.set_attribute(ATTR.RESPONSE_MODEL, model)
-                return reply, model
+                return Answered(reply, model)
         finally:
             CALL_KEY.reset(token)
 
-    def _failover(self, visit: Visit, failed: Mapping[str, str], ctx: RunContext) -> Assignment:
+    def _failover(self, visit: Visit, failed: Mapping[str, ModelUnavailable]) -> Assignment:
         """The next best arm of the visit's role, excluding models that failed in it."""
         excluded = dict(visit.excluded)
-        for r, m in self.policy.candidates(visit.stage.name):
-            name = arm_name(r, m)
-            if name in excluded:
+        for arm in self.policy.candidates(visit.stage.name):
+            if arm.name in excluded:
                 continue
-            if m in failed:
-                excluded[name] = f"failover: failed in this visit ({failed[m].split(':')[0]})"
-            elif r != visit.role:
-                excluded[name] = "failover: another role (this role's tool work is done)"
+            if arm.model in failed:
+                why = f"failed in this visit ({failed[arm.model].kind})"
+                excluded[arm.name] = Exclusion("failover", why)
+            elif arm.role != visit.role:
+                why = "another role (this role's tool work is done)"
+                excluded[arm.name] = Exclusion("failover", why)
         try:
             with self.policy.lock:
                 return self.policy.assign(
                     visit.stage.name,
                     np.array(visit.x),
-                    intent=ctx.intent.label,
+                    intent=visit.ctx.intent.label,
                     excluded=excluded,
                 )
         except NoEligibleArm:
-            tried = "; ".join(f"{m} ({why})" for m, why in failed.items())
+            tried = "; ".join(f"{m} ({exc.kind}: {exc})" for m, exc in failed.items())
             raise ModelCallError(
                 f"stage {visit.stage.name!r}: every model role {visit.role!r} may use failed "
                 f"or is unavailable: {tried}. Check the endpoints, or give the role more "
@@ -133,12 +146,14 @@ class ModelCaller:
 
     def chat(
         self, model: str, messages: Any, max_tokens: int, parent: Span, purpose: str = "answer"
-    ) -> Any:
+    ) -> ModelReply:
         """One model call under a ``chat {model}`` span, no failover."""
         chat = self.tracer.chat(parent, model=model, purpose=purpose)
         try:
             try:
-                reply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
+                reply: ModelReply = self.pool.adapter(model).complete(
+                    messages, max_tokens=max_tokens
+                )
             except OrchestratorError:
                 raise
             except Exception as exc:  # an adapter outside the contract: still a run failure

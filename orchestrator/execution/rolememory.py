@@ -11,16 +11,20 @@ down; each time it goes down or comes back is recorded as a ``memory_tier`` deci
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from opentelemetry.trace import Span
-
-from agents import Role
-from memory import FallbackStore, LocalStore, MemoryItem, MemoryRouter, MemoryStore
+from memory import (
+    FallbackStore,
+    LocalStore,
+    MemoryItem,
+    MemoryRouter,
+    MemoryStore,
+    Outage,
+    StoreEvent,
+)
 from memory.item import MAX_ITEM_CHARS
 from memory.working import select_for_role
-from orchestrator.execution.run import RunContext, Visit
+from orchestrator.execution.run import Visit
 from orchestrator.types import Decision, LazyText
 
 __all__ = ["RoleMemory"]
@@ -33,7 +37,7 @@ class RoleMemory:
     """
 
     def __init__(self, store: MemoryStore | None) -> None:
-        self._events: list[str] = []
+        self._events: list[StoreEvent] = []
         if store is not None and not isinstance(store, LocalStore | FallbackStore):
             # a shared store (Redis): degrade to the in-process one when it is down
             store = FallbackStore(store, on_event=self._events.append)
@@ -41,24 +45,17 @@ class RoleMemory:
         """Long-term memory of runs given a ``scope`` (None: working memory only)."""
         self.router = MemoryRouter(store) if store is not None else None
 
-    def context(
-        self,
-        role: Role,
-        stage: str,
-        request: Mapping[str, Any],
-        outputs: Sequence[Mapping[str, Any]],
-        previous_stage: str | None,
-        ctx: RunContext,
-        span: Span,
-    ) -> Sequence[str]:
-        """The lines of context ``role`` gets at ``stage``: recalled long-term memory of the
+    def context(self, visit: Visit) -> Sequence[str]:
+        """The lines of context the visit's role gets: recalled long-term memory of the
         request's scope (if any) first, then the relevant earlier outputs of this run
-        (``previous_stage``: the stage the run comes from, if any)."""
+        (those of the stage the run comes from always count)."""
+        role, stage, request, done = visit.at.role, visit.stage.name, visit.request, visit.done
+        ctx, span = visit.ctx, visit.span
         selection = select_for_role(
-            outputs,
+            done,
             role.context_tokens,
             focus=f"{role.instructions} {stage} {request['query']}",
-            previous_stage=previous_stage,
+            previous_stage=done[-1]["stage"] if done else None,
         )
         ctx.record(
             span,
@@ -85,17 +82,16 @@ class RoleMemory:
             budget_tokens=max(role.context_tokens - selection.tokens, 0),
             skip_group=ctx.run_id,  # this run's own outputs are working memory
         )
-        self._report(ctx, span, stage)
+        self._report(visit)
         for d in recalled.decisions:
             ctx.record(span, d.replace(stage=stage))
         return (*recalled.lines, *selection.lines)
 
-    def remember(
-        self, scope: str, visit: Visit, role: str, answer: str, ctx: RunContext, span: Span
-    ) -> None:
-        """Write an agent's answer to the scope's episodic memory (for later stages and
-        runs); nothing without a store."""
-        if self.store is None:
+    def remember(self, visit: Visit, answer: str) -> None:
+        """Write the visit's answer to its scope's episodic memory (for later stages and
+        runs); nothing without a store or a scope."""
+        scope = visit.request["scope"]
+        if self.store is None or scope is None:
             return
         now = time.time()
         self.store.put(
@@ -104,24 +100,24 @@ class RoleMemory:
                 scope=scope,
                 id=visit.key,
                 text=answer[:MAX_ITEM_CHARS],
-                key=f"{role} ({visit.stage.name})",
+                key=f"{visit.role} ({visit.stage.name})",
                 time=time.strftime("%Y-%m-%d %H:%M", time.localtime(now)),
                 seq=time.time_ns() // 1000,
-                group=ctx.run_id,
+                group=visit.ctx.run_id,
             )
         )
-        self._report(ctx, span, visit.stage.name)
+        self._report(visit)
 
-    def _report(self, ctx: RunContext, span: Span, stage: str) -> None:
+    def _report(self, visit: Visit) -> None:
         """Record what happened to the shared store (down, back) as decisions."""
         while self._events:
             event = self._events.pop(0)
-            ctx.record(
-                span,
+            visit.ctx.record(
+                visit.span,
                 Decision(
                     kind="memory_tier",
-                    stage=stage,
-                    chosen="local" if "in-process" in event else "shared",
-                    reason=event,
+                    stage=visit.stage.name,
+                    chosen="local" if event.change is Outage.DOWN else "shared",
+                    reason=event.message,
                 ),
             )

@@ -1,19 +1,23 @@
-"""Values of one run: the run-scoped context handed to every node, and the result."""
+"""Values of one run: the run-scoped context handed to every node, the state of one stage
+visit that its steps share, and the result."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from opentelemetry.trace import Span
 
-from orchestrator.definition.pipeline import Stage
-from orchestrator.routing.intent import IntentResult
-from orchestrator.tracing.spans import RunTracer
-from orchestrator.types import Decision
+from agents import Role
+from orchestrator.definition import Stage
+from orchestrator.execution.records import RequestRecord, StageRecord
+from orchestrator.routing import Exclusion, FirstVisit, IntentResult
+from orchestrator.tools import ToolGraph
+from orchestrator.tracing import RunTracer
+from orchestrator.types import Decision, ModelReply
 
-__all__ = ["RunContext", "RunResult", "StageDone", "Visit"]
+__all__ = ["RoleAt", "RunContext", "RunResult", "StageDone", "Visit"]
 
 
 class StageDone(NamedTuple):
@@ -31,19 +35,6 @@ class StageDone(NamedTuple):
     """What the visit's model calls cost."""
 
 
-class Visit(NamedTuple):
-    """One stage visit as assigned: what its model calls and a failover need."""
-
-    stage: Stage
-    role: str
-    x: list[float]
-    """The context vector the visit's arm was chosen in."""
-    excluded: Mapping[str, str]
-    """Arms a constraint excluded, with the constraint."""
-    key: str
-    """Idempotency key of the visit's model call (run, stage, visit number)."""
-
-
 @dataclass(kw_only=True, slots=True)
 class RunContext:
     """Run-scoped control-plane objects, handed to every node by LangGraph."""
@@ -54,10 +45,9 @@ class RunContext:
     intent: IntentResult
     features: list[float]
     """The run-constant part of the context vector (query and intent)."""
-    first_visits: dict[str, Any] = field(default_factory=dict)
-    """Stage -> (arm scores, assignment or None, context x) of its first visit, scored in
-    one pass and chosen when the run starts (with no budget, the first visits' contexts are
-    known)."""
+    first_visits: dict[str, FirstVisit] = field(default_factory=dict)
+    """Stage -> its first visit, scored in one pass and chosen when the run starts (with no
+    budget, the first visits' contexts are known)."""
     decisions: list[Decision] = field(default_factory=list)
     control_calls: int = 0
     """Model calls the control plane made (escalation choices), not agents' answers."""
@@ -72,6 +62,64 @@ class RunContext:
         self.decisions.append(decision)
         if self.traced:
             RunTracer.decision(span, decision)
+
+
+class RoleAt(NamedTuple):
+    """A role working at a stage: what the definition fixes for every such visit."""
+
+    role: Role
+    permitted: Sequence[str]
+    """Skills the role may call at the stage."""
+    tool_graph: ToolGraph | None
+    """The stage's tool graph for the role (None: the stage has no goal)."""
+    skills: list[str]
+    """``name(arg, ...)`` of each permitted skill, for the prompt."""
+    allowed_next: Sequence[str]
+    """The stages allowed after this one."""
+
+
+@dataclass(kw_only=True, slots=True)
+class Visit:
+    """One stage visit as it runs: made when its arm is assigned and handed to each step
+    (tools, escalation, memory, model calls, the team)."""
+
+    stage: Stage
+    at: RoleAt
+    """The assigned role, and what it may do at this stage."""
+    model: str
+    """The assigned model (a model call that fails over answers with another)."""
+    x: list[float]
+    """The context vector the arm was chosen in."""
+    excluded: Mapping[str, Exclusion]
+    """Arms a constraint excluded, with the constraint."""
+    key: str
+    """Idempotency key of the visit's model call (run, stage, visit number)."""
+    ctx: RunContext
+    span: Span
+    """The visit's ``invoke_agent`` span."""
+    request: RequestRecord
+    done: Sequence[StageRecord]
+    """The run's visits before this one."""
+    facts: dict[str, Any]
+    """The facts known: those of the visits before, then what this one's tools produce."""
+    control: list[ModelReply] = field(default_factory=list)
+    """Replies of the control plane's model calls in this visit (an escalation's choice)."""
+
+    @property
+    def role(self) -> str:
+        """The assigned role's name."""
+        return self.at.role.name
+
+    def inputs(self, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What a skill is called with: the request's query and intent, the facts known,
+        then ``args`` (a model's call arguments), each overriding what came before."""
+        request = self.request
+        return {
+            "query": request["query"],
+            "intent": request["intent"],
+            **self.facts,
+            **(args or {}),
+        }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,8 +154,8 @@ class RunResult:
     """quality - cost_weight * cost, credited to the policy."""
     decisions: tuple[Decision, ...]
     """Every decision, in order."""
-    outputs: tuple[dict[str, Any], ...]
-    """Each stage's answer with role, model and the facts it was shown."""
+    outputs: tuple[StageRecord, ...]
+    """Each stage's answer record: role, model, text and the facts it was shown."""
     facts: dict[str, Any]
     """Facts produced by skills."""
     error: str | None = None
@@ -128,9 +176,9 @@ class RunResult:
         parts = [f"intent={self.intent}({self.confidence:.2f})", "->".join(path) or "-"]
         assigns = []
         for d in self.decisions:
-            if d.kind != "assign":
+            if d.kind != "assign" or d.arm is None:
                 continue
-            role, model = d.chosen.split("@", 1)
+            role, model = d.arm
             scored = {c.name: c.score for c in d.candidates if c.score is not None}
             rivals = sorted(((v, k) for k, v in scored.items() if k != d.chosen), reverse=True)
             detail = f"score {scored[d.chosen]:.2f}"

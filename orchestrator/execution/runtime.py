@@ -1,72 +1,62 @@
-"""The engine: compiles a Pipeline to a LangGraph StateGraph and runs queries through it.
+"""The Runtime: one pipeline's parts wired together, and the entry points of its runs.
 
-One node per stage. In each node the policy assigns a (role, model) arm, the tool graph
-runs the cheapest skill chain toward the stage goal (rerouting around failures), memory
-hands the role its context, the model answers, and the dispatcher decides the next stage,
-which a branching stage's node names in its ``Command``. The control plane lives in
-``RunContext`` (LangGraph's run-scoped context), the checkpointed data in the state;
-LangGraph executes and checkpoints.
-
-Each mechanism a visit uses lives in its own module (policy, tool runner, escalation,
-model caller, team runner, memory, dispatcher); this one keeps the wiring and the order of
-a visit's steps, which read best in one place, and is the only module importing LangGraph.
+A run classifies its query (the intent router), scores the first visit of every stage
+(``routing.prescore``), streams the compiled graph (``graph.py``), each node a stage visit
+(``visit.py``), and then settles: the judge scores the outcome, its reward is queued for
+the learner thread, and the root span gets the totals (``outcome.py``). Learning happens
+off the caller's path; ``flush`` waits for it.
 """
 
 from __future__ import annotations
 
 import math
-import operator
-import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple, TypedDict, cast
+from typing import Any
 
-import numpy as np
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.errors import GraphRecursionError
-from langgraph.graph import END, StateGraph
-from langgraph.runtime import Runtime as GraphRuntime
-from langgraph.types import Command
 from opentelemetry import trace
-from opentelemetry.trace import Span
 
-from agents import ModelPool, Role, RoutingSet, build_messages, default_pool, parse_reply
-from memory import MemoryStore, make_item
-from orchestrator.compound.ladder import Compound
-from orchestrator.definition.pipeline import Pipeline, Stage, StageView
-from orchestrator.errors import (
-    GoalUnreachable,
-    InputError,
-    PoolConfigError,
-    RunError,
-)
+from agents import ModelPool, RoutingSet, default_pool
+from memory import MemoryStore
+from orchestrator.compound import Compound
+from orchestrator.definition import Pipeline
+from orchestrator.errors import InputError
 from orchestrator.execution.breaker import BreakerBoard
 from orchestrator.execution.dispatcher import Dispatcher
-from orchestrator.execution.escalation import escalate, failed_tools_text
+from orchestrator.execution.graph import Checkpointer, RunGraph
 from orchestrator.execution.judges import GroundedJudge
 from orchestrator.execution.modelcall import ModelCaller
+from orchestrator.execution.outcome import settle
+from orchestrator.execution.records import request_of, request_record
 from orchestrator.execution.rolememory import RoleMemory
-from orchestrator.execution.run import RunContext, RunResult, StageDone, Visit
+from orchestrator.execution.run import RunContext, RunResult, StageDone
 from orchestrator.execution.team import TeamRunner
 from orchestrator.execution.toolrunner import ToolRunner
+from orchestrator.execution.visit import StageVisitor
 from orchestrator.protocols import Judge
-from orchestrator.routing.budget import Budget
-from orchestrator.routing.capability import best_for, combine, shortfall
-from orchestrator.routing.features import DIM, FeatureBuilder
-from orchestrator.routing.intent import IntentRouter
+from orchestrator.routing import (
+    ALPHA,
+    DIM,
+    AssignmentPolicy,
+    Budget,
+    Eligibility,
+    FeatureBuilder,
+    IntentRouter,
+    LinUCB,
+    PheromoneTable,
+    PolicyStore,
+    WarmStart,
+    first_visits,
+    recorded_credits,
+    warm_stage,
+)
 from orchestrator.routing.learner import Batcher, Learner
-from orchestrator.routing.linucb import ALPHA, LinUCB
-from orchestrator.routing.pheromone import PheromoneTable
-from orchestrator.routing.policy import Assignment, AssignmentPolicy, RunCredit, arm_name, reward
-from orchestrator.routing.policystore import PolicyStore
-from orchestrator.routing.warmstart import WarmStart, recorded_credits
-from orchestrator.tools.health import HealthMonitor, ToolHealth
-from orchestrator.tracing.spans import ATTR, RunTracer
+from orchestrator.routing.policy import RunCredit
+from orchestrator.tools import HealthMonitor, ToolHealth
+from orchestrator.tracing import ATTR, RunTracer
 
-__all__ = ["RunResult", "Runtime", "facts_of", "request_of", "sqlite_checkpointer", "trail_of"]
+__all__ = ["LEARN_LINGER_S", "LEARN_MAX_BATCH", "Runtime"]
 
 LEARN_LINGER_S = 0.05
 """How long the learner waits for more finished runs before applying a batch of credits:
@@ -74,73 +64,6 @@ learning lags a run by at most this (or until ``flush``), and a busy runtime pay
 batched update per many runs instead of one per run."""
 LEARN_MAX_BATCH = 32
 """A batch this large is applied without waiting."""
-
-
-_POOL_SIZE = min(32, (os.cpu_count() or 1) + 4)
-"""Threads of the pool LangGraph runs a graph's tasks in: ThreadPoolExecutor's default."""
-
-
-class RunState(TypedDict, total=False):
-    """The checkpointed state of one run: one channel, because LangGraph does work for
-    every channel at every step (about 1% of a step each, 2.5% for one written every
-    step). The request is the channel's first record; the trail of stages and the facts
-    are read from the visit records after it (``request_of``, ``trail_of``,
-    ``facts_of``), and a branching stage names the next stage in a ``Command``, not in a
-    channel that a conditional edge reads (which costs about a third of a step more)."""
-
-    outputs: Annotated[list[dict[str, Any]], operator.add]
-    """The run's records in order. First its request (kind ``request``: ``query``,
-    ``intent``, ``confidence``, ``scope``), then one record per stage visit: its stage,
-    kind (``answer``, ``escalation``, or ``end`` for a terminal stage nobody works on),
-    answer, arm and context used, cost and tokens, and the facts known after it (skill
-    results by ``produces`` name)."""
-
-
-def request_of(outputs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-    """A run's request (query, intent, confidence, scope), from its records."""
-    return outputs[0]
-
-
-def request_record(query: str, intent: str, confidence: float, scope: str | None) -> dict[str, Any]:
-    """The first record of a run's ``outputs``: what it was asked."""
-    return {
-        "kind": "request",
-        "query": query,
-        "intent": intent,
-        "confidence": confidence,
-        "scope": scope,
-    }
-
-
-def trail_of(outputs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The stages a run visited, in order, from its records."""
-    return [o["stage"] for o in outputs[1:]]
-
-
-def facts_of(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The facts a run knows after its visits (the last visit's), from its records."""
-    return outputs[-1]["facts"] if len(outputs) > 1 else {}
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Outcome:
-    status: str
-    answer: str
-    outputs: Sequence[dict[str, Any]]
-    facts: dict[str, Any]
-
-
-class _RoleAt(NamedTuple):
-    """A role working at a stage: what the definition fixes for every such visit."""
-
-    role: Role
-    permitted: Sequence[str]
-    """Skills the role may call at the stage."""
-    tool_graph: Any
-    """The stage's tool graph for the role, or None."""
-    skills: list[str]
-    """``name(arg, ...)`` of each permitted skill, for the prompt."""
-    allowed_next: Sequence[str]
 
 
 class Runtime:
@@ -164,7 +87,7 @@ class Runtime:
         pool: ModelPool | None = None,
         data_dir: Path | None = None,
         tracer_provider: trace.TracerProvider | None = None,
-        checkpointer: BaseCheckpointSaver[Any] | None = None,
+        checkpointer: Checkpointer | None = None,
         judge: Judge | None = None,
         cost_weight: float | None = None,
         budget_usd: float | None = None,
@@ -198,10 +121,9 @@ class Runtime:
         self.learn = learn
         self.tracer = RunTracer(tracer_provider)
         self.router = IntentRouter(pipeline.intents, min_confidence=pipeline.min_intent_confidence)
-        self.dispatcher = Dispatcher(pipeline.machine)
         self.health = ToolHealth()
         """Tool health signals; they weigh the tool graph's edges for every run."""
-        self.tools = ToolRunner(pipeline.registry, self.tracer, self.health)
+        tools = ToolRunner(pipeline.registry, self.tracer, self.health)
         probes = {e.skill.name: e.skill.probe for e in pipeline.registry if e.skill.probe}
         self.monitor = HealthMonitor(self.health, probes, interval_s=health_interval_s)
         self.features = FeatureBuilder(DIM)
@@ -212,65 +134,37 @@ class Runtime:
             if self.store
             else (LinUCB(DIM, alpha=alpha), PheromoneTable(), 0)
         )
-        stage_arms = self._stage_arms(only_model)
-        self.policy = AssignmentPolicy(bandit, stage_arms, pheromone=pheromone)
-        self._stage_models = {s: sorted({m for _, m in pairs}) for s, pairs in stage_arms.items()}
-        self._worked_stages = [s for s, st in pipeline.stages.items() if st.roles]
+        self.eligibility = Eligibility(pipeline, self.pool, self.budget, only_model=only_model)
+        """The stages' arms and the constraints that exclude them at a visit."""
+        self.policy = AssignmentPolicy(bandit, self.eligibility.arms, pheromone=pheromone)
+        self._worked_stages = list(self.eligibility.arms)
         """Stages with roles: their first visits are scored when a run starts."""
-        self._expected = {
-            arm_name(r, m): Budget.expected_cost(
-                self.pool.profile(m).input_price,
-                self.pool.profile(m).output_price,
-                pipeline.roles[r].context_tokens,
-                pipeline.roles[r].max_output_tokens,
-            )
-            for pairs in stage_arms.values()
-            for r, m in pairs
-        }
-        self._static_req = {
-            (s.name, r): combine(s.requires, pipeline.roles[r].requires)
-            for s in pipeline.stages.values()
-            for r in s.roles
-        }
-        self._role_at = {
-            (s.name, r): _RoleAt(
-                role=pipeline.roles[r],
-                permitted=pipeline.permitted[(s.name, r)],
-                tool_graph=pipeline.tool_graphs.get((s.name, r)),
-                skills=[
-                    f"{k}({', '.join(pipeline.registry.get(k).params)})"
-                    for k in pipeline.permitted[(s.name, r)]
-                ],
-                allowed_next=pipeline.machine.next_of(s.name),
-            )
-            for s in pipeline.stages.values()
-            for r in s.roles
-        }
-        """What a stage visit by a role needs that is fixed by the definition."""
-        self._shortfalls: dict[tuple[str, str], dict[str, str]] = {}
-        for stage_name, pairs in stage_arms.items():
-            excluded = self._capability_exclusions(stage_name, "")
-            if len(excluded) == len(pairs):
-                role = pairs[0][0]
-                req = self._static_req[(stage_name, role)]
-                best = best_for(((p.name, p.capabilities) for p in self.pool), req)
-                raise PoolConfigError(
-                    f"stage {stage_name!r} requires {req} and no candidate model meets it; the "
-                    f"closest in the pool is {best}. Add a capable model to the pool and the "
-                    "roles, or lower the requirement"
-                )
-        self.caller = ModelCaller(self.pool, self.breakers, self.policy, self.tracer)
-        """Model calls of stage visits: breakers, failover, chat spans."""
+        caller = ModelCaller(self.pool, self.breakers, self.policy, self.tracer)
         self.teams = TeamRunner(
             pipeline,
             compound or pipeline.compound,
             pool=self.pool,
             tracer=self.tracer,
-            caller=self.caller,
+            caller=caller,
             gate_path=data_dir / "compound" / f"{pipeline.name}.json" if data_dir else None,
         )
         """Team stages' visits and their quality gate."""
-        self.graph = self._compile().compile(checkpointer=checkpointer)
+        self.visit = StageVisitor(
+            pipeline,
+            eligibility=self.eligibility,
+            policy=self.policy,
+            features=self.features,
+            budget=self.budget,
+            breakers=self.breakers,
+            tools=tools,
+            caller=caller,
+            teams=self.teams,
+            memory=self.role_memory,
+            dispatcher=Dispatcher(pipeline.machine),
+            tracer=self.tracer,
+        )
+        """One stage visit, as named steps."""
+        self.graph = RunGraph(pipeline, self.visit, checkpointer)
         self.checkpointer = checkpointer
         self.learner = Learner()  # last: a definition error above leaves no thread behind
         self._credits: Batcher[RunCredit] = Batcher(
@@ -282,125 +176,10 @@ class Runtime:
         """Finished runs' credits, applied in batches on the learner's thread."""
         self.monitor.start()
 
-    # ----------------------------------------------------------------- set-up
-
     @property
     def memory(self) -> MemoryStore | None:
         """Long-term memory of runs given a ``scope`` (None: working memory only)."""
         return self.role_memory.store
-
-    def _stage_arms(self, only_model: str | None) -> dict[str, list[tuple[str, str]]]:
-        arms: dict[str, list[tuple[str, str]]] = {}
-        for stage in self.pipeline.stages.values():
-            if not stage.roles:
-                continue
-            pairs = []
-            for r in stage.roles:
-                role = self.pipeline.roles[r]
-                models = [only_model] if only_model else list(role.models or self.pool.names())
-                for m in models:
-                    if m not in self.pool:
-                        raise PoolConfigError(
-                            f"role {r!r} names model {m!r}, which the pool does not define; the "
-                            f"pool has {self.pool.names()}. Add it to your pool file (--pool) or "
-                            "change the role's models"
-                        )
-                    pairs.append((r, m))
-            arms[stage.name] = pairs
-        return arms
-
-    def _update_policy(self, apply: Callable[[], object], *, runs: int) -> None:
-        """Apply ``apply`` (a change of ``self.policy``) and count ``runs`` learned from;
-        with a store, to the state as saved (other processes may have learned meanwhile),
-        under its lock, and save the result."""
-        if self.store is None:
-            with self.policy.lock:
-                apply()
-                self.runs += runs
-            return
-        name = self.pipeline.name
-        with self.store.locked(name):
-            bandit, pheromone, stored = self.store.load(name, dim=DIM, alpha=self._alpha)
-            with self.policy.lock:
-                self.policy.adopt(bandit, pheromone)
-                apply()
-                self.runs = stored + runs
-            self.store.save(name, self.policy.bandit, self.policy.pheromone, self.runs)
-
-    def warm_start(self, data: RoutingSet, *, stage: str | None = None) -> WarmStart:
-        """Credit recorded outcomes (a routing set) to the arms of ``stage`` before the
-        policy has runs of its own; see ``orchestrator.warmstart``. ``stage`` may be left
-        out when one stage has roles."""
-        worked = self._worked_stages
-        name = self.pipeline.name
-        if stage is None:
-            if len(worked) != 1:
-                raise InputError(
-                    f"pipeline {name!r} has {len(worked)} stages with roles ({', '.join(worked)});"
-                    " say which stage's answers the recorded outcomes stand for (--stage NAME)"
-                )
-            stage = worked[0]
-        elif stage not in worked:
-            raise InputError(
-                f"pipeline {name!r} has no stage {stage!r} with roles; its stages with roles: "
-                f"{', '.join(worked)}"
-            )
-        used, values, report = recorded_credits(
-            data,
-            stage=stage,
-            pairs=self.policy.candidates(stage),
-            pool=self.pool,
-            router=self.router,
-            features=self.features,
-            cost_weight=self.cost_weight,
-        )
-        self._update_policy(lambda: self.policy.credit_recorded(used, values), runs=0)
-        return report
-
-    def flush(self) -> None:
-        """Wait until every finished run's learning is applied (and saved)."""
-        self._credits.flush()
-
-    def close(self) -> None:
-        """Apply pending learning and stop the learner and health-monitor threads."""
-        self.monitor.stop()
-        self._credits.close()
-
-    def __enter__(self) -> Runtime:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _capability_exclusions(self, stage: str, intent: str) -> dict[str, str]:
-        """Arms of ``stage`` whose model falls short of the visit's requirement (cached)."""
-        key = (stage, intent)
-        cached = self._shortfalls.get(key)
-        if cached is None:
-            cached = {}
-            intent_req = self.pipeline.intent_requires.get(intent, {})
-            for role, model in self.policy.candidates(stage):
-                req = combine(self._static_req[(stage, role)], intent_req)
-                why = shortfall(self.pool.profile(model).capabilities, req) if req else None
-                if why:
-                    cached[arm_name(role, model)] = why
-            self._shortfalls[key] = cached
-        return cached
-
-    def _compile(self) -> StateGraph[Any, Any, Any, Any]:
-        graph: StateGraph[Any, Any, Any, Any] = StateGraph(RunState, context_schema=RunContext)
-        machine = self.pipeline.machine
-        for stage in self.pipeline.stages.values():
-            # a branching stage's node names the next stage itself (a Command)
-            ends = (*stage.next, END) if _branches(stage) else None
-            graph.add_node(stage.name, self._node(stage), destinations=ends)
-        graph.set_entry_point(machine.start)
-        for stage in self.pipeline.stages.values():
-            if stage.terminal:
-                graph.add_edge(stage.name, END)
-            elif not _branches(stage):  # no choice to make: a plain edge
-                graph.add_edge(stage.name, stage.next[0])
-        return graph
 
     # ----------------------------------------------------------------- running
 
@@ -479,10 +258,11 @@ class Runtime:
         """The latest LangGraph state snapshot of ``run_id``."""
         if self.checkpointer is None:
             raise InputError("resuming needs a checkpointer; pass one to Runtime(checkpointer=)")
-        config = {"configurable": {"thread_id": run_id}}
-        return self.graph.get_state(cast(RunnableConfig, config))
+        return self.graph.snapshot(run_id)
 
     def _context(self, run_id: str, query: str, *, trace_id: str) -> RunContext:
+        """A run's context: its root span, its intent and, with no budget, its first
+        visits scored and chosen."""
         root = self.tracer.workflow(self.pipeline.name, run_id=trace_id, query=query)
         intent = self.router.classify(query)
         ctx = RunContext(
@@ -498,428 +278,91 @@ class Runtime:
         if root.is_recording():
             root.set_attribute(ATTR.INTENT, intent.label)
         if self.budget.limit_usd is None:  # first visits' contexts are known: score them now
-            stages = self._worked_stages
-            c, hot = self.features.first_visits(ctx.features, stages)
-            first = ctx.first_visits
-            stage_list = self.features.stage_list
-            base = ctx.features
-            with self.policy.lock:
-                scored = self.policy.score_stages(stages, c, hot, intent.label)
-                for stage, arms in scored.items():  # and chosen, unless a breaker opens
-                    try:
-                        chosen: Assignment | None = self.policy.assign(
-                            stage,
-                            None,
-                            intent=intent.label,
-                            excluded=self._capability_exclusions(stage, intent.label),
-                            scored=arms,
-                        )
-                    except RunError:  # no eligible arm: the visit itself reports it
-                        chosen = None
-                    first[stage] = (arms, chosen, stage_list(base, stage=stage))
+            ctx.first_visits = first_visits(
+                self._worked_stages,
+                ctx.features,
+                intent.label,
+                policy=self.policy,
+                eligibility=self.eligibility,
+                features=self.features,
+            )
         return ctx
 
     def _execute(
         self,
         ctx: RunContext,
-        graph_input: dict[str, Any] | None,
-        state: dict[str, Any],
+        graph_input: Mapping[str, Any] | None,
+        state: Mapping[str, Any],
         progress: Callable[[StageDone], None] | None = None,
     ) -> RunResult:
-        """Stream the graph from ``graph_input`` (None: from the checkpoint) and finish."""
-        config: dict[str, Any] = {
-            "recursion_limit": self.pipeline.max_steps + 1,
-            # the thread pool LangGraph would size anyway; given, it skips asking the OS for
-            # the CPU count at every run (7 us here)
-            "max_concurrency": _POOL_SIZE,
-        }
-        if self.checkpointer is not None:
-            config["configurable"] = {"thread_id": ctx.run_id}
-        root = ctx.root
-        error: str | None = None
-        final: dict[str, Any] = state
-        reported = len(state["outputs"])  # the request and stages done before (resumed)
+        """Stream the graph from ``graph_input`` (None: from the checkpoint) and settle."""
         try:
-            for snapshot in self.graph.stream(
-                graph_input, cast(RunnableConfig, config), context=ctx, stream_mode="values"
-            ):
-                final = snapshot  # the last snapshot survives a failure in a later step
-                if progress is not None and len(snapshot["outputs"]) > reported:
-                    reported = len(snapshot["outputs"])
-                    progress(_stage_done(snapshot["outputs"]))
-        except RunError as exc:
-            error = str(exc)
-        except GraphRecursionError:
-            error = (
-                f"run exceeded max_steps={self.pipeline.max_steps} (stages so far: "
-                f"{' -> '.join(trail_of(final['outputs']))}); a loop never reached a "
-                "terminal stage: fix the stages' routes or raise max_steps"
-            )
+            final, error = self.graph.stream(graph_input, state, ctx, progress)
         except Exception as exc:  # not a run's failure but the caller's: still traced as failed
+            root = ctx.root
             if root.is_recording():
                 root.set_attribute(ATTR.STATUS, "failed")
             RunTracer.fail(root, f"{type(exc).__name__}: {exc}")
             root.end()
             raise
-        return self._finish(ctx, final, error)
-
-    def _finish(self, ctx: RunContext, final: Mapping[str, Any], error: str | None) -> RunResult:
-        log = final["outputs"]
-        records = log[1:]  # the visits
-        trail = tuple(trail_of(log))
-        cost = 0.0
-        tokens_in = tokens_out = calls = 0
-        answers: list[dict[str, Any]] = []
-        for o in records:  # one pass: a run's end is on every run's path
-            cost += o["cost"]
-            tokens_in += o["input_tokens"]
-            tokens_out += o["output_tokens"]
-            calls += o.get("calls", 0)
-            if o["kind"] == "answer":
-                answers.append(o)
-        outputs = tuple(answers)
-        last = trail[-1] if trail else ""
-        stage = self.pipeline.stages.get(last)
-        status = "failed" if error else ("escalated" if stage and stage.failure else "ok")
-        answer = next((o["text"] for o in reversed(outputs) if o.get("text")), "")
-        facts = dict(facts_of(log))
-        quality = self.judge.score(
-            _Outcome(status=status, answer=answer, outputs=outputs, facts=facts)
+        result, credit = settle(
+            ctx,
+            final["outputs"],
+            error,
+            pipeline=self.pipeline,
+            judge=self.judge,
+            cost_weight=self.cost_weight,
         )
-        value = reward(quality, cost, self.cost_weight)
         # A failed run has no outcome to learn from; resumed to the end, it is credited once.
-        if self.learn and records and status != "failed":
-            used = [(o["arm"], o["x"]) for o in records if "arm" in o]
-            self._credits.add(RunCredit(used, value, ctx.intent.label, quality))
+        if self.learn and credit is not None:
+            self._credits.add(credit)
         if self.teams.unsaved():
             self.learner.submit(self.teams.save)
-        root = ctx.root
-        if root.is_recording():
-            root.set_attributes(
-                {
-                    ATTR.STATUS: status,
-                    ATTR.COST: cost,
-                    ATTR.QUALITY: quality,
-                    ATTR.REWARD: value,
-                    ATTR.ANSWER: answer[:2000],
-                    ATTR.INPUT_TOKENS: tokens_in,
-                    ATTR.OUTPUT_TOKENS: tokens_out,
-                    ATTR.CONTROL_CALLS: ctx.control_calls,
-                }
-            )
-            if error:
-                RunTracer.fail(root, error)
-        root.end()
-        return RunResult(
-            run_id=ctx.run_id,
-            pipeline=self.pipeline.name,
-            query=ctx.query,
-            status=status,
-            answer=answer,
-            intent=ctx.intent.label,
-            confidence=ctx.intent.confidence,
-            trail=trail,
-            cost_usd=cost,
-            input_tokens=tokens_in,
-            output_tokens=tokens_out,
-            quality=quality,
-            reward=value,
-            decisions=tuple(ctx.decisions),
-            control_calls=ctx.control_calls,
-            llm_calls=calls,
-            outputs=outputs,
-            facts=facts,
-            error=error,
-        )
+        ctx.root.end()
+        return result
 
-    # ----------------------------------------------------------------- one stage
+    # ----------------------------------------------------------------- learning
 
-    def _node(self, stage: Stage) -> Any:
-        def run_stage(state: RunState, runtime: GraphRuntime[RunContext]) -> dict[str, Any]:
-            return self._run_stage(stage, state, runtime.context)[0]
-
-        def branch(state: RunState, runtime: GraphRuntime[RunContext]) -> Command[str]:
-            update, nxt = self._run_stage(stage, state, runtime.context)
-            return Command(update=update, goto=nxt if nxt is not None else END)
-
-        node: Any = branch if _branches(stage) else run_stage
-        node.__name__ = f"stage_{stage.name}"
-        return node
-
-    def _run_stage(
-        self, stage: Stage, state: RunState, ctx: RunContext
-    ) -> tuple[dict[str, Any], str | None]:
-        """A stage visit: the channel update and the next stage the dispatcher chose."""
-        outputs = state["outputs"]
-        if not stage.roles:  # a terminal stage nobody works on: the run ends here
-            end = _record_of("end", stage.name, "", "", facts=facts_of(outputs))
-            return {"outputs": [end]}, None
-        done = outputs[1:]  # the visits before this one
-        limited = self.budget.limit_usd is not None
-        spent = sum(o["cost"] for o in done) if limited else 0.0
-        visits = 0
-        for o in done:
-            if o["stage"] == stage.name:
-                visits += 1
-        first = None if visits else ctx.first_visits.get(stage.name)
-        if first is not None:  # scored, chosen and its context built when the run started
-            scored, assignment, x_list = first
-        else:
-            scored = assignment = None
-            x_list = self.features.stage_list(
-                ctx.features,
-                stage=stage.name,
-                visits=visits,
-                budget_left=self.budget.left_fraction(spent),
-            )
-        excluded = self._capability_exclusions(stage.name, ctx.intent.label)
-        if limited:
-            names = [arm_name(r, m) for r, m in self.policy.candidates(stage.name)]
-            by_budget, budget_decision = self.budget.exclusions(
-                stage.name, spent, self._expected, names
-            )
-            excluded = {**by_budget, **excluded}
-            if budget_decision is not None:
-                ctx.record(ctx.root, budget_decision)
-        down = self.breakers.blocked(self._stage_models[stage.name])
-        if down:
-            excluded = excluded | {
-                arm_name(r, m): down[m]
-                for r, m in self.policy.candidates(stage.name)
-                if m in down and arm_name(r, m) not in excluded
-            }
-        if down or assignment is None:  # not chosen at run start, or a breaker opened since
+    def _update_policy(self, change: Callable[[], object], *, runs: int) -> None:
+        """Apply ``change`` (a change of ``self.policy``) and count ``runs`` learned from;
+        with a store, to the state as saved, under its lock, and save the result."""
+        if self.store is None:
             with self.policy.lock:
-                assignment = self.policy.assign(
-                    stage.name,
-                    None if scored is not None else np.array(x_list),
-                    intent=ctx.intent.label,
-                    excluded=excluded,
-                    scored=scored,
-                )
-        span = self.tracer.agent(
-            ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
+                change()
+                self.runs += runs
+            return
+        self.runs = self.store.update(
+            self.pipeline.name, self.policy, change, runs=runs, dim=DIM, alpha=self._alpha
         )
-        visit = Visit(
+
+    def warm_start(self, data: RoutingSet, *, stage: str | None = None) -> WarmStart:
+        """Credit recorded outcomes (a routing set) to the arms of ``stage`` before the
+        policy has runs of its own; see ``orchestrator.routing.warmstart``. ``stage`` may
+        be left out when one stage has roles."""
+        stage = warm_stage(self.pipeline.name, self._worked_stages, stage)
+        used, values, report = recorded_credits(
+            data,
             stage=stage,
-            role=assignment.role,
-            x=x_list,
-            excluded=excluded,
-            key=f"{ctx.run_id}:{stage.name}:{visits}",
+            pairs=self.policy.candidates(stage),
+            pool=self.pool,
+            router=self.router,
+            features=self.features,
+            cost_weight=self.cost_weight,
         )
-        try:
-            ctx.record(span, assignment.decision)
-            return self._work(visit, assignment.model, outputs, ctx, span)
-        except RunError as exc:
-            RunTracer.fail(span, str(exc))
-            raise
-        finally:
-            span.end()
+        self._update_policy(lambda: self.policy.credit_recorded(used, values), runs=0)
+        return report
 
-    def _work(
-        self,
-        visit: Visit,
-        model: str,
-        outputs: Sequence[dict[str, Any]],
-        ctx: RunContext,
-        span: Span,
-    ) -> tuple[dict[str, Any], str | None]:
-        """Tools, context, model call and next stage for one assigned stage visit
-        (``outputs``: the run's records so far)."""
-        p = self.pipeline
-        stage, role_name = visit.stage, visit.role
-        role, permitted, graph, skills, allowed_next = self._role_at[(stage.name, role_name)]
-        request, done = request_of(outputs), outputs[1:]
-        facts: dict[str, Any] = dict(facts_of(outputs))
-        extra: list[Any] = []  # replies of control-plane calls (an escalation's choice)
-        if graph is not None:
-            failed: dict[str, str] = {}
-            reached = self.tools.run_to_goal(stage, graph, request, facts, ctx, span, failed)
-            if not reached:
-                reached, reply = escalate(
-                    visit,
-                    model,
-                    request,
-                    facts,
-                    failed,
-                    ctx,
-                    span,
-                    fallbacks=p.demotions.get((stage.name, role_name), {}),
-                    tools=self.tools,
-                    caller=self.caller,
-                )
-                extra += [reply] if reply is not None else []
-            if not reached:
-                if stage.escalate_to is None:
-                    raise GoalUnreachable(
-                        f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
-                        f"(failed: {failed_tools_text(failed)}); give the stage escalate_to=... "
-                        "or another skill that produces it"
-                    )
-                # escalating: no answer, straight to the escalation stage
-                nxt, decisions = self.dispatcher.next_stage(
-                    stage.name, [("escalation", stage.escalate_to)]
-                )
-                for d in decisions:
-                    ctx.record(span, d)
-                record = _record_of("escalation", stage.name, role_name, model, facts=facts)
-                record |= _paid(extra)
-                record |= {"arm": arm_name(role_name, model), "x": visit.x}
-                return {"outputs": [record]}, nxt
+    def flush(self) -> None:
+        """Wait until every finished run's learning is applied (and saved)."""
+        self._credits.flush()
 
-        lines = self.role_memory.context(
-            role,
-            stage.name,
-            request,
-            done,
-            done[-1]["stage"] if done else None,
-            ctx,
-            span,
-        )
-        scope = request.get("scope")
-        team_fields: dict[str, Any] = {}
-        if stage.team is not None:
-            parsed, answered, model, team_fields = self.teams.run(
-                visit, model, request, facts, lines, ctx, span
-            )
-            recorded = None
-        else:
-            messages = build_messages(
-                role_name=role.name,
-                instructions=role.instructions,
-                stage=stage.name,
-                query=request["query"],
-                intent=request["intent"],
-                facts=facts,
-                context=lines,
-                skills=skills,
-                allowed_next=allowed_next,
-            )
-            reply, model = self.caller.call(
-                visit, model, messages, role.max_output_tokens, ctx, span
-            )
-            parsed = parse_reply(reply.text)
-            answered, recorded = [reply], reply.quality
-        if scope is not None and parsed.answer:
-            self.role_memory.remember(scope, visit, role.name, parsed.answer, ctx, span)
-        blocked = 0
-        for call in parsed.calls:
-            block = self.dispatcher.skill_block(stage.name, role.name, call.skill, permitted)
-            if block is not None:
-                ctx.record(span, block)
-                blocked += 1
-                continue
-            inputs = {"query": request["query"], "intent": request["intent"], **facts, **call.args}
-            ok, value = self.tools.call(stage.name, call.skill, inputs, ctx, span)
-            if ok:
-                facts[p.registry.get(call.skill).produces] = value
-            else:
-                blocked += 1
-        view = None
-        if stage.route is not None or stage.check is not None:  # only they look at it
-            view = StageView(
-                query=request["query"],
-                intent=request["intent"],
-                stage=stage.name,
-                answer=parsed.answer,
-                facts=facts,
-                trail=(*trail_of(outputs), stage.name),
-            )
-        requests: list[tuple[str, str | None]] = []
-        if stage.route is not None:
-            requests.append(
-                (f"route of stage {stage.name!r}", _user_call(stage, "route", stage.route, view))
-            )
-        requests.append((f"model {model!r}", parsed.next_stage))
-        nxt, decisions = self.dispatcher.next_stage(stage.name, requests)
-        for d in decisions:
-            ctx.record(span, d)
-            if d.kind == "guard_block" and d.reason.startswith("model"):
-                blocked += 1
-        record = make_item(stage=stage.name, role=role.name, text=parsed.answer)
-        record.update(
-            kind="answer",
-            model=model,
-            facts=facts,
-            check=bool(_user_call(stage, "check", stage.check, view))
-            if stage.check is not None and view
-            else None,
-            blocked_requests=blocked,
-            recorded_quality=recorded,
-            arm=arm_name(role.name, model),
-            x=visit.x,
-            **_paid([*answered, *extra] if extra else answered),
-            **team_fields,
-        )
-        return {"outputs": [record]}, nxt
+    def close(self) -> None:
+        """Apply pending learning and stop the learner and health-monitor threads."""
+        self.monitor.stop()
+        self._credits.close()
 
+    def __enter__(self) -> Runtime:
+        return self
 
-def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[Any]:
-    """A LangGraph SQLite checkpointer at ``path`` (close it with ``.conn.close()``)."""
-    import sqlite3
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
-
-
-def _user_call(stage: Stage, what: str, fn: Any, view: StageView | None) -> Any:
-    """Call a stage's route/check function; its exception becomes a clear run failure."""
-    try:
-        return fn(view)
-    except Exception as exc:
-        raise RunError(
-            f"stage {stage.name!r}: its {what} function raised {type(exc).__name__}: {exc}; "
-            "fix it in the pipeline file"
-        ) from exc
-
-
-def _branches(stage: Stage) -> bool:
-    """Whether a visit of ``stage`` chooses between next stages."""
-    return not stage.terminal and len(stage.next) > 1
-
-
-def _stage_done(outputs: Sequence[Mapping[str, Any]]) -> StageDone:
-    """The last stage visit of ``outputs`` (a run's records after it)."""
-    last = outputs[-1]
-    return StageDone(
-        stage=last["stage"],
-        visit=len(outputs) - 1,
-        role=last["role"] or None,
-        model=last["model"] if last.get("calls") else None,
-        cost_usd=last["cost"],
-    )
-
-
-def _paid(replies: Sequence[Any]) -> dict[str, Any]:
-    """Cost and tokens of a visit's answering calls (failed-over tries are not paid)."""
-    if len(replies) == 1:
-        r = replies[0]
-        return {
-            "calls": 1,
-            "cost": r.cost_usd,
-            "input_tokens": r.input_tokens,
-            "output_tokens": r.output_tokens,
-        }
-    return {
-        "calls": len(replies),
-        "cost": sum(r.cost_usd for r in replies),
-        "input_tokens": sum(r.input_tokens for r in replies),
-        "output_tokens": sum(r.output_tokens for r in replies),
-    }
-
-
-def _record_of(
-    kind: str, stage: str, role: str, model: str, *, facts: dict[str, Any]
-) -> dict[str, Any]:
-    """A stage-visit record without an answer for the ``outputs`` channel (memory item,
-    accounting and the facts known after the visit)."""
-    return make_item(stage=stage, role=role, text="") | {
-        "kind": kind,
-        "model": model,
-        "facts": facts,
-        "calls": 0,
-        "cost": 0.0,
-        "input_tokens": 0,
-        "output_tokens": 0,
-    }
+    def __exit__(self, *exc: object) -> None:
+        self.close()

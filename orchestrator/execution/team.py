@@ -13,30 +13,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from opentelemetry.trace import Span
+from typing import Any, NamedTuple
 
 from agents import ModelPool, build_messages, parse_reply
 from agents.group_judge import ModelGroupJudge
 from agents.prompts import ParsedReply, build_team_messages, parse_sections
-from orchestrator.compound.gate import QualityGate
-from orchestrator.compound.ladder import (
+from orchestrator.compound import (
     LADDER,
     Compound,
     GroupOutput,
-    SectionJudge,
+    QualityGate,
     estimate_input_tokens,
     run_team,
 )
-from orchestrator.definition.pipeline import Pipeline
+from orchestrator.definition import Pipeline
 from orchestrator.errors import ModelCallError, PoolConfigError, RunError
+from orchestrator.execution.judges import SectionJudge
 from orchestrator.execution.modelcall import ModelCaller
-from orchestrator.execution.run import RunContext, Visit
-from orchestrator.tracing.spans import RunTracer
-from orchestrator.types import Decision, estimate_tokens
+from orchestrator.execution.run import Visit
+from orchestrator.tracing import RunTracer
+from orchestrator.types import Decision, ModelReply, estimate_tokens
 
-__all__ = ["TeamRunner"]
+__all__ = ["TeamAnswer", "TeamRunner"]
+
+
+class TeamAnswer(NamedTuple):
+    """What a team stage's visit answered."""
+
+    parsed: ParsedReply
+    """The sink member's answer and the next stage it asked for."""
+    replies: list[ModelReply]
+    """Every answering call's reply, for accounting."""
+    model: str
+    """The model that answered last (a failover may change it mid-team)."""
+    fields: dict[str, Any]
+    """What the stage record adds: each member's answer, the mode, the group's quality."""
 
 
 class TeamRunner:
@@ -85,21 +96,12 @@ class TeamRunner:
         if self.gate_path is not None:
             self.gate.save(self.gate_path)
 
-    def run(
-        self,
-        visit: Visit,
-        model: str,
-        request: Mapping[str, Any],
-        facts: Mapping[str, Any],
-        lines: Sequence[str],
-        ctx: RunContext,
-        span: Span,
-    ) -> tuple[ParsedReply, list[Any], str, dict[str, Any]]:
-        """The visit's team members, fine or merged as the quality gate allows; the sink's
-        answer is the stage's. Returns (parsed sink reply, answering replies, model that
-        answered last, fields for the stage record)."""
+    def run(self, visit: Visit, lines: Sequence[str]) -> TeamAnswer:
+        """The visit's team members, fine or merged as the quality gate allows, each seeing
+        the context ``lines``; the sink's answer is the stage's."""
         p = self.pipeline
-        stage = visit.stage
+        stage, model, request, facts = visit.stage, visit.model, visit.request, visit.facts
+        ctx, span = visit.ctx, visit.span
         team = stage.team
         if team is None:
             raise ValueError(f"stage {stage.name!r} has no team")
@@ -161,13 +163,13 @@ class TeamRunner:
             sub = self.tracer.agent(span, role=names, stage=stage.name, model=current[0])
             try:
                 reply, answered = self.caller.call(
-                    visit._replace(key=f"{visit.key}:{names}"),
+                    visit,
                     current[0],
                     messages,
                     budget,
-                    ctx,
-                    sub,
-                    f"compound:{mode}" if len(part) > 1 else "answer",
+                    purpose=f"compound:{mode}" if len(part) > 1 else "answer",
+                    span=sub,
+                    key=f"{visit.key}:{names}",
                 )
             except RunError as exc:
                 RunTracer.fail(sub, str(exc))
@@ -236,4 +238,4 @@ class TeamRunner:
             calls=(),
         )
         fields = {"team": out.sections, "compound_mode": mode, "group_quality": quality}
-        return parsed, out.replies, out.model, fields
+        return TeamAnswer(parsed, out.replies, out.model, fields)

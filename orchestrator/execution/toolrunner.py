@@ -2,7 +2,7 @@
 
 Every failure ends as a recorded decision: a ``guard_block`` when a contract refused the
 call or its result, then a ``reroute`` onto the next cheapest path, or, when no path is
-left, an ``escalate`` recorded by the engine. Nothing fails silently. Every call's outcome
+left, an ``escalate`` recorded by the escalation step. Nothing fails silently. Every call's outcome
 feeds the tool health, which weighs the next plans.
 """
 
@@ -13,11 +13,8 @@ import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, NamedTuple
 
-from opentelemetry.trace import Span
-
-from orchestrator.definition.pipeline import Stage
 from orchestrator.errors import (
     PostconditionFailed,
     PreconditionFailed,
@@ -25,14 +22,22 @@ from orchestrator.errors import (
     ToolRateLimited,
     ToolTimeout,
 )
-from orchestrator.execution.run import RunContext
-from orchestrator.tools.health import ToolHealth
-from orchestrator.tools.toolgraph import ToolGraph
-from orchestrator.tracing.spans import ATTR, RunTracer
+from orchestrator.execution.run import Visit
+from orchestrator.tools import ToolGraph, ToolHealth
+from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision
 from skills import Skill, SkillRegistry
 
-__all__ = ["ToolRunner", "invoke_skill"]
+__all__ = ["ToolResult", "ToolRunner", "invoke_skill"]
+
+
+class ToolResult(NamedTuple):
+    """One skill call's outcome."""
+
+    ok: bool
+    """Whether the skill ran and its result passed its contract."""
+    value: Any
+    """The result, or why the call failed."""
 
 
 class ToolRunner:
@@ -43,23 +48,15 @@ class ToolRunner:
         self.tracer = tracer
         self.health = health
 
-    def run_to_goal(
-        self,
-        stage: Stage,
-        graph: ToolGraph,
-        request: Mapping[str, Any],
-        facts: dict[str, Any],
-        ctx: RunContext,
-        span: Span,
-        failed: dict[str, str],
-    ) -> bool:
+    def run_to_goal(self, visit: Visit, graph: ToolGraph, failed: dict[str, str]) -> bool:
         """Run the cheapest tool chain to ``graph.goal``, rerouting on failure.
 
-        Adds results to ``facts``; tools in ``failed`` (this visit's failures, updated
-        here) are never planned. Returns whether the goal was reached; when it was not,
-        the caller escalates.
+        Adds results to the visit's facts; tools in ``failed`` (this visit's failures,
+        updated here) are never planned. Returns whether the goal was reached; when it was
+        not, the caller escalates.
         """
         goal = graph.goal
+        stage, facts, ctx, span = visit.stage, visit.facts, visit.ctx, visit.span
         if goal in facts:
             ctx.record(
                 span,
@@ -75,7 +72,7 @@ class ToolRunner:
         route = graph.route(penalties)
         for tool, why in failed.items():
             route.fail(tool, why)
-        inputs = {"query": request["query"], "intent": request["intent"], **facts}
+        inputs = visit.inputs()
         done: list[str] = []
         plan = route.plan(inputs)
         if plan is None:
@@ -90,8 +87,8 @@ class ToolRunner:
             Decision(
                 kind="tool_path",
                 stage=stage.name,
-                chosen="->".join(plan[0]),
-                reason=f"cheapest path to {goal!r}, cost {plan[1]:.4f}"
+                chosen="->".join(plan.tools),
+                reason=f"cheapest path to {goal!r}, cost {plan.cost:.4f}"
                 + (f"; health penalties: {', '.join(unhealthy)}" if unhealthy else ""),
                 candidates=tuple(
                     Candidate(name=t, score=-route.edge_weight(t), excluded_by=failed.get(t))
@@ -100,8 +97,8 @@ class ToolRunner:
             ),
         )
         while True:
-            for tool in plan[0]:
-                ok, value = self.call(stage.name, tool, inputs, ctx, span)
+            for tool in plan.tools:
+                ok, value = self.call(visit, tool, inputs)
                 if ok:
                     produced = graph.tools[tool].produces
                     inputs[produced] = facts[produced] = value
@@ -117,9 +114,9 @@ class ToolRunner:
                     Decision(
                         kind="reroute",
                         stage=stage.name,
-                        chosen="->".join(plan[0]),
+                        chosen="->".join(plan.tools),
                         reason=f"{tool!r} failed ({value}); its edges now weigh infinity; "
-                        f"new path costs {plan[1]:.4f}",
+                        f"new path costs {plan.cost:.4f}",
                         candidates=(Candidate(name=tool, excluded_by="failed"),),
                     ),
                 )
@@ -127,26 +124,25 @@ class ToolRunner:
             else:
                 return True
 
-    def call(
-        self, stage: str, name: str, inputs: Mapping[str, Any], ctx: RunContext, span: Span
-    ) -> tuple[bool, Any]:
-        """Run one skill under its contract; a broken contract is recorded, never passed on.
+    def call(self, visit: Visit, name: str, inputs: Mapping[str, Any]) -> ToolResult:
+        """Run one skill of ``visit`` with ``inputs`` under its contract; a broken contract
+        is recorded, never passed on.
 
         Every outcome is reported to the tool health (ok, error, timeout, rate-limited).
         """
         skill = self.registry.get(name)
-        tspan = self.tracer.tool(span, tool=name, call_id=uuid.uuid4().hex[:8])
+        tspan = self.tracer.tool(visit.span, tool=name, call_id=uuid.uuid4().hex[:8])
         outcome, retry_after = "error", None
         try:
             try:
                 result = invoke_skill(skill, inputs)
             except (PreconditionFailed, PostconditionFailed) as exc:
                 what = "call" if isinstance(exc, PreconditionFailed) else "result"
-                ctx.record(
+                visit.ctx.record(
                     tspan,
                     Decision(
                         kind="guard_block",
-                        stage=stage,
+                        stage=visit.stage.name,
                         chosen="",
                         reason=f"{exc}; the {what} was blocked",
                         candidates=(Candidate(name=name, excluded_by=type(exc).__name__),),
@@ -154,25 +150,25 @@ class ToolRunner:
                 )
                 RunTracer.fail(tspan, str(exc))
                 outcome = "contract"
-                return False, exc.detail
+                return ToolResult(False, exc.detail)
             except ToolTimeout as exc:
                 RunTracer.fail(tspan, str(exc))
                 outcome = "timeout"
-                return False, exc.detail
+                return ToolResult(False, exc.detail)
             except ToolRateLimited as exc:
                 RunTracer.fail(tspan, f"rate-limited: {exc.detail}")
                 outcome, retry_after = "rate_limited", exc.retry_after_s
-                return False, f"rate-limited: {exc.detail}"
+                return ToolResult(False, f"rate-limited: {exc.detail}")
             except SkillFailed as exc:
                 RunTracer.fail(tspan, str(exc))
-                return False, exc.detail
+                return ToolResult(False, exc.detail)
             except Exception as exc:  # a skill's own bug or outage is a tool failure
                 RunTracer.fail(tspan, f"{type(exc).__name__}: {exc}")
-                return False, f"raised {type(exc).__name__}: {exc}"
+                return ToolResult(False, f"raised {type(exc).__name__}: {exc}")
             outcome = "ok"
             if tspan.is_recording():
                 tspan.set_attribute(ATTR.TOOL_OUTCOME, "ok")
-            return True, result
+            return ToolResult(True, result)
         finally:
             if outcome != "contract":  # a refused call says nothing of the service's health
                 self.health.record(name, outcome, retry_after_s=retry_after)

@@ -10,24 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from orchestrator.errors import DefinitionError
-
-__all__ = ["Requirement", "best_for", "check_requirement", "combine", "shortfall"]
+__all__ = ["Requirement", "best_for", "combine", "shortfall"]
 
 Requirement = Mapping[str, float]
-
-
-def check_requirement(owner: str, req: Mapping[str, float]) -> dict[str, float]:
-    """Validate a requirement given in a definition; returns a plain copy."""
-    out = {}
-    for cap, level in dict(req).items():
-        if not isinstance(cap, str) or not isinstance(level, int | float) or not 0 <= level <= 1:
-            raise DefinitionError(
-                f"{owner} requires {cap!r}: {level!r}; requirements map capability names to "
-                "scores in 0..1, e.g. requires={'reasoning': 0.7}"
-            )
-        out[cap] = float(level)
-    return out
 
 
 def combine(*reqs: Requirement) -> dict[str, float]:
@@ -40,13 +25,14 @@ def combine(*reqs: Requirement) -> dict[str, float]:
 
 
 def shortfall(capabilities: Mapping[str, float], req: Requirement) -> str | None:
-    """Why a model with ``capabilities`` falls short of ``req``, or None if it meets it."""
+    """Where a model with ``capabilities`` falls short of ``req`` (e.g. ``reasoning 0.45 <
+    0.70``), or None if it meets it."""
     gaps = [
         f"{cap} {capabilities.get(cap, 0.0):.2f} < {level:.2f}"
         for cap, level in sorted(req.items())
         if capabilities.get(cap, 0.0) < level
     ]
-    return "capability: " + ", ".join(gaps) if gaps else None
+    return ", ".join(gaps) if gaps else None
 
 
 def best_for(models: Iterable[tuple[str, Mapping[str, float]]], req: Requirement) -> str:

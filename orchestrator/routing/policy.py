@@ -22,16 +22,52 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from orchestrator.errors import BudgetExhausted, NoEligibleArm
+from orchestrator.routing.eligibility import Exclusion
 from orchestrator.routing.linucb import LinUCB
 from orchestrator.routing.pheromone import PheromoneTable
-from orchestrator.types import Decision, LazyCandidates, LazyText
+from orchestrator.types import Arm, Decision, LazyCandidates, LazyText
 
-__all__ = ["Assignment", "AssignmentPolicy", "RunCredit", "arm_name", "reward"]
+__all__ = [
+    "PHEROMONE_WEIGHT",
+    "Assignment",
+    "AssignmentPolicy",
+    "RunCredit",
+    "StageScores",
+    "arm_name",
+    "arm_scores",
+    "reward",
+]
+
+PHEROMONE_WEIGHT = 0.5
+"""How much the intent's pheromone level adds to an arm's score while the bandit knows
+nothing of the arm (it fades with the arm's uncertainty left); the runtime's and ``orch
+eval routing``'s "ours" both use it."""
 
 
-Scored = tuple[list[float], list[float], list[float], list[float]]
-"""Per-arm (mean, exploration bonus, pheromone level, uncertainty left) of one stage, in
-candidate order."""
+class StageScores(NamedTuple):
+    """Per arm of one stage, in candidate order: what its score is made of."""
+
+    mean: list[float]
+    """LinUCB's estimated reward."""
+    bonus: list[float]
+    """LinUCB's exploration bonus."""
+    pheromone: list[float]
+    """The intent's pheromone level."""
+    left: list[float]
+    """The arm's uncertainty left for this context, 1 (nothing learned) to 0."""
+
+
+def arm_scores(
+    mean: Sequence[float],
+    bonus: Sequence[float],
+    pheromone: Sequence[float],
+    left: Sequence[float],
+    weight: float = PHEROMONE_WEIGHT,
+) -> list[float]:
+    """Each arm's score, the one the policy ranks by: mean + bonus + weight x pheromone
+    level x uncertainty left. The intent's specialist guides the choice while the bandit
+    knows little and fades as the bandit's own evidence accumulates."""
+    return [m + b + weight * u * t for m, b, t, u in zip(mean, bonus, pheromone, left, strict=True)]
 
 
 _WHY = "highest score %.3f (mean %.3f + bonus %.3f + pheromone %s x %.3f x uncertainty left %.2f)"
@@ -78,22 +114,22 @@ class AssignmentPolicy:
         stage_arms: Mapping[str, Sequence[tuple[str, str]]],
         *,
         pheromone: PheromoneTable | None = None,
-        pheromone_weight: float = 0.5,
+        pheromone_weight: float = PHEROMONE_WEIGHT,
     ):
         self.lock = threading.Lock()
         """Held by a decision while it reads the policy and by an update while it writes."""
         self.pheromone_weight = pheromone_weight
         self._w_text = f"{pheromone_weight:g}"
-        self._stage_arms = {s: list(p) for s, p in stage_arms.items()}
+        self._stage_arms = {s: [Arm(*a) for a in p] for s, p in stage_arms.items()}
         self.adopt(bandit, pheromone or PheromoneTable())
 
     def adopt(self, bandit: LinUCB, pheromone: PheromoneTable) -> None:
         """Use ``bandit`` and ``pheromone`` from now on (e.g. state reloaded from disk)."""
         self.bandit = bandit
         self.pheromone = pheromone
-        self._stage: dict[str, tuple[list[tuple[str, str]], list[str], list[int] | slice]] = {}
+        self._stage: dict[str, tuple[list[Arm], list[str], list[int] | slice]] = {}
         for stage, pairs in self._stage_arms.items():
-            names = [arm_name(r, m) for r, m in pairs]
+            names = [a.name for a in pairs]
             idx = bandit.ensure_arms(names)
             contiguous = idx == list(range(idx[0], idx[0] + len(idx))) if idx else False
             # arms of a stage are usually adjacent: score just that block of the bandit
@@ -116,8 +152,8 @@ class AssignmentPolicy:
                 slice(at[0], at[-1] + 1) if adjacent else np.asarray(at, dtype=np.intp)
             )
 
-    def candidates(self, stage: str) -> list[tuple[str, str]]:
-        """The (role, model) pairs a stage may assign."""
+    def candidates(self, stage: str) -> list[Arm]:
+        """The (role, model) arms a stage may assign."""
         return self._stage[stage][0]
 
     def assign(
@@ -126,14 +162,14 @@ class AssignmentPolicy:
         x: np.ndarray | None,
         *,
         intent: str = "",
-        excluded: Mapping[str, str] | None = None,
-        scored: Scored | None = None,
+        excluded: Mapping[str, Exclusion] | None = None,
+        scored: StageScores | None = None,
     ) -> Assignment:
         """Choose the arm with the highest score among those no constraint excluded.
 
         ``excluded`` maps arm names to the constraint that removed them; ``scored`` gives
-        the stage's (mean, bonus, pheromone, uncertainty left) lists when ``score_stages``
-        already computed them. Raises BudgetExhausted / NoEligibleArm when every arm is excluded.
+        the stage's scores when ``score_stages`` already computed them. Raises
+        BudgetExhausted / NoEligibleArm when every arm is excluded.
         """
         pairs, names, idx = self._stage[stage]
         w = self.pheromone_weight
@@ -144,7 +180,7 @@ class AssignmentPolicy:
             tau = self.pheromone.levels(intent)[self._pher_of[stage]].tolist()
         else:
             mean, bonus, tau, left = scored
-        ucb = [m_ + b_ + w * u_ * t_ for m_, b_, t_, u_ in zip(mean, bonus, tau, left, strict=True)]
+        ucb = arm_scores(mean, bonus, tau, left, w)
         if not excluded:  # every arm is eligible: plain list searches
             top = max(ucb)
             best = ucb.index(top)
@@ -159,7 +195,7 @@ class AssignmentPolicy:
             allowed = [i for i, name in enumerate(names) if name not in excluded]
             if not allowed:
                 why = "; ".join(f"{k}: {v}" for k, v in excluded.items())
-                if all(v.startswith("budget") for v in excluded.values()):
+                if all(v.kind == "budget" for v in excluded.values()):
                     raise BudgetExhausted(
                         f"stage {stage!r}: every candidate was excluded ({why}); raise the "
                         "budget or add a cheaper model to the roles of this stage"
@@ -173,9 +209,9 @@ class AssignmentPolicy:
             explore = best != max(allowed, key=mean.__getitem__)
             runner_up = max((i for i in allowed if i != best), key=ucb.__getitem__, default=None)
             shown = [None if n in excluded else u for n, u in zip(names, ucb, strict=True)]
-            excluded_by = [excluded.get(n) for n in names]
+            excluded_by = [str(excluded[n]) if n in excluded else None for n in names]
             cands = LazyCandidates(names, shown, mean, bonus, excluded_by, tau)
-        role, model = pairs[best]
+        arm = pairs[best]
         # formatted only if read (a trace, --json): most decisions' reasons never are
         reason = (
             LazyText(_WHY, ucb[best], mean[best], bonus[best], self._w_text, tau[best], left[best])
@@ -199,12 +235,13 @@ class AssignmentPolicy:
             reason=reason,
             candidates=cands,
             explore=explore,
+            arm=arm,
         )
-        return Assignment(role=role, model=model, decision=decision)
+        return Assignment(role=arm.role, model=arm.model, decision=decision)
 
     def score_stages(
         self, stages: Sequence[str], c: np.ndarray, hot: Sequence[int], intent: str
-    ) -> dict[str, Scored]:
+    ) -> dict[str, StageScores]:
         """(mean, bonus, pheromone, uncertainty left) of every arm of several stages,
         stage ``stages[j]`` in context ``c + e_hot[j]`` (``c`` is 0 at ``hot[j]``), scored
         together up front (a run's first visits): one pass over the bandit instead of one
@@ -214,7 +251,7 @@ class AssignmentPolicy:
         if plan is False:
             plan = self._plans[key] = self._plan(stages, hot)
         levels = self.pheromone.levels(intent).tolist()
-        out: dict[str, Scored] = {}
+        out: dict[str, StageScores] = {}
         if plan is None:  # arms shared between stages or scattered: stage by stage
             for stage, h in zip(stages, hot, strict=True):
                 entry = self._stage.get(stage)
@@ -222,12 +259,13 @@ class AssignmentPolicy:
                     x = c.copy()
                     x[h] = 1.0
                     mean, bonus, left = self._ucb(x, entry[2])
-                    out[stage] = (mean, bonus, self._levels_of(levels, stage), left)
+                    out[stage] = StageScores(mean, bonus, self._levels_of(levels, stage), left)
             return out
         lo, hi, hot_of_arm, spans = plan
         mean, bonus, left = self.bandit.ucb_one_hot(c, lo, hi, hot_of_arm)
         for stage, a, b in spans:
-            out[stage] = (mean[a:b], bonus[a:b], self._levels_of(levels, stage), left[a:b])
+            tau = self._levels_of(levels, stage)
+            out[stage] = StageScores(mean[a:b], bonus[a:b], tau, left[a:b])
         return out
 
     def _plan(

@@ -1,7 +1,8 @@
 """Policy state on disk: one JSON file per pipeline, written atomically, never reset silently.
 
-Several processes may learn for one pipeline: each update is read-modify-write under an
-exclusive lock on ``.<pipeline>.lock``, so no process overwrites another's learning.
+Several processes may learn for one pipeline: each update (``update``) is
+load-apply-save under an exclusive lock on ``.<pipeline>.lock``, so no process
+overwrites another's learning.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pydantic
 from orchestrator.errors import StateFileError
 from orchestrator.routing.linucb import LinUCB
 from orchestrator.routing.pheromone import PheromoneTable
+from orchestrator.routing.policy import AssignmentPolicy
 
 __all__ = ["PolicyStore"]
 
@@ -90,6 +92,28 @@ class PolicyStore:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def update(
+        self,
+        pipeline: str,
+        policy: AssignmentPolicy,
+        change: Callable[[], object],
+        *,
+        runs: int,
+        dim: int,
+        alpha: float,
+    ) -> int:
+        """Apply ``change`` (a change of ``policy``) to the state as saved, and save it:
+        under the pipeline's lock, the saved state is reloaded into ``policy`` (other
+        processes may have learned meanwhile), changed, and written back with ``runs``
+        more runs learned from. Returns the run count saved."""
+        with self.locked(pipeline):
+            bandit, pheromone, stored = self.load(pipeline, dim=dim, alpha=alpha)
+            with policy.lock:
+                policy.adopt(bandit, pheromone)
+                change()
+            self.save(pipeline, policy.bandit, policy.pheromone, stored + runs)
+        return stored + runs
 
     def save(self, pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int) -> Path:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""

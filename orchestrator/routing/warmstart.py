@@ -20,9 +20,10 @@ from agents import ModelPool, RoutingSet
 from orchestrator.errors import InputError
 from orchestrator.routing.features import FeatureBuilder
 from orchestrator.routing.intent import IntentRouter
-from orchestrator.routing.policy import arm_name, reward
+from orchestrator.routing.policy import reward
+from orchestrator.types import Arm
 
-__all__ = ["WarmStart", "recorded_credits"]
+__all__ = ["WarmStart", "recorded_credits", "warm_stage"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,11 +45,29 @@ class WarmStart:
         return sum(self.arms.values())
 
 
+def warm_stage(pipeline: str, worked: Sequence[str], stage: str | None) -> str:
+    """The stage a warm start credits: ``stage``, or the only one of the pipeline's stages
+    with roles (``worked``) when it is None. InputError when that does not name one."""
+    if stage is None:
+        if len(worked) != 1:
+            raise InputError(
+                f"pipeline {pipeline!r} has {len(worked)} stages with roles ({', '.join(worked)});"
+                " say which stage's answers the recorded outcomes stand for (--stage NAME)"
+            )
+        return worked[0]
+    if stage not in worked:
+        raise InputError(
+            f"pipeline {pipeline!r} has no stage {stage!r} with roles; its stages with roles: "
+            f"{', '.join(worked)}"
+        )
+    return stage
+
+
 def recorded_credits(
     data: RoutingSet,
     *,
     stage: str,
-    pairs: Sequence[tuple[str, str]],
+    pairs: Sequence[Arm],
     pool: ModelPool,
     router: IntentRouter,
     features: FeatureBuilder,
@@ -70,7 +89,7 @@ def recorded_credits(
             f"({', '.join(models)}); it recorded {', '.join(data.models)}. Give a pool entry "
             "a recorded model as its model (or name)"
         )
-    arms = [(arm_name(r, m), column[m]) for r, m in pairs if m in column]
+    arms = [(a.name, column[a.model]) for a in pairs if a.model in column]
     used: list[tuple[str, list[float]]] = []
     values: list[float] = []
     for i, query in enumerate(data.prompts):

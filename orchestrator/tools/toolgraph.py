@@ -24,11 +24,20 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from orchestrator.errors import ToolGraphError
 
-__all__ = ["Route", "ToolGraph", "ToolNode"]
+__all__ = ["Plan", "Route", "ToolGraph", "ToolNode"]
+
+
+class Plan(NamedTuple):
+    """A planned tool chain toward a goal."""
+
+    tools: list[str]
+    """The skills to run, in order."""
+    cost: float
+    """What entering them costs in all (weights plus health penalties)."""
 
 
 class ToolNode(Protocol):
@@ -169,7 +178,7 @@ class ToolGraph:
             "  planned from "
             + ", ".join(available)
             + ": "
-            + (f"{' -> '.join(plan[0])} (cost {plan[1]:.4f})" if plan else "no path")
+            + (f"{' -> '.join(plan.tools)} (cost {plan.cost:.4f})" if plan else "no path")
         )
         return lines
 
@@ -201,14 +210,11 @@ class Route:
             return math.inf
         return self.graph.weight[tool] + self.penalties.get(tool, 0.0)
 
-    def plan(
-        self, available: Mapping[str, object], *, done: Iterable[str] = ()
-    ) -> tuple[list[str], float] | None:
+    def plan(self, available: Mapping[str, object], *, done: Iterable[str] = ()) -> Plan | None:
         """Cheapest chain of not-yet-run tools from the facts ``available`` to the goal.
 
         A tool can start the chain when every fact it needs is available; tools in ``done``
-        already ran and are not planned again. Returns (tools, total cost), or None when no
-        finite path exists.
+        already ran and are not planned again. None when no finite path exists.
         """
         g = self.graph
         h, needs, produced, weight = g.to_goal, g.needs, g.produced, g.weight
@@ -246,7 +252,7 @@ class Route:
                 while back is not None:
                     path.append(back[0])
                     back = prev[back]
-                return path[::-1], d
+                return Plan(path[::-1], d)
             have = state[1]
             for v in g.edges[u]:
                 if v in skip or v in failed or produced[v] in have or not needs[v] <= have:

@@ -17,7 +17,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, set_span
 
 from orchestrator.types import Decision, LazyCandidates
 
-__all__ = ["ATTR", "DECISION_EVENT", "RunTracer"]
+__all__ = ["ATTR", "DECISION_EVENT", "RunTracer", "decision_attributes"]
 
 DECISION_EVENT = "orchestrator.decision"
 

@@ -104,7 +104,7 @@ def child(variant: str, n: int) -> None:
             ours.policy.score_stages(stages, c, hot, intent.label)
         elif variant == "choosing":
             for stage, arms in scored.items():
-                excluded = ours._capability_exclusions(stage, intent.label)
+                excluded = ours.eligibility.capability(stage, intent.label)
                 ours.policy.assign(stage, None, intent=intent.label, excluded=excluded, scored=arms)
         elif variant == "vectors":
             for stage in stages:

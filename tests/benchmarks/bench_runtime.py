@@ -34,15 +34,18 @@ import numpy as np
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from agents import Role, build_messages, default_pool, parse_reply
+from agents import ModelPool, ModelProfile, Role, build_messages, default_pool, parse_reply
 from orchestrator import Intent, Pipeline, Runtime, Stage
-from orchestrator.definition.automaton import StageMachine
-from orchestrator.execution.dispatcher import Dispatcher
-from orchestrator.routing.budget import Budget
-from orchestrator.routing.features import DIM, FeatureBuilder
-from orchestrator.routing.intent import IntentRouter
-from orchestrator.routing.linucb import LinUCB
-from orchestrator.routing.policy import AssignmentPolicy, arm_name
+from orchestrator.execution.dispatcher import Dispatcher, MoveRequest, Requester
+from orchestrator.routing import (
+    DIM,
+    AssignmentPolicy,
+    Budget,
+    Eligibility,
+    FeatureBuilder,
+    IntentRouter,
+    LinUCB,
+)
 from orchestrator.tracing.exporters import make_provider
 
 STEPS = 10
@@ -191,21 +194,33 @@ def bench_steps(rounds: int) -> dict[str, Any]:
 
 
 def bench_decision(n: int) -> dict[str, float]:
-    """intent + guards + LinUCB(16 arms, 32 features), as the engine does per stage visit."""
+    """intent + guards + LinUCB(16 arms, 32 features), as a stage visit does."""
     router = IntentRouter(INTENTS)
-    machine = StageMachine({"a": ["b"], "b": []}, start="a", terminals=["b"])
-    dispatcher = Dispatcher(machine)
-    pairs = [(f"role{r}", f"model{m}") for r in range(4) for m in range(4)]
+    models = [f"model{m}" for m in range(4)]
+    pipeline = Pipeline(
+        "decide",
+        stages=[
+            Stage("a", roles=[f"role{r}" for r in range(4)], next=["b"], start=True),
+            Stage("b", terminal=True),
+        ],
+        roles=[Role(f"role{r}", "Decide.", models=models) for r in range(4)],
+    )
+    pool = ModelPool(
+        ModelProfile(name=m, input_price=0.1 * (1 + i), output_price=0.4 * (1 + i))
+        for i, m in enumerate(models)
+    )
+    budget = Budget(1.0)
+    eligibility = Eligibility(pipeline, pool, budget)
+    dispatcher = Dispatcher(pipeline.machine)
+    pairs = eligibility.arms["a"]
     bandit = LinUCB(DIM, alpha=0.5)
-    policy = AssignmentPolicy(bandit, {"a": pairs})
+    policy = AssignmentPolicy(bandit, eligibility.arms)
     features = FeatureBuilder(DIM)
     rng = np.random.default_rng(0)
     for _ in range(200):  # a policy that has learned something
         x = rng.random(DIM)
-        policy.credit([(arm_name(*pairs[rng.integers(16)]), x.tolist())], float(rng.random()))
-    budget = Budget(1.0)
-    expected = {arm_name(r, m): 0.001 * (1 + i % 4) for i, (r, m) in enumerate(pairs)}
-    names = [arm_name(r, m) for r, m in pairs]
+        policy.credit([(pairs[rng.integers(16)].name, x.tolist())], float(rng.random()))
+    move = [MoveRequest(Requester.MODEL, "model", "b")]
     samples = []
     parts: dict[str, list[float]] = {
         k: [] for k in ("intent", "features", "budget", "linucb", "dispatch")
@@ -223,11 +238,11 @@ def bench_decision(n: int) -> dict[str, float]:
             budget_left=budget.left_fraction(0.5),
         )
         t2 = time.perf_counter()
-        excluded, _ = budget.exclusions("a", 0.5, expected, names)
+        excluded, _ = eligibility.exclusions("a", intent.label, spent=0.5, down={})
         t3 = time.perf_counter()
         chosen = policy.assign("a", x, excluded=excluded)
         t4 = time.perf_counter()
-        dispatcher.next_stage("a", [("model", "b")])
+        dispatcher.next_stage("a", move)
         t5 = time.perf_counter()
         if i >= 200:
             samples.append(t5 - t0)
@@ -247,8 +262,8 @@ def bench_cold(n: int) -> dict[str, float]:
     """One stage visit of ours, back to back (warm caches) vs right after a raw LangGraph run."""
     from opentelemetry.trace import INVALID_SPAN
 
+    from orchestrator.execution.records import request_record
     from orchestrator.execution.run import RunContext
-    from orchestrator.execution.runtime import request_record
 
     rt = Runtime(our_pipeline(), learn=False)
     raw = raw_langgraph()
@@ -262,7 +277,7 @@ def bench_cold(n: int) -> dict[str, float]:
     def visit() -> float:
         ctx = RunContext(run_id="x", query=QUERY, root=INVALID_SPAN, intent=intent, features=base)
         t = time.perf_counter()
-        rt._run_stage(stage, state, ctx)  # type: ignore[arg-type]
+        rt.visit(stage, state["outputs"], ctx)
         return time.perf_counter() - t
 
     warm = [visit() for _ in range(n)]

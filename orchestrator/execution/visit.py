@@ -1,0 +1,342 @@
+"""One stage visit, as named steps: assign, reach the goal, build the context, answer,
+apply the tool calls, choose the next stage.
+
+Each step reads and extends one ``Visit``: assigning picks the (role, model) arm among
+those every constraint allows and opens the visit's ``invoke_agent`` span; reaching the
+goal runs the cheapest tool chain (rerouting, then escalating when no path is left);
+building the context hands the role what its budget allows; answering is one model call,
+or the stage's team; the model's ``CALL:`` lines run the skills the role may call; the
+dispatcher checks every request to move against the stage automaton. The visit's record
+is what the graph checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from agents import build_messages, parse_reply
+from agents.prompts import ParsedReply
+from orchestrator.definition import Pipeline, Stage, StageView
+from orchestrator.errors import GoalUnreachable, RunError
+from orchestrator.execution.breaker import BreakerBoard
+from orchestrator.execution.dispatcher import Dispatcher, MoveRequest, Requester
+from orchestrator.execution.escalation import escalate, failed_tools_text
+from orchestrator.execution.modelcall import ModelCaller
+from orchestrator.execution.records import (
+    NO_SPEND,
+    Record,
+    StageRecord,
+    facts_of,
+    request_of,
+    spend_of,
+    stage_record,
+)
+from orchestrator.execution.rolememory import RoleMemory
+from orchestrator.execution.run import RoleAt, RunContext, Visit
+from orchestrator.execution.team import TeamRunner
+from orchestrator.execution.toolrunner import ToolRunner
+from orchestrator.routing import (
+    Assignment,
+    AssignmentPolicy,
+    Budget,
+    Eligibility,
+    FeatureBuilder,
+    StageScores,
+)
+from orchestrator.tracing import RunTracer
+from orchestrator.types import ModelReply
+
+__all__ = ["StageVisitor"]
+
+
+class StageVisitor:
+    """Runs the stage visits of one runtime's runs; see the module docstring."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        eligibility: Eligibility,
+        policy: AssignmentPolicy,
+        features: FeatureBuilder,
+        budget: Budget,
+        breakers: BreakerBoard,
+        tools: ToolRunner,
+        caller: ModelCaller,
+        teams: TeamRunner,
+        memory: RoleMemory,
+        dispatcher: Dispatcher,
+        tracer: RunTracer,
+    ) -> None:
+        self.pipeline = pipeline
+        self.eligibility = eligibility
+        self.policy = policy
+        self.features = features
+        self.budget = budget
+        self.breakers = breakers
+        self.tools = tools
+        self.caller = caller
+        self.teams = teams
+        self.memory = memory
+        self.dispatcher = dispatcher
+        self.tracer = tracer
+        self._role_at = {
+            (s.name, r): RoleAt(
+                role=pipeline.roles[r],
+                permitted=pipeline.permitted[(s.name, r)],
+                tool_graph=pipeline.tool_graphs.get((s.name, r)),
+                skills=[
+                    f"{k}({', '.join(pipeline.registry.get(k).params)})"
+                    for k in pipeline.permitted[(s.name, r)]
+                ],
+                allowed_next=pipeline.machine.next_of(s.name),
+            )
+            for s in pipeline.stages.values()
+            for r in s.roles
+        }
+        """What a stage visit by a role needs that is fixed by the definition."""
+
+    def __call__(
+        self, stage: Stage, outputs: Sequence[Record], ctx: RunContext
+    ) -> tuple[StageRecord, str | None]:
+        """A visit of ``stage`` after the run's records ``outputs``: its record and the
+        next stage the dispatcher chose (None: the run ends)."""
+        if not stage.roles:  # a terminal stage nobody works on: the run ends here
+            facts = facts_of(outputs)
+            end = stage_record(
+                "end", stage=stage.name, role="", text="", model="", facts=facts, **NO_SPEND
+            )
+            return end, None
+        visit = self._assign(stage, outputs, ctx)
+        try:
+            if not self._reach_goal(visit):
+                return self._escalation(visit)
+            lines = self.memory.context(visit)
+            parsed, replies, recorded, team = self._answer(visit, lines)
+            blocked = self._apply_tool_calls(visit, parsed)
+            nxt, view, refused = self._choose_next(visit, parsed)
+            record = stage_record(
+                "answer",
+                stage=stage.name,
+                role=visit.role,
+                text=parsed.answer,
+                model=visit.model,
+                facts=visit.facts,
+                check=_check(stage, view),
+                blocked_requests=blocked + refused,
+                recorded_quality=recorded,
+                arm=f"{visit.role}@{visit.model}",
+                x=visit.x,
+                **spend_of(replies),
+                **team,
+            )
+            return record, nxt
+        except RunError as exc:
+            RunTracer.fail(visit.span, str(exc))
+            raise
+        finally:
+            visit.span.end()
+
+    # ------------------------------------------------------------------ the steps
+
+    def _assign(self, stage: Stage, outputs: Sequence[Record], ctx: RunContext) -> Visit:
+        """Choose the visit's arm among those no constraint excludes (a first visit was
+        chosen when the run started, unless a breaker opened since) and open its span."""
+        done = cast(Sequence[StageRecord], outputs[1:])  # the visits before this one
+        limited = self.budget.limit_usd is not None
+        spent = sum(o["cost"] for o in done) if limited else 0.0
+        visits = 0
+        for o in done:
+            if o["stage"] == stage.name:
+                visits += 1
+        first = None if visits else ctx.first_visits.get(stage.name)
+        scored: StageScores | None = None
+        assignment: Assignment | None = None
+        if first is not None:
+            scored, assignment, x = first
+        else:
+            x = self.features.stage_list(
+                ctx.features,
+                stage=stage.name,
+                visits=visits,
+                budget_left=self.budget.left_fraction(spent),
+            )
+        down = self.breakers.blocked(self.eligibility.models[stage.name])
+        excluded, budget = self.eligibility.exclusions(
+            stage.name, ctx.intent.label, spent=spent, down=down
+        )
+        if budget is not None:
+            ctx.record(ctx.root, budget)
+        if down or assignment is None:  # not chosen at run start, or a breaker opened since
+            with self.policy.lock:
+                assignment = self.policy.assign(
+                    stage.name,
+                    None if scored is not None else np.array(x),
+                    intent=ctx.intent.label,
+                    excluded=excluded,
+                    scored=scored,
+                )
+        span = self.tracer.agent(
+            ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
+        )
+        ctx.record(span, assignment.decision)
+        return Visit(
+            stage=stage,
+            at=self._role_at[(stage.name, assignment.role)],
+            model=assignment.model,
+            x=x,
+            excluded=excluded,
+            key=f"{ctx.run_id}:{stage.name}:{visits}",
+            ctx=ctx,
+            span=span,
+            request=request_of(outputs),
+            done=done,
+            facts=dict(facts_of(outputs)),
+        )
+
+    def _reach_goal(self, visit: Visit) -> bool:
+        """Run the tools toward the stage's goal, escalating (a lesser goal chosen by one
+        model call) when no path is left; whether the stage may answer."""
+        graph = visit.at.tool_graph
+        if graph is None:
+            return True
+        failed: dict[str, str] = {}
+        if self.tools.run_to_goal(visit, graph, failed):
+            return True
+        stage = visit.stage
+        fallbacks = self.pipeline.demotions.get((stage.name, visit.role), {})
+        reached, reply = escalate(
+            visit, failed, fallbacks=fallbacks, tools=self.tools, caller=self.caller
+        )
+        if reply is not None:
+            visit.control.append(reply)
+        if reached:
+            return True
+        if stage.escalate_to is None:
+            raise GoalUnreachable(
+                f"stage {stage.name!r}: no tool path reaches goal {stage.goal!r} "
+                f"(failed: {failed_tools_text(failed)}); give the stage escalate_to=... "
+                "or another skill that produces it"
+            )
+        return False
+
+    def _escalation(self, visit: Visit) -> tuple[StageRecord, str | None]:
+        """No goal reached: no answer, straight to the stage's escalation stage."""
+        stage = visit.stage
+        move = self.dispatcher.next_stage(
+            stage.name, [MoveRequest(Requester.ESCALATION, "escalation", stage.escalate_to)]
+        )
+        for d in move.decisions:
+            visit.ctx.record(visit.span, d)
+        record = stage_record(
+            "escalation",
+            stage=stage.name,
+            role=visit.role,
+            text="",
+            model=visit.model,
+            facts=visit.facts,
+            **spend_of(visit.control),
+            arm=f"{visit.role}@{visit.model}",
+            x=visit.x,
+        )
+        return record, move.stage
+
+    def _answer(
+        self, visit: Visit, lines: Sequence[str]
+    ) -> tuple[ParsedReply, list[ModelReply], float | None, dict[str, Any]]:
+        """The stage's answer: one model call, or its team; then written to the scope's
+        memory. Returns the parsed answer, the answering replies (control-plane replies
+        included), the quality recorded with a replayed answer, and a team's fields."""
+        stage, role = visit.stage, visit.at.role
+        team: dict[str, Any] = {}
+        recorded = None
+        if stage.team is not None:
+            answer = self.teams.run(visit, lines)
+            parsed, replies, visit.model, team = answer
+        else:
+            messages = build_messages(
+                role_name=role.name,
+                instructions=role.instructions,
+                stage=stage.name,
+                query=visit.request["query"],
+                intent=visit.request["intent"],
+                facts=visit.facts,
+                context=lines,
+                skills=visit.at.skills,
+                allowed_next=visit.at.allowed_next,
+            )
+            reply, visit.model = self.caller.call(
+                visit, visit.model, messages, role.max_output_tokens
+            )
+            parsed = parse_reply(reply.text)
+            replies, recorded = [reply], reply.quality
+        if visit.request["scope"] is not None and parsed.answer:
+            self.memory.remember(visit, parsed.answer)
+        return parsed, [*replies, *visit.control], recorded, team
+
+    def _apply_tool_calls(self, visit: Visit, parsed: ParsedReply) -> int:
+        """Run the skills the model's ``CALL:`` lines ask for, if the role may call them;
+        returns how many were refused or failed."""
+        blocked = 0
+        for call in parsed.calls:
+            block = self.dispatcher.skill_block(
+                visit.stage.name, visit.role, call.skill, visit.at.permitted
+            )
+            if block is not None:
+                visit.ctx.record(visit.span, block)
+                blocked += 1
+                continue
+            ok, value = self.tools.call(visit, call.skill, visit.inputs(call.args))
+            if ok:
+                visit.facts[self.pipeline.registry.get(call.skill).produces] = value
+            else:
+                blocked += 1
+        return blocked
+
+    def _choose_next(
+        self, visit: Visit, parsed: ParsedReply
+    ) -> tuple[str | None, StageView | None, int]:
+        """The next stage: the stage's ``route``, else the model's ``NEXT:``, as the
+        automaton allows. Returns it, what the stage's functions saw, and how many of the
+        model's requests were refused."""
+        stage = visit.stage
+        view = None
+        if stage.route is not None or stage.check is not None:  # only they look at it
+            view = StageView(
+                query=visit.request["query"],
+                intent=visit.request["intent"],
+                stage=stage.name,
+                answer=parsed.answer,
+                facts=visit.facts,
+                trail=(*(o["stage"] for o in visit.done), stage.name),
+            )
+        requests: list[MoveRequest] = []
+        if stage.route is not None:
+            asked = _user_call(stage, "route", stage.route, view)
+            requests.append(MoveRequest(Requester.ROUTE, f"route of stage {stage.name!r}", asked))
+        requests.append(MoveRequest(Requester.MODEL, f"model {visit.model!r}", parsed.next_stage))
+        move = self.dispatcher.next_stage(stage.name, requests)
+        for d in move.decisions:
+            visit.ctx.record(visit.span, d)
+        return move.stage, view, move.refused.count(Requester.MODEL)
+
+
+def _check(stage: Stage, view: StageView | None) -> bool | None:
+    """The stage's ``check`` verdict on its answer (None without a check)."""
+    if stage.check is None or view is None:
+        return None
+    return bool(_user_call(stage, "check", stage.check, view))
+
+
+def _user_call(stage: Stage, what: str, fn: Any, view: StageView | None) -> Any:
+    """Call a stage's route/check function; its exception becomes a clear run failure."""
+    try:
+        return fn(view)
+    except Exception as exc:
+        raise RunError(
+            f"stage {stage.name!r}: its {what} function raised {type(exc).__name__}: {exc}; "
+            "fix it in the pipeline file"
+        ) from exc
