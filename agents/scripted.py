@@ -25,12 +25,22 @@ def _protocol_echo(messages: Sequence[Message]) -> str:
     return text + (f"\nNEXT: {parts.allowed_next[0]}" if parts.allowed_next else "")
 
 
+def _describe(step: Step) -> str:
+    """A script step as a failure message shows it."""
+    if isinstance(step, BaseException):
+        return f"raise {type(step).__name__}({step})"
+    if callable(step):
+        return f"function {getattr(step, '__name__', 'step')}"
+    return repr(step[:60] + ("..." if len(step) > 60 else ""))
+
+
 class ScriptedModel:
     """Replies from a script, then falls back to a protocol-following echo.
 
     Each script step is a reply string, a function of the messages returning one, or an
     exception to raise (wrapped in ModelCallError unless it is one, e.g. ModelUnavailable).
-    ``calls`` keeps every prompt received.
+    ``calls`` keeps every prompt received; ``assert_consumed()`` checks, at a test's end,
+    that every scripted step was asked for.
     """
 
     def __init__(
@@ -45,6 +55,24 @@ class ScriptedModel:
         self._script = list(script)
         self._price = price_per_mtok
         self._lock = threading.Lock()
+
+    @property
+    def remaining(self) -> int:
+        """Script steps not yet used."""
+        with self._lock:
+            return len(self._script)
+
+    def assert_consumed(self) -> None:
+        """Raise AssertionError, saying which steps are left, unless every scripted step
+        was used: a run that asked the model fewer times than the test meant fails."""
+        with self._lock:
+            left = list(self._script)
+        if left:
+            shown = ", ".join(_describe(s) for s in left[:3]) + (", ..." if len(left) > 3 else "")
+            raise AssertionError(
+                f"ScriptedModel {self.name!r} was called {len(self.calls)} time(s) and "
+                f"{len(left)} scripted step(s) were never used: {shown}"
+            )
 
     def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
         """Next scripted reply (or the echo once the script is used up)."""

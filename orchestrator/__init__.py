@@ -7,8 +7,9 @@ Public API (imported lazily, so that ``import orchestrator.errors`` stays cheap)
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from orchestrator._lazy import lazy_exports
 
 __all__ = [
     "Compound",
@@ -51,10 +52,4 @@ if TYPE_CHECKING:
     from orchestrator.execution import RunResult, Runtime, StageDone
     from skills import skill
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -10,6 +10,7 @@ import pytest
 
 from orchestrator import Intent, Pipeline, Role, Stage
 from skills import skill
+from tests.servers import redis_server
 
 _real_connect = socket.socket.connect
 
@@ -38,6 +39,13 @@ def orch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("ORCH_HOME", str(home))
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     yield home
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a loopback port, for the tests of a module."""
+    with redis_server() as url:
+        yield url
 
 
 @skill(produces="order_id", requires=lambda query: any(c.isdigit() for c in query))

@@ -70,7 +70,7 @@ def eval_routing(
 ) -> None:
     """Replay recorded model outcomes through every routing policy; print the frontiers."""
     from agents import load_routing_set
-    from orchestrator.evals.routing_eval import LAMBDAS, can_plot, evaluate_routing, plot_frontiers
+    from orchestrator.evals.routing import LAMBDAS, can_plot, evaluate_routing, plot_frontiers
 
     if plot_out:
         can_plot()  # before the evaluation, not after it

@@ -20,9 +20,9 @@ import numpy as np
 __all__ = ["ALPHA", "ArmScores", "LinUCB"]
 
 ALPHA = 1.0
-"""The default exploration weight: the one `orch eval routing` measures. On both recorded
-routing sets 0.5 learns a policy about 0.01x of the best model's quality worse at half
-cost, though it pays less while learning (docs/benchmarks.md, "The exploration weight")."""
+"""The default exploration weight: the one `orch eval routing` measures. A smaller one
+pays less while learning but learns a worse policy on the recorded routing sets
+(docs/benchmarks.md, "The exploration weight")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ TraceMode = Literal["jsonl", "console", "otlp", "off"]
 
 
 def _resource() -> Resource:
-    return Resource.create({"service.name": "orchestrator"})  # ~3 ms: only when used
+    return Resource.create({"service.name": "orchestrator"})  # built only when used
 
 
 def make_provider(

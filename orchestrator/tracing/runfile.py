@@ -1,10 +1,10 @@
 """The JSONL run-file tracer: an OpenTelemetry API TracerProvider that records spans as
 plain objects and writes one JSONL file per run.
 
-Why not the SDK here: one SDK span costs 40-70 us on the machines we measure on (attribute
-validation under a lock, span processors, resource and sampler plumbing), and a run opens
-two per stage; for the local trace files the CLI writes by default that is more than the
-whole control plane. These spans implement the API's ``Span`` (so ``trace.use_span``,
+Why not the SDK here: an SDK span does attribute validation under a lock, span processors,
+resource and sampler plumbing, and a run opens two per stage; for the local trace files
+the CLI writes by default that costs more than the whole control plane (docs/benchmarks.md
+has the figures). These spans implement the API's ``Span`` (so ``trace.use_span``,
 context propagation and any code written against the API work) and keep exactly what
 the file needs. For the SDK's processors and exporters use ``--trace otlp`` or
 ``console``, or pass your own SDK provider to ``Runtime``.

@@ -1,6 +1,6 @@
 """What the routing experiment scripts share: the kNN reference and the printed summary.
 
-The splits and lambda sweep are ``orch eval routing``'s (``orchestrator/routing_eval.py``);
+The splits and lambda sweep are ``orch eval routing``'s (``orchestrator/evals/routing/``);
 these scripts compare variants of a policy on them, so they read its frontiers the same way.
 """
 
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents import RoutingSet, load_routing_set
-from orchestrator.evals import routing_eval as R
+from orchestrator.evals.routing import frontier as F
+from orchestrator.evals.routing import simulation as R
 
 K = 25
 """Neighbours of the kNN router, as in ``orch eval routing``."""
@@ -115,10 +116,10 @@ def print_summary(
     """Per policy in ``acc`` (lambda -> its (cost, quality) per seed): the best quality
     relative to the best single model among the seed-averaged Pareto points that cost at
     most half of it, its frontier read as a curve at 0.5x and 0.3x that cost, and where
-    it first lies below ``reference``'s curve (``routing_eval._above``)."""
+    it first lies below ``reference``'s curve (``frontier.above``)."""
     bq, bc = best
     fronts = {
-        k: R._pareto(
+        k: F.pareto(
             [[float(np.mean([c for c, _ in p])), float(np.mean([q for _, q in p]))] for p in per]
         )
         for k, per in acc.items()
@@ -129,10 +130,10 @@ def print_summary(
         half = [p for p in front if p[0] <= 0.5 * bc]
         top = max(half, key=lambda p: p[1]) if half else None
         best_text = f"{top[1] / bq:.4f}x at {top[0] / bc:.2f}x" if top else "none"
-        below = None if policy == reference else R._above(front, fronts[reference], 1 / evaluated)
+        below = None if policy == reference else F.above(front, fronts[reference], 1 / evaluated)
         where = "no" if below is None else f"at ${below[0]:.6f} ({below[1]:.4f} vs {below[2]:.4f})"
         print(
             f"  {policy:{width}s} best <= 0.5x cost: {best_text} | curve at 0.5x: "
-            f"{R._curve(front, 0.5 * bc) / bq:.4f}x, at 0.3x: {R._curve(front, 0.3 * bc) / bq:.4f}x"
+            f"{F.curve(front, 0.5 * bc) / bq:.4f}x, at 0.3x: {F.curve(front, 0.3 * bc) / bq:.4f}x"
             f" | below {reference}: {where}"
         )

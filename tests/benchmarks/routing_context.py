@@ -7,7 +7,7 @@ Run:
 Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
 default_rng(s), learn on 60%, evaluate frozen and greedy on the rest). Ours, LinUCB alone
 (both from bandit feedback) and ours warm-started from the training queries' full table
-(``ours_warm``) are run by ``routing_eval._run_online`` itself on these contexts:
+(``ours_warm``) are run by ``simulation.run_online`` itself on these contexts:
 
 - ``words``: the shipped replay context (bias, category one-hot, 16 hashed word buckets);
 - ``words+query``: that plus the runtime's other query features (``FeatureBuilder``:
@@ -44,7 +44,7 @@ from replay_common import (  # this folder: run as a script
 )
 
 from agents import RoutingSet
-from orchestrator.evals import routing_eval as R
+from orchestrator.evals.routing import simulation as R
 from orchestrator.routing.features import FeatureBuilder
 
 KINDS = ("ours", "linucb", "ours_warm")
@@ -71,10 +71,10 @@ def embed(prompts: list[str], *, required: bool = True) -> np.ndarray | None:
 
 
 class _QueryContext:
-    """``routing_eval._Context`` plus the runtime's query features (log length, has
+    """``simulation.ReplayContext`` plus the runtime's query features (log length, has
     digits, is a question), computed by the runtime's own ``FeatureBuilder``."""
 
-    def __init__(self, base: R._Context, data: RoutingSet) -> None:
+    def __init__(self, base: R.ReplayContext, data: RoutingSet) -> None:
         fb = FeatureBuilder()
         extra = [
             [x[i] for i in _QUERY_FEATURES]
@@ -87,10 +87,10 @@ class _QueryContext:
 
 
 class _IntentWordsContext:
-    """``routing_eval._Context`` with its word buckets moved into one block per category:
+    """``simulation.ReplayContext`` with its word buckets moved into one block per category:
     a query's words fill its own category's block, the other blocks stay zero."""
 
-    def __init__(self, base: R._Context, data: RoutingSet) -> None:
+    def __init__(self, base: R.ReplayContext, data: RoutingSet) -> None:
         keep = 1 + len(set(data.categories))  # bias and category one-hot
         words = base.x[:, keep:]
         blocks = [base.x[:, [j]] * words for j in range(1, keep)]
@@ -101,9 +101,11 @@ class _IntentWordsContext:
 
 
 class _EmbeddedContext:
-    """``routing_eval._Context`` with its word buckets replaced by an embedding prefix."""
+    """``simulation.ReplayContext`` with its word buckets replaced by an embedding prefix."""
 
-    def __init__(self, base: R._Context, data: RoutingSet, emb: np.ndarray, width: int) -> None:
+    def __init__(
+        self, base: R.ReplayContext, data: RoutingSet, emb: np.ndarray, width: int
+    ) -> None:
         keep = 1 + len(set(data.categories))  # bias and category one-hot
         part = emb[:, :width]
         part = part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-9)
@@ -115,10 +117,10 @@ class _EmbeddedContext:
 
 def main() -> None:
     data, seeds = load_args(__doc__)
-    base = R._Context(data)
-    contexts: dict[str, Any] = {"words": base}  # routing_eval._Context or its stand-ins
+    base = R.ReplayContext(data)
+    contexts: dict[str, Any] = {"words": base}  # simulation.ReplayContext or its stand-ins
     contexts["words+query"] = _QueryContext(base, data)
-    similarity = {"knn_words": R._lexical(data.prompts)}
+    similarity = {"knn_words": R.lexical(data.prompts)}
     emb = embed(list(data.prompts), required=False)
     if emb is None:
         print("WordLlama is not installed: embedding contexts skipped", file=sys.stderr)
@@ -135,7 +137,7 @@ def main() -> None:
             picks = {k: split.knn_picks(est, base.available, lam) for k, est in knn_q.items()}
             for cname, ctx in contexts.items():
                 for kind in KINDS:  # the shipped learner (it draws nothing from rng for these)
-                    learned = R._run_online(
+                    learned = R.run_online(
                         kind, data, ctx, split.train, lam, split.c_ref, split.rng
                     ).choose
                     picks[f"{kind}/{cname}"] = np.array(

@@ -31,7 +31,7 @@ from replay_common import Split, knn_quality, print_summary, sweep  # this folde
 from routing_context import _IntentWordsContext, _QueryContext
 
 from agents import load_routing_set
-from orchestrator.evals import routing_eval as R
+from orchestrator.evals.routing import simulation as R
 
 
 def main() -> None:
@@ -58,14 +58,14 @@ def main() -> None:
         steps = math.ceil(math.log(2500) / math.log(args.grid))  # 0.02 x 2500 = 50
         lambdas = [0.0, *(round(0.02 * args.grid**k, 5) for k in range(steps))]
     data = load_routing_set(args.data)
-    base = R._Context(data)
+    base = R.ReplayContext(data)
     contexts = {
         "words": lambda: base,
         "words+query": lambda: _QueryContext(base, data),
         "intent-words": lambda: _IntentWordsContext(base, data),
     }
     ctx = contexts[args.context]()
-    lex = R._lexical(data.prompts) if args.grid else None
+    lex = R.lexical(data.prompts) if args.grid else None
 
     per_seed_best: list[float] = []  # the best single model's held-out quality, per seed
 
@@ -75,7 +75,7 @@ def main() -> None:
         per_seed_best.append(float(np.nanmean(data.quality[split.test, best])))
 
         def choose(lam: float) -> Mapping[str, np.ndarray]:
-            learned = R._run_online(
+            learned = R.run_online(
                 "ours_warm", data, ctx, split.train, lam, split.c_ref, split.rng
             ).choose
             picks = {

@@ -6,7 +6,7 @@ Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
 default_rng(s), learn online on 60% with bandit feedback, evaluate frozen and greedy on
 the rest). Compared, each as shipped and as a variant:
 
-- shipped (``routing_eval._run_online`` itself): LinUCB (and, for "ours", the fading
+- shipped (``simulation.run_online`` itself): LinUCB (and, for "ours", the fading
   pheromone term) learns the reward ``quality - lam * cost / c_ref`` of the model it chose;
 - known cost: LinUCB learns quality only, and the score subtracts ``lam / c_ref`` times
   the model's running mean cost over its own calls so far (an untried model counts as
@@ -36,7 +36,7 @@ from replay_common import (  # this folder: run as a script
 )
 
 from agents import RoutingSet
-from orchestrator.evals import routing_eval as R
+from orchestrator.evals.routing import simulation as R
 from orchestrator.routing.linucb import LinUCB
 from orchestrator.routing.pheromone import PheromoneTable
 
@@ -62,7 +62,7 @@ def prices(data: RoutingSet) -> np.ndarray:
 
 
 def learn_known_cost(
-    kind: str, data: RoutingSet, ctx: R._Context, train: np.ndarray, lam: float, c_ref: float
+    kind: str, data: RoutingSet, ctx: R.ReplayContext, train: np.ndarray, lam: float, c_ref: float
 ) -> Callable[[int, np.ndarray], int]:
     """The variant: ``_run_online`` for "ours" / "linucb", but LinUCB learns quality only
     and the score subtracts each model's running mean cost; its frozen greedy chooser."""
@@ -107,7 +107,7 @@ def learn_known_cost(
 
 def main() -> None:
     data, seeds = load_args(__doc__)
-    ctx, lex = R._Context(data), R._lexical(data.prompts)
+    ctx, lex = R.ReplayContext(data), R.lexical(data.prompts)
 
     def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
         knn_q = knn_quality(lex, data.quality, split.train, split.test)
@@ -119,7 +119,7 @@ def main() -> None:
                 learned = (
                     learn_known_cost(*given)
                     if kind.endswith(("_known_cost", "_query_cost"))  # else the shipped one
-                    else R._run_online(*given, split.rng).choose
+                    else R.run_online(*given, split.rng).choose
                 )
                 picks[kind] = np.array([learned(int(i), ctx.available[i]) for i in split.test])
             return picks

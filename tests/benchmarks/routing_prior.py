@@ -8,7 +8,7 @@ Run:
 
 Same splits and lambda sweep as ``orch eval routing`` (seed s: shuffle with
 default_rng(s), learn on 60%, evaluate frozen and greedy on the rest). Each policy
-(``routing_eval._run_online`` itself) runs for every exploration weight ``alpha`` (the eval
+(``simulation.run_online`` itself) runs for every exploration weight ``alpha`` (the eval
 and ``Runtime`` use ``linucb.ALPHA`` = 1.0) and every prior mean of LinUCB's arms:
 
 - ``zero``: as shipped, plain ridge regression, every arm's estimate shrunk toward 0;
@@ -38,13 +38,13 @@ import numpy as np
 from replay_common import Split, knn_quality, print_summary, sweep  # this folder: a script
 
 from agents import load_routing_set
-from orchestrator.evals import routing_eval as R
+from orchestrator.evals.routing import simulation as R
 from orchestrator.routing.linucb import LinUCB
 
 
 class PooledPrior(LinUCB):
     """LinUCB whose arms' prior mean is the mean reward of every update so far; feature 0
-    of every context must be the constant 1 (``routing_eval._Context``'s bias)."""
+    of every context must be the constant 1 (``simulation.ReplayContext``'s bias)."""
 
     def prior_mean(self) -> float:
         n = int(self.pulls.sum())
@@ -94,7 +94,7 @@ def main() -> None:
     kinds = args.kinds.split(",")
     grows = (False, True) if args.alpha_grows else (False,)
     weights = [(a, g) for g in grows for a in alphas]  # (alpha, scaled by 1 + lambda?)
-    ctx, lex = R._Context(data), R._lexical(data.prompts)
+    ctx, lex = R.ReplayContext(data), R.lexical(data.prompts)
 
     def per_seed(split: Split) -> Callable[[float], dict[str, np.ndarray]]:
         knn_q = knn_quality(lex, data.quality, split.train, split.test)
@@ -107,7 +107,7 @@ def main() -> None:
                         label = f"a{alpha:g}x(1+lam)" if grow else f"a{alpha:g}"
                         for kind in kinds:
                             a = alpha * (1 + lam) if grow else alpha
-                            learned = R._run_online(
+                            learned = R.run_online(
                                 kind, data, ctx, split.train, lam, split.c_ref, split.rng, a
                             ).choose
                             picks[f"{kind}/{prior}/{label}"] = np.array(

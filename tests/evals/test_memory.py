@@ -12,7 +12,7 @@ import pytest
 from orchestrator.errors import InputError
 from orchestrator.evals.memory import evaluate_memory, load_conversations
 
-LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo"
+LOCOMO = Path(__file__).resolve().parents[3] / "shared" / "data" / "locomo"
 ORCH = str(Path(sys.executable).with_name("orch"))
 
 

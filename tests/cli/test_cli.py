@@ -14,7 +14,7 @@ from tests.plugin_fixture import install_plugin
 from tests.servers import llm_katan, otlp_receiver
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ORCH = str(Path(sys.executable).with_name("orch"))
 
 

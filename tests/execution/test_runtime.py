@@ -1,4 +1,4 @@
-"""Runs through the engine with the library's own ScriptedModel: guards, tools, learning, traces."""
+"""Runs through the runtime with the library's own ScriptedModel: guards, tools, learning, traces."""
 
 from __future__ import annotations
 
@@ -310,6 +310,7 @@ def test_model_failure_fails_the_run_and_keeps_the_checkpoint(desk: Pipeline) ->
     result = rt.run("refund order 5")
     assert result.status == "failed" and "model 'm' failed: HTTP 503" in (result.error or "")
     assert result.trail == ("triage",)
+    model.assert_consumed()  # the failing call was made: nothing scripted is left
     snapshot = rt.graph.snapshot(result.run_id)
     records = snapshot.values["outputs"]
     assert request_of(records)["query"] == "refund order 5"
@@ -446,9 +447,9 @@ def test_learning_is_applied_in_batches_and_flush_does_not_wait(
 ) -> None:
     import time
 
-    from orchestrator.execution import runtime as engine
+    from orchestrator.execution import runtime
 
-    monkeypatch.setattr(engine, "LEARN_LINGER_S", 30.0)  # only flush() ends the wait
+    monkeypatch.setattr(runtime, "LEARN_LINGER_S", 30.0)  # only flush() ends the wait
     pool = scripted_pool(ScriptedModel(name="a"), ScriptedModel(name="b"))
     rt = Runtime(desk, pool=pool)
     batches: list[int] = []

@@ -9,9 +9,9 @@ import pytest
 
 from orchestrator.errors import InputError
 from orchestrator.evals.compound import evaluate_compound, load_example
-from tests.test_cli import assert_clean_error, orch
+from tests.cli.test_cli import assert_clean_error, orch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FILES = [ROOT / "examples" / "due_diligence.py", ROOT / "examples" / "market_intel.py"]
 
 

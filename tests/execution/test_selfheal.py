@@ -1,4 +1,4 @@
-"""Self-healing tool execution: health signals, timeouts, rate limits, goal demotion."""
+"""Self-healing tool execution in runs: failing tools avoided, timeouts, rate limits, goal demotion."""
 
 from __future__ import annotations
 
@@ -11,17 +11,8 @@ from agents import ScriptedModel
 from orchestrator import Role, Runtime, Stage
 from orchestrator.errors import DefinitionError, SkillDefinitionError
 from orchestrator.testing import scripted_pool
-from orchestrator.tools.health import HealthMonitor, ToolHealth
 from skills import ToolRateLimited, skill
 from tests.conftest import find_order_id, make_desk, refund
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @skill(produces="order", cost=0.5)
@@ -48,32 +39,6 @@ def desk_with(primary: object, **stage: object):  # type: ignore[no-untyped-def]
         ],
         roles=[Role("resolver", "Resolve.", skills=tools)],
     )
-
-
-def test_health_signals_raise_and_lower_penalties() -> None:
-    clock = Clock()
-    h = ToolHealth(failure_weight=0.5, timeout_weight=1.0, rate_limit_weight=5, clock=clock)
-    h.record("a", "ok")
-    assert h.penalties() == {}
-    h.record("a", "error")
-    h.record("a", "timeout")
-    assert h.penalties() == {"a": pytest.approx(0.5 * 2 + 1.0)}
-    assert h.describe("a") == "2 recent failure(s), 1 timeout(s)"
-    clock.now += 60  # one half-life: the failure counts halve
-    assert h.penalties() == {"a": pytest.approx(0.5 * 1)}
-    h.record("a", "ok")  # a success clears them
-    assert h.penalties() == {}
-    h.record("b", "rate_limited", retry_after_s=5)
-    assert h.penalties() == {"b": 5}
-    clock.now += 5
-    assert h.penalties() == {}
-    h.flag("c", 2.5, "vendor incident")
-    clock.now += 600
-    assert h.penalties() == {"c": 2.5} and "vendor incident" in h.describe("c")
-    h.flag("c", 0)
-    assert h.penalties() == {}
-    with pytest.raises(ValueError, match="unknown tool outcome"):
-        h.record("a", "meh")
 
 
 def test_a_tool_that_keeps_failing_is_avoided_before_it_fails_again() -> None:
@@ -127,25 +92,6 @@ def test_a_rate_limited_tool_is_rerouted_and_weighed_down_for_its_retry_after() 
     reroute = next(d for d in result.decisions if d.kind == "reroute")
     assert "rate-limited: HTTP 429 quota exceeded" in reroute.reason
     assert rt.health.penalties()["fetch_order_quota"] == 5.0
-
-
-def test_health_monitor_probes_concurrently_and_reports() -> None:
-    up = {"value": False}
-    h = ToolHealth()
-    mon = HealthMonitor(h, {"svc": lambda: up["value"], "boom": lambda: 1 / 0}, interval_s=0.05)
-    mon.start()
-    try:
-        deadline = time.monotonic() + 5
-        while "svc" not in h.penalties() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert "svc" in h.penalties() and "boom" in h.penalties()  # a raising probe: down
-        up["value"] = True
-        while "svc" in h.penalties() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert "svc" not in h.penalties()
-    finally:
-        mon.stop()
-    assert mon.check_once() == {"svc": True, "boom": False}
 
 
 def test_runtime_starts_probes_declared_by_skills() -> None:

@@ -12,11 +12,11 @@ import pytest
 from agents import ModelPool, ModelProfile, load_routing_set
 from orchestrator import Intent, Pipeline, Role, Runtime, Stage
 from orchestrator.errors import InputError
-from tests.test_replay import answer_pipeline, replay_pool, write_set
-from tests.test_routing_eval import write_specialist_set
+from tests.agents.test_replay import answer_pipeline, replay_pool, write_set
+from tests.evals.test_routing import write_specialist_set
 
 ORCH = str(Path(sys.executable).with_name("orch"))
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALGEBRA = "solve the equation for x 1"
 HISTORY = "which empire ruled in year 2"
 

@@ -14,17 +14,11 @@ import pytest
 
 from agents import load_routing_set
 from orchestrator.errors import InputError
-from orchestrator.evals import routing_eval
-from orchestrator.evals.routing_eval import (
-    LAMBDAS,
-    ONLINE,
-    _above,
-    _at_half_cost,
-    _curve,
-    _dominates,
-    evaluate_routing,
-)
-from tests.test_replay import REAL
+from orchestrator.evals.routing import LAMBDAS, ONLINE, POLICIES, evaluate_routing, report
+from orchestrator.evals.routing.frontier import above, curve, dominates
+from orchestrator.evals.routing.report import at_half_cost
+from orchestrator.evals.routing.simulation import SeedResult, run_online
+from tests.agents.test_replay import REAL
 
 ORCH = str(Path(sys.executable).with_name("orch"))
 
@@ -77,7 +71,7 @@ def test_policies_learn_the_specialists(tmp_path: Path) -> None:
     assert {"ours", "knn"} <= set(out["frontier"])
     assert set(out["best_single"]) == {"model", "quality", "cost"}
     # each seed's own frontier at half the best model's cost, with its spread
-    assert set(out["at_half_cost"]) == set(routing_eval.POLICIES)
+    assert set(out["at_half_cost"]) == set(POLICIES)
     ours_half = out["at_half_cost"]["ours"]
     assert ours_half["standard_error"] >= 0
     best = report.best_single["quality"]
@@ -110,7 +104,7 @@ def test_a_worker_that_dies_is_reported_clearly(
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the dying worker is patched in by forking")
     data = load_routing_set(write_specialist_set(tmp_path / "spec", n=60))
-    monkeypatch.setattr(routing_eval, "_seed_in_worker", _die)
+    monkeypatch.setattr(report, "_seed_in_worker", _die)
     with pytest.raises(InputError, match=r"ended abruptly .* fewer processes than 2"):
         evaluate_routing(data, seeds=2, jobs=2)
 
@@ -169,34 +163,34 @@ def test_frontiers_compare_as_curves() -> None:
     # other at its own points, but as curves ours lies above everywhere
     ours = [[1.0, 0.50], [3.0, 0.80], [5.0, 0.90]]
     knn = [[1.0, 0.50], [2.0, 0.62], [4.0, 0.84], [5.0, 0.88]]
-    assert not _dominates(ours, knn)  # kNN's (2, 0.62) has no ours point at <= 2 as good
-    assert _above(ours, knn) is None
+    assert not dominates(ours, knn)  # kNN's (2, 0.62) has no ours point at <= 2 as good
+    assert above(ours, knn) is None
     # truly below on a stretch: found, with where
     worse = [[1.0, 0.50], [3.0, 0.60], [5.0, 0.90]]
-    assert _above(worse, knn) == pytest.approx([2.0, 0.55, 0.62])
+    assert above(worse, knn) == pytest.approx([2.0, 0.55, 0.62])
     # the other cannot be cheaper than anything ours offers
-    assert _above(ours, [[0.5, 0.3], *knn]) == pytest.approx([0.5, -np.inf, 0.3])
+    assert above(ours, [[0.5, 0.3], *knn]) == pytest.approx([0.5, -np.inf, 0.3])
     # beyond its dearest point a frontier keeps its best quality
-    assert _curve(ours, 9.0) == 0.90 and _above(ours, [[9.0, 0.91]]) is not None
+    assert curve(ours, 9.0) == 0.90 and above(ours, [[9.0, 0.91]]) is not None
     # differences below one query's share of the mean are not differences
-    assert _above(ours, [[0.9999, 0.5004]], resolution=1e-3) is None
-    assert _above(ours, [[0.99, 0.5004]], resolution=1e-3) is not None
+    assert above(ours, [[0.9999, 0.5004]], resolution=1e-3) is None
+    assert above(ours, [[0.99, 0.5004]], resolution=1e-3) is not None
 
 
 def test_each_seed_is_read_at_half_its_best_models_cost() -> None:
-    seed = routing_eval._SeedResult
+    seed = SeedResult
     # best model 0.8 at cost 4: half its cost is 2, where the frontier (1, 0.6)-(3, 0.8)
     # reads 0.7, and a dearer, worse point is not on the frontier
     one = seed(("m", 0.8, 4.0), {"p": [(1.0, 0.6, 0.0), (3.0, 0.8, 0.0), (3.5, 0.7, 0.0)]}, {})
     # best model 0.5 at cost 2: half is 1, exactly its point of 0.45
     two = seed(("m", 0.5, 2.0), {"p": [(1.0, 0.45, 0.0), (0.5, 0.3, 0.0)]}, {})
-    mean, se = _at_half_cost([one, two], "p")
+    mean, se = at_half_cost([one, two], "p")
     assert mean == pytest.approx((0.7 / 0.8 + 0.45 / 0.5) / 2)
     assert se == pytest.approx(np.std([0.7 / 0.8, 0.9], ddof=1) / np.sqrt(2))
-    assert _at_half_cost([one], "p") == (pytest.approx(0.875), None)  # one seed: no spread
+    assert at_half_cost([one], "p") == (pytest.approx(0.875), None)  # one seed: no spread
     # a seed where the policy never gets that cheap: no figure, rather than a wrong one
     dear = seed(("m", 0.5, 2.0), {"p": [(1.5, 0.45, 0.0)]}, {})
-    mean, se = _at_half_cost([one, dear], "p")
+    mean, se = at_half_cost([one, dear], "p")
     assert np.isnan(mean) and se is None
 
 
@@ -209,7 +203,6 @@ def test_the_runtime_explores_as_the_evaluation_measured() -> None:
     from orchestrator.routing.linucb import ALPHA, LinUCB
 
     defaults = [
-        inspect.signature(f).parameters["alpha"].default
-        for f in (Runtime, LinUCB, routing_eval._run_online)
+        inspect.signature(f).parameters["alpha"].default for f in (Runtime, LinUCB, run_online)
     ]
     assert defaults == [ALPHA] * 3

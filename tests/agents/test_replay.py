@@ -14,7 +14,7 @@ from orchestrator.errors import InputError, PoolConfigError
 
 REAL = Path(
     os.environ.get(
-        "ORCH_ROUTING_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "routing"
+        "ORCH_ROUTING_DATA", Path(__file__).resolve().parents[3] / "shared" / "data" / "routing"
     )
 )
 
