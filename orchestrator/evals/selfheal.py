@@ -207,14 +207,7 @@ def run_ours(topo: Topology, scn: Scenario) -> Outcome:
     calls = result.control_calls
     done = functools.partial(Outcome, llm_calls=calls, wall_s=wall)
     if result.status == "ok":
-        demoted = next(
-            (
-                d.chosen[5:]
-                for d in result.decisions
-                if d.kind == "escalate" and d.chosen.startswith("goal:")
-            ),
-            None,
-        )
+        demoted = next((d.goal for d in result.decisions if d.kind == "escalate" and d.goal), None)
         if demoted:
             return done(kind="demoted", value=result.facts.get(demoted))
         return done(kind="answer", value=result.facts.get(topo.goal))

@@ -47,12 +47,11 @@ from orchestrator.routing import (
     PheromoneTable,
     PolicyStore,
     WarmStart,
-    first_visits,
-    recorded_credits,
-    warm_stage,
 )
 from orchestrator.routing.learner import Batcher, Learner
 from orchestrator.routing.policy import RunCredit
+from orchestrator.routing.prescore import first_visits
+from orchestrator.routing.warmstart import recorded_credits, warm_stage
 from orchestrator.tools import HealthMonitor, ToolHealth
 from orchestrator.tracing import ATTR, RunTracer
 

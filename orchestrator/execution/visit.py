@@ -38,14 +38,8 @@ from orchestrator.execution.rolememory import RoleMemory
 from orchestrator.execution.run import RoleAt, RunContext, Visit
 from orchestrator.execution.team import TeamRunner
 from orchestrator.execution.toolrunner import ToolRunner
-from orchestrator.routing import (
-    Assignment,
-    AssignmentPolicy,
-    Budget,
-    Eligibility,
-    FeatureBuilder,
-    StageScores,
-)
+from orchestrator.routing import Assignment, AssignmentPolicy, Budget, Eligibility, FeatureBuilder
+from orchestrator.routing.policy import StageScores
 from orchestrator.tracing import RunTracer
 from orchestrator.types import ModelReply
 

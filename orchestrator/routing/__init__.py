@@ -12,32 +12,20 @@ and ``warmstart`` (credit from recorded outcomes).
 from orchestrator.routing.budget import Budget
 from orchestrator.routing.eligibility import Eligibility, Exclusion
 from orchestrator.routing.features import DIM, FeatureBuilder
-from orchestrator.routing.intent import UNKNOWN_INTENT, IntentResult, IntentRouter
-from orchestrator.routing.learner import Batcher, Learner
+from orchestrator.routing.intent import IntentResult, IntentRouter
 from orchestrator.routing.linucb import ALPHA, LinUCB
 from orchestrator.routing.pheromone import PheromoneTable
-from orchestrator.routing.policy import (
-    PHEROMONE_WEIGHT,
-    Assignment,
-    AssignmentPolicy,
-    RunCredit,
-    StageScores,
-    arm_name,
-    arm_scores,
-    reward,
-)
+from orchestrator.routing.policy import PHEROMONE_WEIGHT, Assignment, AssignmentPolicy, arm_scores
 from orchestrator.routing.policystore import PolicyStore
-from orchestrator.routing.prescore import FirstVisit, first_visits
-from orchestrator.routing.warmstart import WarmStart, recorded_credits, warm_stage
+from orchestrator.routing.prescore import FirstVisit
+from orchestrator.routing.warmstart import WarmStart
 
 __all__ = [
     "ALPHA",
     "DIM",
     "PHEROMONE_WEIGHT",
-    "UNKNOWN_INTENT",
     "Assignment",
     "AssignmentPolicy",
-    "Batcher",
     "Budget",
     "Eligibility",
     "Exclusion",
@@ -45,17 +33,9 @@ __all__ = [
     "FirstVisit",
     "IntentResult",
     "IntentRouter",
-    "Learner",
     "LinUCB",
     "PheromoneTable",
     "PolicyStore",
-    "RunCredit",
-    "StageScores",
     "WarmStart",
-    "arm_name",
     "arm_scores",
-    "first_visits",
-    "recorded_credits",
-    "reward",
-    "warm_stage",
 ]

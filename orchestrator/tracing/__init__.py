@@ -10,27 +10,15 @@ library code never loads the SDK.
 
 from orchestrator.tracing.runfile import RunFileTracerProvider
 from orchestrator.tracing.spans import ATTR, DECISION_EVENT, RunTracer, decision_attributes
-from orchestrator.tracing.viewer import (
-    Pruned,
-    RunListing,
-    find_run,
-    list_runs,
-    load_spans,
-    prune_runs,
-    render_run,
-)
+from orchestrator.tracing.viewer import list_runs, load_spans, render_run
 
 __all__ = [
     "ATTR",
     "DECISION_EVENT",
-    "Pruned",
     "RunFileTracerProvider",
-    "RunListing",
     "RunTracer",
     "decision_attributes",
-    "find_run",
     "list_runs",
     "load_spans",
-    "prune_runs",
     "render_run",
 ]

@@ -63,6 +63,9 @@ def test_happy_path_runs_every_stage_and_traces_it(desk: Pipeline) -> None:
     ]
     assert cands and all(c["score"] is not None and c["pheromone"] is not None for c in cands)
     assert [c["name"] for c in cands] == ["triager@m"]  # the first assign: triage
+    arms = [d.arm for d in result.decisions if d.kind == "assign"]
+    assert arms == [("triager", "m"), ("resolver", "m"), ("reviewer", "m")]
+    assert [d.chosen for d in result.decisions if d.kind == "assign"] == [a.name for a in arms]
     # reasons built lazily read as the same text in the result and in the trace
     events = decision_events(spans)
     assert [e[ATTR.D_REASON] for e in events] == [d.reason for d in result.decisions]

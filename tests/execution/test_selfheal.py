@@ -154,7 +154,7 @@ def test_no_path_costs_one_model_call_that_may_demote_the_goal() -> None:
     assert result.facts["refund_ticket"] == "TICKET-7" and "refund_id" not in result.facts
     assert result.control_calls == 1
     esc = next(d for d in result.decisions if d.kind == "escalate")
-    assert esc.chosen == "goal:refund_ticket"
+    assert esc.chosen == "goal:refund_ticket" and esc.goal == "refund_ticket"  # traced, typed
     assert "no tool path reaches goal 'refund_id'" in esc.reason
     assert "refund_down (raised ConnectionError: payment provider unreachable)" in esc.reason
     assert "one model call on the reachable fallback goals: the model chose 'refund_ticket'" in (
