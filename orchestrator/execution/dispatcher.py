@@ -9,8 +9,7 @@ none is allowed the stage's first allowed next stage is taken.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
-from typing import NamedTuple
+from typing import Literal
 
 from orchestrator.definition import StageMachine
 from orchestrator.types import Candidate, Decision, LazyText
@@ -18,36 +17,21 @@ from orchestrator.types import Candidate, Decision, LazyText
 __all__ = ["Dispatcher", "Move", "MoveRequest", "Requester"]
 
 
-class Requester(Enum):
-    """Who asks to move a run to a stage, in priority order."""
+Requester = Literal["escalation", "route", "model"]
+"""Who asks to move a run to a stage, in priority order: the tool graph found no path to
+the stage's goal (``escalation``), the stage's ``route`` function, the model's ``NEXT:``
+line."""
 
-    ESCALATION = "escalation"
-    """The tool graph found no path to the stage's goal."""
-    ROUTE = "route"
-    """The stage's ``route`` function."""
-    MODEL = "model"
-    """The model's ``NEXT:`` line."""
-
-
-class MoveRequest(NamedTuple):
-    """A request to move from a stage to ``target``."""
-
-    by: Requester
-    source: str
-    """Who asked, as the trace names it (e.g. ``model 'mini'``)."""
-    target: str | None
-    """The stage asked for (None: no request)."""
+MoveRequest = tuple[Requester, str, str | None]
+"""A request to move from a stage: who asks, who as the trace names it (e.g. ``model
+'mini'``), and the stage asked for (None: no request). A plain tuple: a visit makes one
+or two."""
 
 
-class Move(NamedTuple):
-    """The dispatcher's verdict on a stage's requests."""
-
-    stage: str | None
-    """The next stage (None when the stage was terminal)."""
-    decisions: list[Decision]
-    """A ``guard_block`` per refused request, then the ``stage`` decision."""
-    refused: list[Requester]
-    """Who asked for each refused move."""
+Move = tuple[str | None, list[Decision], list[Requester]]
+"""The dispatcher's verdict: the next stage (None when the stage was terminal), the
+decisions (a ``guard_block`` per refused request, then the ``stage`` decision), and who
+asked for each refused move. A plain tuple: one per visit."""
 
 
 class Dispatcher:
@@ -62,7 +46,7 @@ class Dispatcher:
     def next_stage(self, stage: str, requests: Sequence[MoveRequest]) -> Move:
         """Pick the next stage from ``requests``, the first the automaton allows."""
         if self.machine.is_terminal(stage):
-            return Move(None, [], [])
+            return None, [], []
         allowed = self.machine.next_of(stage)
         decisions: list[Decision] = []
         refused: list[Requester] = []
@@ -99,7 +83,7 @@ class Dispatcher:
                 candidates=self._options[stage],
             )
         )
-        return Move(chosen, decisions, refused)
+        return chosen, decisions, refused
 
     @staticmethod
     def skill_block(stage: str, role: str, skill: str, permitted: Sequence[str]) -> Decision | None:

@@ -81,7 +81,7 @@ def escalate(
     ctx.control_calls += 1
     reply = None
     try:
-        reply = caller.call(visit, visit.model, messages, 32, purpose="escalation").reply
+        reply = caller.call(visit, visit.model, messages, 32, purpose="escalation")[0]
         choice = parse_goal(reply.text, [g for g, _ in options])
         why = f"the model chose {choice!r}" if choice else "the model chose none"
     except ModelCallError as exc:

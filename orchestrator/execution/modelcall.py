@@ -10,7 +10,7 @@ idempotency key, so an endpoint that did answer before failing does not bill twi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from opentelemetry.trace import Span
@@ -30,15 +30,7 @@ from orchestrator.routing import Assignment, AssignmentPolicy, Exclusion
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision, ModelReply
 
-__all__ = ["Answered", "ModelCaller"]
-
-
-class Answered(NamedTuple):
-    """A model call's reply, and the model that gave it (another than asked after a
-    failover)."""
-
-    reply: ModelReply
-    model: str
+__all__ = ["ModelCaller"]
 
 
 class ModelCaller:
@@ -66,9 +58,10 @@ class ModelCaller:
         purpose: str = "answer",
         span: Span | None = None,
         key: str | None = None,
-    ) -> Answered:
+    ) -> tuple[ModelReply, str]:
         """One call of ``visit`` to ``model``, under ``span`` (default: the visit's) with
-        idempotency key ``key`` (default: the visit's).
+        idempotency key ``key`` (default: the visit's): the reply, and the model that gave
+        it (another than asked after a failover).
 
         On an endpoint fault the model's breaker records it and the call is retried on the
         next best arm of the same role (the role's tool work is done) under the same
@@ -112,7 +105,7 @@ class ModelCaller:
                 self.breakers.success(model)
                 if failed and span.is_recording():  # the agent span names who answered
                     span.set_attribute(ATTR.RESPONSE_MODEL, model)
-                return Answered(reply, model)
+                return reply, model
         finally:
             CALL_KEY.reset(token)
 

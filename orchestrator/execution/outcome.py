@@ -44,7 +44,7 @@ def settle(
 ) -> tuple[RunResult, RunCredit | None]:
     """The result of the run whose records are ``log`` (``error``: why it failed, if it
     did), and its credit (None for a failed run or one with no visit)."""
-    records = cast(Sequence[StageRecord], log[1:])  # the visits
+    records = cast("Sequence[StageRecord]", log[1:])  # the visits
     trail = tuple(trail_of(log))
     cost = 0.0
     tokens_in = tokens_out = calls = 0

@@ -11,7 +11,7 @@ from the records (``request_of``, ``trail_of``, ``facts_of``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict
 
 from memory import make_item
 from orchestrator.types import ModelReply
@@ -35,6 +35,7 @@ class RequestRecord(TypedDict):
 
     kind: Literal["request"]
     query: str
+    """The user's request."""
     intent: str
     """The routed intent (or ``unknown``)."""
     confidence: float
@@ -47,6 +48,7 @@ class Spend(TypedDict):
     """What a visit's answering model calls cost (failed-over tries are not paid)."""
 
     calls: int
+    """Answering model calls."""
     cost: float
     """USD."""
     input_tokens: int
@@ -58,6 +60,7 @@ class StageRecord(Spend):
     accounting, and the facts known after it."""
 
     stage: str
+    """The stage visited."""
     role: str
     """The role that worked on it ('' for a terminal stage nobody works on)."""
     text: str
@@ -67,6 +70,7 @@ class StageRecord(Spend):
     line: str
     """``stage/role: text``, the answer as a context line."""
     kind: Literal["answer", "escalation", "end"]
+    """An answer, an escalation (no tool path reached the goal), or the end of the run."""
     model: str
     """The model that answered last ('' when none was called)."""
     facts: dict[str, Any]
@@ -105,18 +109,21 @@ def request_record(query: str, intent: str, confidence: float, scope: str | None
 
 def stage_record(
     kind: Literal["answer", "escalation", "end"],
-    *,
     stage: str,
     role: str,
     text: str,
     model: str,
     facts: dict[str, Any],
-    **fields: Any,
+    fields: Mapping[str, Any],
 ) -> StageRecord:
     """A stage visit's record: the memory item of ``text``, then ``kind``, ``model``,
     ``facts`` and ``fields`` (accounting, arm, checks), in that order."""
-    item = make_item(stage=stage, role=role, text=text)
-    return cast(StageRecord, item | {"kind": kind, "model": model, "facts": facts, **fields})
+    record = make_item(stage=stage, role=role, text=text)
+    record["kind"] = kind
+    record["model"] = model
+    record["facts"] = facts
+    record.update(fields)
+    return record  # type: ignore[return-value]  # the keys StageRecord names
 
 
 def spend_of(replies: Sequence[ModelReply]) -> Spend:
@@ -143,7 +150,7 @@ NO_SPEND: Spend = {"calls": 0, "cost": 0.0, "input_tokens": 0, "output_tokens": 
 
 def request_of(outputs: Sequence[Mapping[str, Any]]) -> RequestRecord:
     """A run's request (query, intent, confidence, scope), from its records."""
-    return cast(RequestRecord, outputs[0])
+    return outputs[0]  # type: ignore[return-value]  # the first record is the request
 
 
 def trail_of(outputs: Sequence[Mapping[str, Any]]) -> list[str]:

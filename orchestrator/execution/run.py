@@ -78,12 +78,16 @@ class RoleAt(NamedTuple):
     """The stages allowed after this one."""
 
 
-@dataclass(kw_only=True, slots=True)
+@dataclass(slots=True)
 class Visit:
     """One stage visit as it runs: made when its arm is assigned and handed to each step
-    (tools, escalation, memory, model calls, the team)."""
+    (tools, escalation, memory, model calls, the team). Positional fields: one is made at
+    every step, and keyword arguments cost more than the rest of its making."""
 
     stage: Stage
+    """The stage visited."""
+    role: str
+    """The assigned role."""
     at: RoleAt
     """The assigned role, and what it may do at this stage."""
     model: str
@@ -95,20 +99,17 @@ class Visit:
     key: str
     """Idempotency key of the visit's model call (run, stage, visit number)."""
     ctx: RunContext
+    """The run's context."""
     span: Span
     """The visit's ``invoke_agent`` span."""
     request: RequestRecord
+    """What the run was asked."""
     done: Sequence[StageRecord]
     """The run's visits before this one."""
     facts: dict[str, Any]
     """The facts known: those of the visits before, then what this one's tools produce."""
-    control: list[ModelReply] = field(default_factory=list)
+    control: tuple[ModelReply, ...] = ()
     """Replies of the control plane's model calls in this visit (an escalation's choice)."""
-
-    @property
-    def role(self) -> str:
-        """The assigned role's name."""
-        return self.at.role.name
 
     def inputs(self, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """What a skill is called with: the request's query and intent, the facts known,

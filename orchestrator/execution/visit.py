@@ -13,7 +13,7 @@ is what the graph checkpoints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from agents.prompts import ParsedReply
 from orchestrator.definition import Pipeline, Stage, StageView
 from orchestrator.errors import GoalUnreachable, RunError
 from orchestrator.execution.breaker import BreakerBoard
-from orchestrator.execution.dispatcher import Dispatcher, MoveRequest, Requester
+from orchestrator.execution.dispatcher import Dispatcher, MoveRequest
 from orchestrator.execution.escalation import escalate, failed_tools_text
 from orchestrator.execution.modelcall import ModelCaller
 from orchestrator.execution.records import (
@@ -40,6 +40,7 @@ from orchestrator.execution.team import TeamRunner
 from orchestrator.execution.toolrunner import ToolRunner
 from orchestrator.routing import Assignment, AssignmentPolicy, Budget, Eligibility, FeatureBuilder
 from orchestrator.routing.policy import StageScores
+from orchestrator.tools import ToolGraph
 from orchestrator.tracing import RunTracer
 from orchestrator.types import ModelReply
 
@@ -100,32 +101,27 @@ class StageVisitor:
         next stage the dispatcher chose (None: the run ends)."""
         if not stage.roles:  # a terminal stage nobody works on: the run ends here
             facts = facts_of(outputs)
-            end = stage_record(
-                "end", stage=stage.name, role="", text="", model="", facts=facts, **NO_SPEND
-            )
-            return end, None
+            return stage_record("end", stage.name, "", "", "", facts, NO_SPEND), None
         visit = self._assign(stage, outputs, ctx)
         try:
-            if not self._reach_goal(visit):
+            graph = visit.at.tool_graph
+            if graph is not None and not self._reach_goal(visit, graph):
                 return self._escalation(visit)
             lines = self.memory.context(visit)
             parsed, replies, recorded, team = self._answer(visit, lines)
-            blocked = self._apply_tool_calls(visit, parsed)
+            blocked = self._apply_tool_calls(visit, parsed) if parsed.calls else 0
             nxt, view, refused = self._choose_next(visit, parsed)
-            record = stage_record(
-                "answer",
-                stage=stage.name,
-                role=visit.role,
-                text=parsed.answer,
-                model=visit.model,
-                facts=visit.facts,
-                check=_check(stage, view),
-                blocked_requests=blocked + refused,
-                recorded_quality=recorded,
-                arm=f"{visit.role}@{visit.model}",
-                x=visit.x,
+            fields = {
+                "check": None if stage.check is None else _check(stage, view),
+                "blocked_requests": blocked + refused,
+                "recorded_quality": recorded,
+                "arm": f"{visit.role}@{visit.model}",
+                "x": visit.x,
                 **spend_of(replies),
                 **team,
+            }
+            record = stage_record(
+                "answer", stage.name, visit.role, parsed.answer, visit.model, visit.facts, fields
             )
             return record, nxt
         except RunError as exc:
@@ -139,7 +135,7 @@ class StageVisitor:
     def _assign(self, stage: Stage, outputs: Sequence[Record], ctx: RunContext) -> Visit:
         """Choose the visit's arm among those no constraint excludes (a first visit was
         chosen when the run started, unless a breaker opened since) and open its span."""
-        done = cast(Sequence[StageRecord], outputs[1:])  # the visits before this one
+        done: Sequence[StageRecord] = outputs[1:]  # type: ignore[assignment]  # the visits
         limited = self.budget.limit_usd is not None
         spent = sum(o["cost"] for o in done) if limited else 0.0
         visits = 0
@@ -177,26 +173,25 @@ class StageVisitor:
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )
         ctx.record(span, assignment.decision)
-        return Visit(
-            stage=stage,
-            at=self._role_at[(stage.name, assignment.role)],
-            model=assignment.model,
-            x=x,
-            excluded=excluded,
-            key=f"{ctx.run_id}:{stage.name}:{visits}",
-            ctx=ctx,
-            span=span,
-            request=request_of(outputs),
-            done=done,
-            facts=dict(facts_of(outputs)),
+        return Visit(  # positionally, in field order: a visit is made at every step
+            stage,
+            assignment.role,
+            self._role_at[(stage.name, assignment.role)],
+            assignment.model,
+            x,
+            excluded,
+            f"{ctx.run_id}:{stage.name}:{visits}",  # the idempotency key
+            ctx,
+            span,
+            request_of(outputs),
+            done,
+            dict(facts_of(outputs)),
         )
 
-    def _reach_goal(self, visit: Visit) -> bool:
-        """Run the tools toward the stage's goal, escalating (a lesser goal chosen by one
-        model call) when no path is left; whether the stage may answer."""
-        graph = visit.at.tool_graph
-        if graph is None:
-            return True
+    def _reach_goal(self, visit: Visit, graph: ToolGraph) -> bool:
+        """Run the tools toward the stage's goal on its tool ``graph``, escalating (a
+        lesser goal chosen by one model call) when no path is left; whether the stage may
+        answer."""
         failed: dict[str, str] = {}
         if self.tools.run_to_goal(visit, graph, failed):
             return True
@@ -206,7 +201,7 @@ class StageVisitor:
             visit, failed, fallbacks=fallbacks, tools=self.tools, caller=self.caller
         )
         if reply is not None:
-            visit.control.append(reply)
+            visit.control = (*visit.control, reply)
         if reached:
             return True
         if stage.escalate_to is None:
@@ -220,23 +215,16 @@ class StageVisitor:
     def _escalation(self, visit: Visit) -> tuple[StageRecord, str | None]:
         """No goal reached: no answer, straight to the stage's escalation stage."""
         stage = visit.stage
-        move = self.dispatcher.next_stage(
-            stage.name, [MoveRequest(Requester.ESCALATION, "escalation", stage.escalate_to)]
+        nxt, decisions, _ = self.dispatcher.next_stage(
+            stage.name, [("escalation", "escalation", stage.escalate_to)]
         )
-        for d in move.decisions:
+        for d in decisions:
             visit.ctx.record(visit.span, d)
+        fields = {**spend_of(visit.control), "arm": f"{visit.role}@{visit.model}", "x": visit.x}
         record = stage_record(
-            "escalation",
-            stage=stage.name,
-            role=visit.role,
-            text="",
-            model=visit.model,
-            facts=visit.facts,
-            **spend_of(visit.control),
-            arm=f"{visit.role}@{visit.model}",
-            x=visit.x,
+            "escalation", stage.name, visit.role, "", visit.model, visit.facts, fields
         )
-        return record, move.stage
+        return record, nxt
 
     def _answer(
         self, visit: Visit, lines: Sequence[str]
@@ -269,7 +257,7 @@ class StageVisitor:
             replies, recorded = [reply], reply.quality
         if visit.request["scope"] is not None and parsed.answer:
             self.memory.remember(visit, parsed.answer)
-        return parsed, [*replies, *visit.control], recorded, team
+        return parsed, [*replies, *visit.control] if visit.control else replies, recorded, team
 
     def _apply_tool_calls(self, visit: Visit, parsed: ParsedReply) -> int:
         """Run the skills the model's ``CALL:`` lines ask for, if the role may call them;
@@ -310,12 +298,12 @@ class StageVisitor:
         requests: list[MoveRequest] = []
         if stage.route is not None:
             asked = _user_call(stage, "route", stage.route, view)
-            requests.append(MoveRequest(Requester.ROUTE, f"route of stage {stage.name!r}", asked))
-        requests.append(MoveRequest(Requester.MODEL, f"model {visit.model!r}", parsed.next_stage))
-        move = self.dispatcher.next_stage(stage.name, requests)
-        for d in move.decisions:
+            requests.append(("route", f"route of stage {stage.name!r}", asked))
+        requests.append(("model", f"model {visit.model!r}", parsed.next_stage))
+        nxt, decisions, refused = self.dispatcher.next_stage(stage.name, requests)
+        for d in decisions:
             visit.ctx.record(visit.span, d)
-        return move.stage, view, move.refused.count(Requester.MODEL)
+        return nxt, view, refused.count("model")
 
 
 def _check(stage: Stage, view: StageView | None) -> bool | None:

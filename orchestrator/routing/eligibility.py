@@ -58,6 +58,7 @@ class Eligibility:
         """Stage -> its (role, model) arms, for every stage with roles."""
         self.models = {s: sorted({a.model for a in arms}) for s, arms in self.arms.items()}
         """Stage -> the pool models its arms use."""
+        self._names = {s: [a.name for a in arms] for s, arms in self.arms.items()}
         self._pool = pool
         self._intent_req = pipeline.intent_requires
         self._static_req = {
@@ -109,7 +110,9 @@ class Eligibility:
         """Every arm of ``stage`` a visit for ``intent`` may not be offered, after ``spent``
         USD of the run and with the models in ``down`` (model -> why its circuit is open),
         and the ``budget`` decision when the budget excluded some."""
-        excluded = self.capability(stage, intent)
+        excluded: Mapping[str, Exclusion] | None = self._capable.get((stage, intent))
+        if excluded is None:
+            excluded = self.capability(stage, intent)
         decision = None
         limit = self.budget.limit_usd
         if limit is not None:
@@ -132,7 +135,7 @@ class Eligibility:
         """Arms whose expected cost exceeds what is left of ``limit``, and the ``budget``
         decision if any."""
         left = limit - spent
-        names = [a.name for a in self.arms[stage]]
+        names = self._names[stage]
         expected = self._expected
         out = {
             a: Exclusion("budget", f"expected ${expected[a]:.6f} > ${max(left, 0):.6f} left")

@@ -44,17 +44,10 @@ nothing of the arm (it fades with the arm's uncertainty left); the runtime's and
 eval routing``'s "ours" both use it."""
 
 
-class StageScores(NamedTuple):
-    """Per arm of one stage, in candidate order: what its score is made of."""
-
-    mean: list[float]
-    """LinUCB's estimated reward."""
-    bonus: list[float]
-    """LinUCB's exploration bonus."""
-    pheromone: list[float]
-    """The intent's pheromone level."""
-    left: list[float]
-    """The arm's uncertainty left for this context, 1 (nothing learned) to 0."""
+StageScores = tuple[list[float], list[float], list[float], list[float]]
+"""Per arm of one stage, in candidate order: LinUCB's estimated reward (mean), its
+exploration bonus, the intent's pheromone level, and the arm's uncertainty left for this
+context (1: nothing learned, to 0). A plain tuple: a run builds one per stage."""
 
 
 def arm_scores(
@@ -259,13 +252,13 @@ class AssignmentPolicy:
                     x = c.copy()
                     x[h] = 1.0
                     mean, bonus, left = self._ucb(x, entry[2])
-                    out[stage] = StageScores(mean, bonus, self._levels_of(levels, stage), left)
+                    out[stage] = (mean, bonus, self._levels_of(levels, stage), left)
             return out
         lo, hi, hot_of_arm, spans = plan
         mean, bonus, left = self.bandit.ucb_one_hot(c, lo, hi, hot_of_arm)
         for stage, a, b in spans:
             tau = self._levels_of(levels, stage)
-            out[stage] = StageScores(mean[a:b], bonus[a:b], tau, left[a:b])
+            out[stage] = (mean[a:b], bonus[a:b], tau, left[a:b])
         return out
 
     def _plan(

@@ -36,7 +36,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agents import ModelPool, ModelProfile, Role, build_messages, default_pool, parse_reply
 from orchestrator import Intent, Pipeline, Runtime, Stage
-from orchestrator.execution.dispatcher import Dispatcher, MoveRequest, Requester
+from orchestrator.execution.dispatcher import Dispatcher, MoveRequest
 from orchestrator.routing import (
     DIM,
     AssignmentPolicy,
@@ -220,7 +220,7 @@ def bench_decision(n: int) -> dict[str, float]:
     for _ in range(200):  # a policy that has learned something
         x = rng.random(DIM)
         policy.credit([(pairs[rng.integers(16)].name, x.tolist())], float(rng.random()))
-    move = [MoveRequest(Requester.MODEL, "model", "b")]
+    move: list[MoveRequest] = [("model", "model", "b")]
     samples = []
     parts: dict[str, list[float]] = {
         k: [] for k in ("intent", "features", "budget", "linucb", "dispatch")
