@@ -10,9 +10,10 @@ from typing import Any
 from agents.profile import ModelProfile
 from orchestrator.errors import ModelCallError, ModelUnavailable
 from orchestrator.protocols import CALL_KEY
+from orchestrator.redaction import redact, register_secret
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
-__all__ = ["LiteLLMEmbedder", "LiteLLMModel", "fault_kind", "unknown_model"]
+__all__ = ["LiteLLMEmbedder", "LiteLLMModel", "fault_kind", "missing_credentials", "unknown_model"]
 
 _import_lock = threading.Lock()
 
@@ -37,8 +38,26 @@ def unknown_model(model: str) -> str | None:
     return None
 
 
+def missing_credentials(model: str) -> list[str]:
+    """The API-key variables litellm says ``model``'s provider needs and the environment
+    lacks (endpoint variables such as ``OLLAMA_API_BASE`` have defaults and do not count)."""
+    found = _litellm().validate_environment(model=model)
+    keys = found.get("missing_keys", []) if isinstance(found, dict) else []
+    return [k for k in keys if k.endswith(("_API_KEY", "_TOKEN", "_KEY"))]
+
+
 _NO_KEY = ("Missing credentials", "api_key client option must be set")
 """What the OpenAI client says when no API key is configured (new, older versions)."""
+
+
+def _failure(what: str, exc: BaseException) -> ModelCallError:
+    """The error to raise for a failed call: its text redacted (a provider may echo the
+    key it refused), classified as an endpoint fault or a caller's mistake. Raised outside
+    the ``except`` block, so the provider's exception (and its unredacted text) is not
+    chained to it."""
+    message = redact(f"{what} failed: {type(exc).__name__}: {exc}")
+    kind = fault_kind(exc)
+    return ModelCallError(message) if kind is None else ModelUnavailable(message, kind=kind)
 
 
 def fault_kind(exc: BaseException) -> str | None:
@@ -93,27 +112,28 @@ class LiteLLMModel:
                     f"model {p.name!r} ({p.model}) needs an API key in ${p.api_key_env}, "
                     "which is not set"
                 )
+            register_secret(key)
             kwargs["api_key"] = key
         elif p.api_base:
             kwargs["api_key"] = "not-needed"  # OpenAI-compatible servers often ignore it
-        key = CALL_KEY.get()
-        if key:  # a retried call carries the key of the first try
-            kwargs["extra_headers"] = {"Idempotency-Key": key}
+        call_key = CALL_KEY.get()
+        if call_key:  # a retried call carries the key of the first try
+            kwargs["extra_headers"] = {"Idempotency-Key": call_key}
+        failure = None
         try:
             response = _litellm().completion(**kwargs)
         except Exception as exc:
-            message = f"model {p.name!r} ({p.model}) failed: {type(exc).__name__}: {exc}"
-            kind = fault_kind(exc)
-            if kind is None:
-                raise ModelCallError(message) from exc
-            raise ModelUnavailable(message, kind=kind) from exc
+            failure = _failure(f"model {p.name!r} ({p.model})", exc)
+        if failure is not None:
+            raise failure
         try:
             text = response.choices[0].message.content
         except (AttributeError, IndexError, TypeError):
             text = None
-        if not isinstance(text, str):
+        if not isinstance(text, str) or not text.strip():
+            what = "no text content" if not isinstance(text, str) else "an empty answer"
             raise ModelUnavailable(
-                f"model {p.name!r} ({p.model}) returned a malformed response (no text content)",
+                f"model {p.name!r} ({p.model}) returned a malformed response ({what})",
                 kind="malformed",
             )
         usage = getattr(response, "usage", None)
@@ -164,16 +184,16 @@ class LiteLLMEmbedder:
                 raise ModelCallError(
                     f"embedding model {self.model} needs an API key in ${self.api_key_env}"
                 )
+            register_secret(key)
             kwargs["api_key"] = key
+        failure = None
         try:
             response = _litellm().embedding(**kwargs)
             vectors = [list(map(float, d["embedding"])) for d in response.data]
         except Exception as exc:
-            message = f"embedding model {self.model} failed: {type(exc).__name__}: {exc}"
-            kind = fault_kind(exc)
-            if kind is None:
-                raise ModelCallError(message) from exc
-            raise ModelUnavailable(message, kind=kind) from exc
+            failure = _failure(f"embedding model {self.model}", exc)
+        if failure is not None:
+            raise failure
         if len(vectors) != len(texts):
             raise ModelUnavailable(
                 f"embedding model {self.model} returned {len(vectors)} vectors for "

@@ -15,6 +15,7 @@ Adding or removing a model is a configuration change. A pool file is TOML or JSO
 from __future__ import annotations
 
 import json
+import os
 import threading
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,7 @@ import pydantic
 from agents.profile import ModelProfile
 from orchestrator.errors import InputError, PoolConfigError
 from orchestrator.protocols import ModelAdapter
+from orchestrator.redaction import register_secret_env
 
 __all__ = ["ModelPool", "default_pool"]
 
@@ -38,8 +40,8 @@ class _EntryFile(pydantic.BaseModel):
     model: str = ""
     api_base: str | None = None
     api_key_env: str | None = None
-    input_price: float = pydantic.Field(0.0, ge=0)
-    output_price: float = pydantic.Field(0.0, ge=0)
+    input_price: float | None = pydantic.Field(None, ge=0)
+    output_price: float | None = pydantic.Field(None, ge=0)
     context_window: int = pydantic.Field(8192, gt=0)
     capabilities: dict[str, float] = {}
     latency_ms: float = pydantic.Field(0.0, ge=0)
@@ -81,6 +83,7 @@ class ModelPool:
                 raise PoolConfigError(f"the pool defines model {p.name!r} twice; keep one entry")
             if p.backend == "custom" and p.adapter is None:
                 raise PoolConfigError(f"pool model {p.name!r} is 'custom' but has no adapter")
+            register_secret_env(p.api_key_env)  # its value never reaches an error text
             self._profiles[p.name] = p
         if not self._profiles:
             raise PoolConfigError("the model pool is empty; define at least one model")
@@ -138,9 +141,34 @@ class ModelPool:
                         f"set {data.name!r} did not record; it recorded {list(data.models)}"
                     )
 
+    def check_keys(self, names: Iterable[str]) -> None:
+        """PoolConfigError, before any call is made (and paid), naming every model among
+        ``names`` whose API key is not set: the variable its entry names
+        (``api_key_env``), or, for a provider model without ``api_base``, the one litellm
+        says its provider reads."""
+        problems = []
+        for name in sorted(set(names)):
+            p = self.profile(name)
+            if p.backend != "litellm":
+                continue
+            if p.api_key_env:
+                if not os.environ.get(p.api_key_env):
+                    problems.append(f"{p.name!r} ({p.model}) reads ${p.api_key_env}")
+            elif not p.api_base:
+                from agents.litellm_model import missing_credentials
+
+                missing = missing_credentials(p.model)
+                if missing:
+                    problems.append(f"{p.name!r} ({p.model}) needs ${' or $'.join(missing)}")
+        if problems:
+            raise PoolConfigError(
+                f"API keys are not set for {'; '.join(problems)}; set them (export NAME=...) "
+                "before the run, or take those models out of the pool and the roles"
+            )
+
     @classmethod
     def single_litellm(cls, model: str) -> ModelPool:
-        """A pool of one litellm model (for ``orch run --model``); prices unknown (0)."""
+        """A pool of one litellm model (for ``orch run --model``); its prices unknown."""
         if not model.strip():
             raise PoolConfigError(
                 "the litellm model string is empty; give one, e.g. --model ollama/llama3.2"

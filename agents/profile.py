@@ -26,10 +26,10 @@ class ModelProfile:
     """Endpoint for OpenAI-compatible or self-hosted servers."""
     api_key_env: str | None = None
     """Environment variable that holds the API key, if the provider needs one."""
-    input_price: float = 0.0
-    """USD per million input tokens."""
-    output_price: float = 0.0
-    """USD per million output tokens."""
+    input_price: float | None = None
+    """USD per million input tokens (None: not given; a call then counts as $0)."""
+    output_price: float | None = None
+    """USD per million output tokens (None: not given; a call then counts as $0)."""
     context_window: int = 8192
     """Maximum prompt tokens."""
     capabilities: Mapping[str, float] = field(default_factory=dict)
@@ -46,6 +46,16 @@ class ModelProfile:
     adapter: Any = None
     """For ``custom``: the ModelAdapter object that answers."""
 
+    @property
+    def price_unknown(self) -> bool:
+        """Whether what a call costs is unknown: a remote (litellm) or custom model whose
+        pool entry gives no price. (Offline and local models cost what their prices say,
+        $0 without; a replayed model costs what was recorded.)"""
+        unpriced = self.input_price is None or self.output_price is None
+        return unpriced and self.backend in ("litellm", "custom")
+
     def cost(self, input_tokens: int, output_tokens: int) -> float:
-        """USD for one call with these token counts."""
-        return (input_tokens * self.input_price + output_tokens * self.output_price) / 1e6
+        """USD for one call with these token counts (a price not given counts as 0)."""
+        return (
+            input_tokens * (self.input_price or 0.0) + output_tokens * (self.output_price or 0.0)
+        ) / 1e6

@@ -11,7 +11,13 @@ from orchestrator.errors import DefinitionError
 
 __all__ = ["Role"]
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def _defined_at(ref: Any) -> str:
+    """Where a skill's function is defined (``file:line``)."""
+    code = getattr(getattr(ref, "fn", None), "__code__", None)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else repr(ref)
 
 
 def _skill_name(ref: Any) -> str:
@@ -56,7 +62,7 @@ class Role:
         max_output_tokens: int = 400,
         requires: Mapping[str, float] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise DefinitionError(
                 f"role name {name!r} must start with a letter and use letters, digits, - or _"
             )
@@ -75,9 +81,15 @@ class Role:
                     "e.g. requires={'reasoning': 0.6}"
                 )
         names = tuple(_skill_name(s) for s in skills)
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise DefinitionError(f"role {name!r} lists skills {dupes} more than once")
+        for n in sorted({n for n in names if names.count(n) > 1}):
+            objects = {id(s): s for s in skills if not isinstance(s, str) and _skill_name(s) == n}
+            if len(objects) > 1:
+                where = ", ".join(_defined_at(s) for s in objects.values())
+                raise DefinitionError(
+                    f"role {name!r} lists two different skills named {n!r} ({where}); skill "
+                    "names must be unique: rename one with @skill(name=...)"
+                )
+            raise DefinitionError(f"role {name!r} lists skill {n!r} more than once; keep one")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "instructions", instructions.strip())
         object.__setattr__(self, "skills", tuple(skills))

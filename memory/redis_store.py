@@ -19,6 +19,7 @@ from typing import Any
 from memory.item import MemoryItem, check_tier
 from memory.store import Limits
 from orchestrator.errors import InputError, StoreUnavailable
+from orchestrator.redaction import redact
 
 __all__ = ["RedisStore"]
 
@@ -66,10 +67,12 @@ class RedisStore:
         try:
             return fn()
         except self._errors as exc:
-            raise StoreUnavailable(
-                f"Redis at {self.url} is unreachable ({type(exc).__name__}: {exc}) while "
-                f"trying to {what}"
-            ) from exc
+            raise StoreUnavailable(  # the URL may hold a password: redacted
+                redact(
+                    f"Redis at {self.url} is unreachable ({type(exc).__name__}: {exc}) while "
+                    f"trying to {what}"
+                )
+            ) from None
 
     def put(self, item: MemoryItem) -> None:
         """Write (or replace) one item; the tier's cap drops the oldest of its scope."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -18,6 +20,7 @@ __all__ = [
     "Message",
     "ModelReply",
     "estimate_tokens",
+    "valid_text",
 ]
 
 DecisionKind = Literal[
@@ -33,6 +36,21 @@ DecisionKind = Literal[
     "budget",
 ]
 DECISION_KINDS: tuple[str, ...] = DecisionKind.__args__  # type: ignore[attr-defined]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: bytes that were not UTF-8 (which Python keeps as lone
+    surrogates, e.g. in command-line arguments) and any other lone surrogate become
+    U+FFFD, the replacement character."""
+    if not _SURROGATE.search(text):
+        return text
+    # undecodable bytes from the OS, escaped by Python: decode them as replacements
+    with contextlib.suppress(UnicodeEncodeError):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def estimate_tokens(text: str) -> int:

@@ -2,13 +2,17 @@
 
 Third-party packages expose skills through the entry-point group ``orchestrator.skills``;
 an entry point may name a Skill, a list of Skills, or a module whose Skills are all taken.
-Plugins are discovered once per process.
+Plugins are discovered once per process. One broken plugin does not break the others: an
+entry point that fails to load, or points at no skill, is skipped with a ``PluginWarning``
+saying why, and so is a plugin skill whose name another plugin (earlier by distribution
+name) or a built-in already has.
 """
 
 from __future__ import annotations
 
 import functools
 import types
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -16,7 +20,13 @@ from importlib import metadata
 from orchestrator.errors import SkillDefinitionError
 from skills.skill import Skill
 
-__all__ = ["ENTRY_POINT_GROUP", "RegisteredSkill", "SkillRegistry", "discover_plugins"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginWarning",
+    "RegisteredSkill",
+    "SkillRegistry",
+    "discover_plugins",
+]
 
 ENTRY_POINT_GROUP = "orchestrator.skills"
 
@@ -46,23 +56,46 @@ def _skills_in(obj: object, where: str) -> list[Skill]:
     )
 
 
+class PluginWarning(UserWarning):
+    """A third-party skill plugin (or one of its skills) was skipped; the message says why
+    and how to fix it."""
+
+
 @functools.cache
 def discover_plugins() -> tuple[RegisteredSkill, ...]:
-    """Skills from installed distributions' ``orchestrator.skills`` entry points."""
-    found: list[RegisteredSkill] = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    """Skills from installed distributions' ``orchestrator.skills`` entry points, in order
+    of distribution and entry-point name; broken entry points and clashing names are
+    skipped with a ``PluginWarning``."""
+    found: dict[str, RegisteredSkill] = {}
+    points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    for ep in sorted(points, key=lambda e: (e.dist.name if e.dist else "", e.name)):
         dist = ep.dist.name if ep.dist is not None else "unknown distribution"
         where = f"entry point {ep.name!r} ({ep.value}) of {dist}"
         try:
-            obj = ep.load()
-        except Exception as exc:
-            raise SkillDefinitionError(
-                f"{where} failed to load: {type(exc).__name__}: {exc}; fix or uninstall {dist}"
-            ) from exc
-        found.extend(
-            RegisteredSkill(skill=s, source=f"plugin:{dist}") for s in _skills_in(obj, where)
-        )
-    return tuple(found)
+            skills = _skills_in(ep.load(), where)
+        except SkillDefinitionError as exc:
+            warnings.warn(f"skipped {exc}", PluginWarning, stacklevel=2)
+            continue
+        except Exception as exc:  # a plugin's own import error must not stop the others
+            warnings.warn(
+                f"skipped {where}: it failed to load ({type(exc).__name__}: {exc}); fix or "
+                f"uninstall {dist}",
+                PluginWarning,
+                stacklevel=2,
+            )
+            continue
+        for s in skills:
+            known = found.get(s.name)
+            if known is not None and known.skill is not s:
+                warnings.warn(
+                    f"skipped skill {s.name!r} of {where}: {known.source} already has a skill "
+                    f"of that name; uninstall one of them, or rename the skill in its package",
+                    PluginWarning,
+                    stacklevel=2,
+                )
+                continue
+            found[s.name] = RegisteredSkill(skill=s, source=f"plugin:{dist}")
+    return tuple(found.values())
 
 
 class SkillRegistry:

@@ -8,6 +8,7 @@ checked on its result; a broken contract raises, it is never passed on.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import re
 import typing
@@ -18,9 +19,15 @@ import pydantic
 
 from orchestrator.errors import PostconditionFailed, PreconditionFailed, SkillDefinitionError
 
-__all__ = ["Skill", "skill"]
+__all__ = ["DEFAULT_TIMEOUT_S", "Skill", "skill"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_TIMEOUT_S = 30.0
+"""How long a skill that sets no ``timeout_s`` may run before its call counts as failed
+(``ToolTimeout``): no skill can hang a run. ``timeout_s=math.inf`` runs a skill on the
+calling thread without one (for a skill that must keep its thread, e.g. one holding a
+sqlite connection)."""
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _call_with_matching(fn: Callable[..., Any], values: Mapping[str, Any]) -> Any:
@@ -29,6 +36,12 @@ def _call_with_matching(fn: Callable[..., Any], values: Mapping[str, Any]) -> An
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return fn(**values)
     return fn(**{k: values[k] for k in params if k in values})
+
+
+def _shown(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _param_docs(doc: str) -> dict[str, str]:
@@ -70,7 +83,7 @@ class Skill:
         probe: Callable[[], bool] | None = None,
     ) -> None:
         label: str = name or str(getattr(fn, "__name__", repr(fn)))
-        if not _NAME.match(label):
+        if not _NAME.fullmatch(label):
             raise SkillDefinitionError(
                 f"skill name {label!r} is not an identifier; pass name='like_this' to @skill"
             )
@@ -138,7 +151,8 @@ class Skill:
         self.latency_ms = float(latency_ms)
         self.risk = float(risk)
         self.side_effects = side_effects
-        self.timeout_s = timeout_s
+        self.timeout_s: float = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+        """Seconds a call may take (``DEFAULT_TIMEOUT_S`` unless the skill sets it)."""
         self.probe = probe
         self._args_model = pydantic.create_model(f"{label}_arguments", **fields)
 
@@ -181,13 +195,13 @@ class Skill:
         """Validate, check the precondition, run, check the postcondition; return the result."""
         args = self.bind(available)
         if self.requires is not None and not _call_with_matching(self.requires, args):
-            shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+            shown = ", ".join(f"{k}={_shown(v)}" for k, v in args.items())
             raise PreconditionFailed(self.name, f"precondition rejected ({shown})")
         result = self.fn(**args)
         if self.ensures is not None and not _call_with_matching(
             self.ensures, {"result": result, **args}
         ):
-            raise PostconditionFailed(self.name, f"postcondition rejected result {result!r}")
+            raise PostconditionFailed(self.name, f"postcondition rejected result {_shown(result)}")
         return result
 
 
@@ -214,10 +228,29 @@ def skill(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     skill name); ``requires`` (precondition over the arguments, by parameter name);
     ``ensures`` (postcondition over ``result`` and the arguments); ``cost``, ``latency_ms``
     and ``risk`` (weights of its edge in the tool graph); ``side_effects``; ``timeout_s``
-    (a call running longer counts as failed: ToolTimeout); ``probe`` (a function of no
+    (a call running longer counts as failed: ToolTimeout; default ``DEFAULT_TIMEOUT_S``,
+    ``math.inf`` for none); ``probe`` (a function of no
     arguments saying whether the service behind the skill is up, run by the health monitor).
     A skill whose service refuses for now raises ``ToolRateLimited``.
     """
+    unknown = [k for k in options if k not in _OPTIONS]
+    if unknown:  # a typo: refused naming the function, its place and the likely option
+        return _refuse(fn, unknown[0]) if fn is not None else lambda f: _refuse(f, unknown[0])
     if fn is not None:
         return Skill(fn, **options)
     return lambda f: Skill(f, **options)
+
+
+_OPTIONS = tuple(inspect.signature(Skill.__init__).parameters)[2:]
+"""The options ``@skill`` takes (``Skill``'s keyword arguments)."""
+
+
+def _refuse(fn: Callable[..., Any], option: str) -> Skill:
+    code = getattr(fn, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    close = difflib.get_close_matches(option, _OPTIONS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise SkillDefinitionError(
+        f"skill {getattr(fn, '__name__', fn)!r}{where}: @skill has no option {option!r}; "
+        f"{hint}its options are {', '.join(_OPTIONS)}"
+    )

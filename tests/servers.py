@@ -240,3 +240,60 @@ def embedding_server(dim: int = 16) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def openai_server(reply: Any) -> Iterator[str]:
+    """An OpenAI-compatible endpoint; ``reply(headers, body)`` returns (status, payload dict)
+    for each chat completion. Yields its /v1 base URL."""
+    import json
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            status, payload = reply(dict(self.headers), body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def completion(text: str, model: str = "served") -> dict[str, Any]:
+    """An OpenAI chat-completion body answering ``text``."""
+    return {
+        "id": "cmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+    }
+
+
+def key_echo(headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+    """A provider refusing the key it was sent, and echoing it, as some do (401)."""
+    sent = headers.get("Authorization", headers.get("authorization", ""))
+    key = sent.removeprefix("Bearer ")
+    return 401, {
+        "error": {
+            "message": f"Incorrect API key provided: {key}. Header was: {sent}",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        }
+    }

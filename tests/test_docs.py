@@ -30,3 +30,19 @@ def test_doc_example_runs(
 
 def test_docs_have_examples() -> None:
     assert len(_blocks()) >= 2
+
+
+def test_the_readmes_pool_examples_are_valid_pool_files(tmp_path: Path) -> None:
+    """Every ```toml block with [[models]] loads as a pool; an OpenAI-compatible entry
+    (an "openai/" model that is not OpenAI's) names its endpoint, or litellm calls OpenAI."""
+    from agents import ModelPool
+
+    text = (ROOT / "README.md").read_text("utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.DOTALL) if "[[models]]" in b]
+    assert blocks
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"pool{i}.toml"
+        path.write_text(re.sub(r"(?m)^  ", "", block))
+        pool = ModelPool.from_file(path)
+        local = [p for p in pool if p.model.startswith("openai/") and "gpt" not in p.model]
+        assert all(p.api_base for p in local), block

@@ -5,6 +5,11 @@ Heavy modules are imported inside commands, so ``orch --help`` is fast.
 
 from __future__ import annotations
 
+import warnings
+from typing import TextIO
+
+import click
+
 from orchestrator.cli import evals, policy, run, skills, trace
 from orchestrator.cli.common import cli
 
@@ -16,4 +21,20 @@ _COMMANDS = (run, skills, trace, policy, evals)
 
 def main() -> None:
     """Entry point of the ``orch`` script."""
+    warnings.showwarning = _show_warning
     cli(prog_name="orch")
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr, its secrets redacted (not the SDK's source dump)."""
+    from orchestrator.redaction import redact
+    from orchestrator.types import valid_text
+
+    click.echo(f"warning: {valid_text(redact(str(message)))}", err=True)

@@ -36,7 +36,10 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, InputError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            from orchestrator.redaction import redact
+            from orchestrator.types import valid_text
+
+            click.echo(f"error: {valid_text(redact(str(exc)))}", err=True)
             sys.exit(2)
 
     return wrapper

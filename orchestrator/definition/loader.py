@@ -38,9 +38,15 @@ def load_module(path: str | Path) -> ModuleType:
         raise
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
         where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+        if isinstance(exc, SystemExit):  # a script's exit, not a pipeline definition
+            raise InputError(
+                f"{where}: loading the file called sys.exit({exc.code!r}), so it defined "
+                "nothing; a pipeline file defines a Pipeline at module level (put a script's "
+                "own code under `if __name__ == '__main__':`)"
+            ) from None
         raise InputError(f"{where}: loading the file raised {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.remove(str(path.resolve().parent))

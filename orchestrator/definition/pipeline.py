@@ -32,7 +32,11 @@ def _dupes(kind: str, names: Sequence[str]) -> None:
 
 
 class Pipeline:
-    """A complete, validated multi-agent pipeline definition."""
+    """A complete, validated multi-agent pipeline definition.
+
+    Runs begin at the stage marked ``start=True``, or at the first stage of ``stages`` when
+    none is (more than one is an error).
+    """
 
     def __init__(
         self,

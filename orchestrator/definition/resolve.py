@@ -120,7 +120,42 @@ def tool_graphs(
                     raise DefinitionError(
                         f"{where}: goal {goal!r} is unreachable; no chain of its skills "
                         "can start from the query and the facts other skills produce"
+                        + _missing(g, outside)
                     )
             goals[(s.name, r)] = graph
             demotions[(s.name, r)] = lesser
     return ToolGraphs(goals=goals, demotions=demotions)
+
+
+def _missing(graph: ToolGraph, available: set[str]) -> str:
+    """What blocks ``graph``'s goal: the inputs its skills need (directly or through the
+    skills that would produce their inputs) that no skill produces and no run starts
+    with, as the rest of an error message ('' when it is not a missing input)."""
+    producers: dict[str, list[str]] = {}
+    for tool, fact in graph.produced.items():
+        producers.setdefault(fact, []).append(tool)
+    missing: dict[str, str] = {}  # fact -> a skill that needs it
+    seen: set[str] = set()
+    todo = list(graph.producers)
+    while todo:
+        tool = todo.pop()
+        if tool in seen:
+            continue
+        seen.add(tool)
+        for need in sorted(graph.needs[tool]):
+            if need in available:
+                continue
+            if need in producers:
+                todo.extend(producers[need])
+            else:
+                missing.setdefault(need, tool)
+    if not missing:
+        return ""
+    by_tool: dict[str, list[str]] = {}
+    for fact, tool in sorted(missing.items()):
+        by_tool.setdefault(tool, []).append(repr(fact))
+    parts = [f"skill {tool!r} needs {' and '.join(facts)}" for tool, facts in by_tool.items()]
+    return (
+        f": {'; '.join(parts)}, which no skill produces and a run does not start with; add a "
+        f"skill with produces={next(iter(sorted(missing)))!r}, or give the parameter a default"
+    )

@@ -18,7 +18,7 @@ from orchestrator.errors import DefinitionError
 
 __all__ = ["Intent", "Stage", "StageView", "check_name", "check_requirement"]
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 def check_requirement(owner: str, req: Mapping[str, float]) -> dict[str, float]:
@@ -36,7 +36,7 @@ def check_requirement(owner: str, req: Mapping[str, float]) -> dict[str, float]:
 
 def check_name(kind: str, name: object) -> str:
     """``name`` if it is a valid name of a ``kind`` (pipeline, stage, intent)."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise DefinitionError(
             f"{kind} name {name!r} must start with a letter and use only letters, digits, - or _"
         )

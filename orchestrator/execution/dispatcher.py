@@ -2,8 +2,9 @@
 
 Requests to move come from several sources, in priority order: an escalation forced by the
 tool graph, the stage's ``route`` function, the model's ``NEXT:`` line. The first request
-the automaton allows wins; each one it refuses becomes a ``guard_block`` decision, and if
-none is allowed the stage's first allowed next stage is taken.
+the automaton allows wins; each one it refuses becomes a ``guard_block`` decision (those
+after the winner too: a forbidden request is recorded whoever else asked), and if none is
+allowed the stage's first allowed next stage is taken.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class Dispatcher:
         }
 
     def next_stage(self, stage: str, requests: Sequence[MoveRequest]) -> Move:
-        """Pick the next stage from ``requests``, the first the automaton allows."""
+        """Pick the next stage from ``requests``, the first the automaton allows; every
+        request it refuses is a ``guard_block``, whether it came before or after the one
+        taken."""
         if self.machine.is_terminal(stage):
             return None, [], []
         allowed = self.machine.next_of(stage)
@@ -56,8 +59,9 @@ class Dispatcher:
             if target is None:
                 continue
             if target in allowed:
-                chosen, reason = target, LazyText("%s asked for %r", source, target)
-                break
+                if chosen is None:
+                    chosen, reason = target, LazyText("%s asked for %r", source, target)
+                continue
             refused.append(by)
             decisions.append(
                 Decision(

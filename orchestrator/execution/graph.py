@@ -26,9 +26,10 @@ from langgraph.runtime import Runtime as GraphRuntime
 from langgraph.types import Command
 
 from orchestrator.definition import Pipeline, Stage
-from orchestrator.errors import RunError
+from orchestrator.errors import RunError, StateFileError
 from orchestrator.execution.records import Record, StageRecord, trail_of
 from orchestrator.execution.run import RunContext, StageDone
+from orchestrator.redaction import redact
 
 __all__ = ["Checkpointer", "RunGraph", "RunState", "StageFn", "sqlite_checkpointer"]
 
@@ -100,7 +101,7 @@ class RunGraph:
                     reported = len(snapshot["outputs"])
                     progress(_stage_done(snapshot["outputs"]))
         except RunError as exc:
-            return final, str(exc)
+            return final, redact(str(exc))
         except GraphRecursionError:
             return final, (
                 f"run exceeded max_steps={self.pipeline.max_steps} (stages so far: "
@@ -116,10 +117,21 @@ class RunGraph:
 
 
 def sqlite_checkpointer(path: Path) -> Checkpointer:
-    """A LangGraph SQLite checkpointer at ``path`` (close it with ``.conn.close()``)."""
+    """A LangGraph SQLite checkpointer at ``path`` (close it with ``.conn.close()``).
+    StateFileError, the file left as it is, when it is not a readable database."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    conn = sqlite3.connect(path, check_same_thread=False)
+    saver = SqliteSaver(conn)
+    try:
+        saver.setup()  # creates the tables, or reads that they are there
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StateFileError(
+            f"checkpoint database {str(path)!r} is unreadable ({exc}); it was left as it "
+            "is: move it away (runs can then no longer be resumed) and run again"
+        ) from None
+    return saver
 
 
 def _node(stage: Stage, visit: StageFn) -> Any:

@@ -26,6 +26,7 @@ from orchestrator.errors import (
 from orchestrator.execution.breaker import BreakerBoard
 from orchestrator.execution.run import Visit
 from orchestrator.protocols import CALL_KEY
+from orchestrator.redaction import redact
 from orchestrator.routing import Assignment, AssignmentPolicy, Exclusion
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision, ModelReply
@@ -142,21 +143,25 @@ class ModelCaller:
     ) -> ModelReply:
         """One model call under a ``chat {model}`` span, no failover."""
         chat = self.tracer.chat(parent, model=model, purpose=purpose)
+        failure: RunError | None = None
         try:
-            try:
-                reply: ModelReply = self.pool.adapter(model).complete(
-                    messages, max_tokens=max_tokens
-                )
-            except OrchestratorError:
+            reply: ModelReply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
+        except OrchestratorError as exc:
+            if not isinstance(exc, RunError):
                 raise
-            except Exception as exc:  # an adapter outside the contract: still a run failure
-                raise ModelCallError(
-                    f"model {model!r} failed: {type(exc).__name__}: {exc}"
-                ) from exc
-        except RunError as exc:
-            RunTracer.fail(chat, str(exc))
+            failure = _redacted(exc)
+        except Exception as exc:  # an adapter outside the contract: still a run failure
+            failure = ModelCallError(redact(f"model {model!r} failed: {type(exc).__name__}: {exc}"))
+        else:
+            if not reply.text.strip():  # an empty answer is a malformed reply, from any backend
+                failure = ModelUnavailable(
+                    f"model {model!r} returned a malformed response (an empty answer)",
+                    kind="malformed",
+                )
+        if failure is not None:  # raised here: the adapter's own exception is not chained
+            RunTracer.fail(chat, str(failure))
             chat.end()
-            raise
+            raise failure
         if chat.is_recording():
             chat.set_attributes(
                 {
@@ -169,3 +174,14 @@ class ModelCaller:
             )
         chat.end()
         return reply
+
+
+def _redacted(exc: RunError) -> RunError:
+    """``exc``, or the same kind of error with its text redacted if it held a secret."""
+    text = str(exc)
+    clean = redact(text)
+    if clean == text:
+        return exc
+    if isinstance(exc, ModelUnavailable):
+        return ModelUnavailable(clean, kind=exc.kind, endpoint_fault=exc.endpoint_fault)
+    return ModelCallError(clean)

@@ -111,16 +111,11 @@ class Visit:
     control: tuple[ModelReply, ...] = ()
     """Replies of the control plane's model calls in this visit (an escalation's choice)."""
 
-    def inputs(self, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """What a skill is called with: the request's query and intent, the facts known,
-        then ``args`` (a model's call arguments), each overriding what came before."""
+    def inputs(self) -> dict[str, Any]:
+        """What the run knows, and a skill is called with: the request's query and intent,
+        then the facts known."""
         request = self.request
-        return {
-            "query": request["query"],
-            "intent": request["intent"],
-            **self.facts,
-            **(args or {}),
-        }
+        return {"query": request["query"], "intent": request["intent"], **self.facts}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

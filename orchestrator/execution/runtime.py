@@ -35,6 +35,7 @@ from orchestrator.execution.team import TeamRunner
 from orchestrator.execution.toolrunner import ToolRunner
 from orchestrator.execution.visit import StageVisitor
 from orchestrator.protocols import Judge
+from orchestrator.redaction import redact
 from orchestrator.routing import (
     ALPHA,
     DIM,
@@ -54,6 +55,7 @@ from orchestrator.routing.prescore import first_visits
 from orchestrator.routing.warmstart import recorded_credits, warm_stage
 from orchestrator.tools import HealthMonitor, ToolHealth
 from orchestrator.tracing import ATTR, RunTracer
+from orchestrator.types import valid_text
 
 __all__ = ["LEARN_LINGER_S", "LEARN_MAX_BATCH", "Runtime"]
 
@@ -135,6 +137,11 @@ class Runtime:
         )
         self.eligibility = Eligibility(pipeline, self.pool, self.budget, only_model=only_model)
         """The stages' arms and the constraints that exclude them at a visit."""
+        used = {m for ms in self.eligibility.models.values() for m in ms}
+        judge_model = (compound or pipeline.compound).judge
+        if isinstance(judge_model, str) and judge_model in self.pool:
+            used.add(judge_model)
+        self.pool.check_keys(used)  # before any call is paid for
         self.policy = AssignmentPolicy(bandit, self.eligibility.arms, pheromone=pheromone)
         self._worked_stages = list(self.eligibility.arms)
         """Stages with roles: their first visits are scored when a run starts."""
@@ -215,6 +222,8 @@ class Runtime:
                 f"no query given and pipeline {self.pipeline.name!r} has no sample_query; "
                 "pass a query (orch run FILE --query TEXT)"
             )
+        query = valid_text(query)  # invalid bytes (a terminal's, a file's) become U+FFFD
+        scope = valid_text(scope) if scope is not None else None
         run_id = run_id or uuid.uuid4().hex[:12]
         ctx = self._context(run_id, query, trace_id=run_id)
         request = request_record(query, ctx.intent.label, ctx.intent.confidence, scope)
@@ -301,7 +310,7 @@ class Runtime:
             root = ctx.root
             if root.is_recording():
                 root.set_attribute(ATTR.STATUS, "failed")
-            RunTracer.fail(root, f"{type(exc).__name__}: {exc}")
+            RunTracer.fail(root, redact(f"{type(exc).__name__}: {exc}"))
             root.end()
             raise
         result, credit = settle(

@@ -8,6 +8,8 @@ feeds the tool health, which weighs the next plans.
 
 from __future__ import annotations
 
+import contextvars
+import math
 import threading
 import uuid
 from collections.abc import Mapping
@@ -23,6 +25,7 @@ from orchestrator.errors import (
     ToolTimeout,
 )
 from orchestrator.execution.run import Visit
+from orchestrator.redaction import redact
 from orchestrator.tools import ToolGraph, ToolHealth
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision
@@ -144,27 +147,29 @@ class ToolRunner:
                         kind="guard_block",
                         stage=visit.stage.name,
                         chosen="",
-                        reason=f"{exc}; the {what} was blocked",
+                        reason=redact(f"{exc}; the {what} was blocked"),
                         candidates=(Candidate(name=name, excluded_by=type(exc).__name__),),
                     ),
                 )
-                RunTracer.fail(tspan, str(exc))
+                RunTracer.fail(tspan, redact(str(exc)))
                 outcome = "contract"
-                return ToolResult(False, exc.detail)
+                return ToolResult(False, redact(exc.detail))
             except ToolTimeout as exc:
                 RunTracer.fail(tspan, str(exc))
                 outcome = "timeout"
                 return ToolResult(False, exc.detail)
             except ToolRateLimited as exc:
-                RunTracer.fail(tspan, f"rate-limited: {exc.detail}")
+                why = redact(f"rate-limited: {exc.detail}")
+                RunTracer.fail(tspan, why)
                 outcome, retry_after = "rate_limited", exc.retry_after_s
-                return ToolResult(False, f"rate-limited: {exc.detail}")
+                return ToolResult(False, why)
             except SkillFailed as exc:
-                RunTracer.fail(tspan, str(exc))
-                return ToolResult(False, exc.detail)
+                RunTracer.fail(tspan, redact(str(exc)))
+                return ToolResult(False, redact(exc.detail))
             except Exception as exc:  # a skill's own bug or outage is a tool failure
-                RunTracer.fail(tspan, f"{type(exc).__name__}: {exc}")
-                return ToolResult(False, f"raised {type(exc).__name__}: {exc}")
+                why = redact(f"{type(exc).__name__}: {exc}")
+                RunTracer.fail(tspan, why)
+                return ToolResult(False, f"raised {why}")
             outcome = "ok"
             if tspan.is_recording():
                 tspan.set_attribute(ATTR.TOOL_OUTCOME, "ok")
@@ -180,17 +185,19 @@ _executor_lock = threading.Lock()
 
 
 def invoke_skill(skill: Skill, inputs: Mapping[str, Any]) -> Any:
-    """Run ``skill``; one with ``timeout_s`` runs on a worker thread and is abandoned (its
-    late result ignored) when it overruns: Python cannot stop a running thread."""
-    if skill.timeout_s is None:
+    """Run ``skill`` on a worker thread (in the caller's context variables) under its
+    ``timeout_s``; an overrunning call is abandoned (its late result ignored), since Python
+    cannot stop a running thread. A skill with no timeout (``math.inf``) runs here."""
+    timeout = skill.timeout_s
+    if math.isinf(timeout):
         return skill.invoke(inputs)
     global _executor
     with _executor_lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="orchestrator-tool")
-    future = _executor.submit(skill.invoke, dict(inputs))
+    future = _executor.submit(contextvars.copy_context().run, skill.invoke, dict(inputs))
     try:
-        return future.result(timeout=skill.timeout_s)
+        return future.result(timeout=timeout)
     except FutureTimeout:
         future.cancel()
-        raise ToolTimeout(skill.name, f"no result within {skill.timeout_s:g}s") from None
+        raise ToolTimeout(skill.name, f"no result within {timeout:g}s") from None

@@ -12,7 +12,7 @@ is what the graph checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from orchestrator.routing import Assignment, AssignmentPolicy, Budget, Eligibili
 from orchestrator.routing.policy import StageScores
 from orchestrator.tools import ToolGraph
 from orchestrator.tracing import RunTracer
-from orchestrator.types import ModelReply
+from orchestrator.types import Candidate, Decision, ModelReply
 
 __all__ = ["StageVisitor"]
 
@@ -260,18 +260,22 @@ class StageVisitor:
         return parsed, [*replies, *visit.control] if visit.control else replies, recorded, team
 
     def _apply_tool_calls(self, visit: Visit, parsed: ParsedReply) -> int:
-        """Run the skills the model's ``CALL:`` lines ask for, if the role may call them;
-        returns how many were refused or failed."""
+        """Run the skills the model's ``CALL:`` lines ask for, if the role may call them
+        and the call's arguments agree with what the run knows; returns how many were
+        refused or failed."""
         blocked = 0
         for call in parsed.calls:
             block = self.dispatcher.skill_block(
                 visit.stage.name, visit.role, call.skill, visit.at.permitted
             )
+            known = visit.inputs()
+            if block is None:
+                block = _forged(visit, call.skill, call.args, known)
             if block is not None:
                 visit.ctx.record(visit.span, block)
                 blocked += 1
                 continue
-            ok, value = self.tools.call(visit, call.skill, visit.inputs(call.args))
+            ok, value = self.tools.call(visit, call.skill, {**known, **call.args})
             if ok:
                 visit.facts[self.pipeline.registry.get(call.skill).produces] = value
             else:
@@ -304,6 +308,28 @@ class StageVisitor:
         for d in decisions:
             visit.ctx.record(visit.span, d)
         return nxt, view, refused.count("model")
+
+
+def _forged(
+    visit: Visit, skill: str, args: Mapping[str, Any], known: Mapping[str, Any]
+) -> Decision | None:
+    """A ``guard_block`` if a model's call arguments contradict what the run knows (the
+    query, the intent, the facts its tools found): a model's word never overrides a fact,
+    so a precondition always judges the values the tools produced."""
+    forged = sorted(k for k, v in args.items() if k in known and known[k] != v)
+    if not forged:
+        return None
+    return Decision(
+        kind="guard_block",
+        stage=visit.stage.name,
+        chosen="",
+        reason=(
+            f"model {visit.model!r} called {skill!r} with {', '.join(forged)} differing from "
+            "what the run knows; the call was blocked (a model's arguments never override "
+            "the query, the intent or facts the tools found)"
+        ),
+        candidates=(Candidate(name=skill, excluded_by="arguments contradict known facts"),),
+    )
 
 
 def _check(stage: Stage, view: StageView | None) -> bool | None:

@@ -12,6 +12,7 @@ capable of, fails then with the fix.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -23,9 +24,13 @@ from orchestrator.routing.budget import Budget
 from orchestrator.routing.capability import best_for, combine, shortfall
 from orchestrator.types import Arm, Candidate, Decision
 
-__all__ = ["Eligibility", "Exclusion", "ExclusionKind"]
+__all__ = ["Eligibility", "Exclusion", "ExclusionKind", "UnpricedModelWarning"]
 
 ExclusionKind = Literal["capability", "budget", "health", "failover"]
+
+
+class UnpricedModelWarning(UserWarning):
+    """A model the pipeline may use has no price: its cost is unknown and counted as $0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +73,28 @@ class Eligibility:
         }
         self._expected = {
             a.name: Budget.expected_cost(
-                pool.profile(a.model).input_price,
-                pool.profile(a.model).output_price,
+                pool.profile(a.model).input_price or 0.0,
+                pool.profile(a.model).output_price or 0.0,
                 pipeline.roles[a.role].context_tokens,
                 pipeline.roles[a.role].max_output_tokens,
             )
             for arms in self.arms.values()
             for a in arms
         }
-        """Arm name -> the upper estimate of one call's cost."""
+        """Arm name -> the upper estimate of one call's cost ($0 for a model of unknown
+        price, which a budget therefore cannot exclude: warned below)."""
+        self.unpriced = sorted(
+            {m for models in self.models.values() for m in models if pool.profile(m).price_unknown}
+        )
+        """Models the stages may use whose price the pool does not give."""
+        for m in self.unpriced:
+            limit = " and the run's budget cannot limit them" if budget.limit_usd else ""
+            warnings.warn(
+                f"model {m!r} has no price in the pool: its calls count as $0.000000{limit}; "
+                "give input_price and output_price (USD per million tokens) in the pool file",
+                UnpricedModelWarning,
+                stacklevel=3,
+            )
         self._capable: dict[tuple[str, str], dict[str, Exclusion]] = {}
         for stage, arms in self.arms.items():
             if len(self.capability(stage, "")) == len(arms):

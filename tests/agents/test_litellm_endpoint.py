@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from agents import ModelPool, ModelProfile
+from agents.litellm_model import fault_kind
 from orchestrator import Pipeline, Runtime
+from orchestrator.errors import PoolConfigError
 from orchestrator.testing import span_recorder
 from orchestrator.tracing.spans import ATTR
 from tests.servers import llm_katan
@@ -95,21 +97,45 @@ def test_pool_file_refuses_model_names_litellm_cannot_route(tmp_path) -> None:  
     assert ModelPool.from_file(f).names() == ["x"]
 
 
-def test_a_missing_api_key_is_a_callers_mistake_not_an_endpoint_fault(
+def test_a_missing_api_key_stops_the_run_before_any_call(
     desk: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the OpenAI client refuses before any request; litellm reports that as a 500
+    # found when the runtime is built, not mid-run after other calls were paid
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ORCH_TEST_KEY", raising=False)
     pool = ModelPool(
         [
-            ModelProfile(name="nokey", backend="litellm", model="openai/gpt-4o-mini"),
-            ModelProfile(name="nokey2", backend="litellm", model="openai/gpt-4o"),
+            ModelProfile(
+                name="nokey",
+                backend="litellm",
+                model="openai/gpt-4o-mini",
+                input_price=0.15,
+                output_price=0.6,
+            ),
+            ModelProfile(
+                name="explicit",
+                backend="litellm",
+                model="openai/served",
+                api_base="http://127.0.0.1:9/v1",
+                api_key_env="ORCH_TEST_KEY",
+                input_price=0.0,
+                output_price=0.0,
+            ),
         ]
     )
-    rt = Runtime(desk, pool=pool)
-    result = rt.run("refund order 1")
-    assert result.status == "failed"
-    assert "Missing credentials" in (result.error or "")
-    assert "unavailable" not in (result.error or "")  # not failed over as an outage
-    assert not [d for d in result.decisions if d.kind == "reroute"]
-    assert all(s.state == "closed" for s in rt.breakers.states())
+    with pytest.raises(
+        PoolConfigError,
+        match=r"'explicit' \(openai/served\) reads \$ORCH_TEST_KEY; 'nokey' "
+        r"\(openai/gpt-4o-mini\) needs \$OPENAI_API_KEY",
+    ):
+        Runtime(desk, pool=pool)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-a-real-key-0000")
+    monkeypatch.setenv("ORCH_TEST_KEY", "local-key-0000")
+    Runtime(desk, pool=pool).close()  # both keys set: built
+
+
+def test_missing_credentials_are_a_callers_mistake_not_an_endpoint_fault() -> None:
+    # the OpenAI client's refusal without a key, which litellm reports as a 500
+    refused = RuntimeError("litellm.InternalServerError: Missing credentials. Please pass ...")
+    assert fault_kind(refused) is None
+    assert fault_kind(TimeoutError("read timed out")) == "timeout"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator import Intent, Pipeline, Role, Stage
-from orchestrator.errors import DefinitionError
+from orchestrator.errors import ConfigError, DefinitionError
 from skills import skill
 from tests.conftest import fetch_order, find_order_id, make_desk
 
@@ -118,12 +118,15 @@ def test_goal_needing_an_unobtainable_input_is_unreachable() -> None:
         """Needs a ticket nobody produces."""
         return ticket
 
-    with pytest.raises(DefinitionError, match="goal 'refund_id' is unreachable"):
+    with pytest.raises(DefinitionError, match="goal 'refund_id' is unreachable") as info:
         Pipeline(
             "p",
             stages=_stages(skills=[refund_by_ticket], goal="refund_id"),
             roles=[Role("r", "Do.", skills=[refund_by_ticket])],
         )
+    # the message names the input nothing produces, and the fix
+    assert "skill 'refund_by_ticket' needs 'ticket', which no skill produces" in str(info.value)
+    assert "add a skill with produces='ticket'" in str(info.value)
 
 
 def test_skill_names_resolve_to_builtins() -> None:
@@ -134,3 +137,63 @@ def test_skill_names_resolve_to_builtins() -> None:
     )
     assert p.registry.get("calculate").produces == "calculation"
     assert p.permitted[("a", "r")] == ("calculate",)
+
+
+@pytest.mark.parametrize("kind", ["pipeline", "stage", "intent", "role", "skill"])
+def test_a_name_with_a_trailing_newline_is_refused(kind: str) -> None:
+    def fn(q: str) -> str:
+        """Echo."""
+        return q
+
+    build = {
+        "pipeline": lambda: Pipeline("desk\n", stages=_stages(), roles=ROLE),
+        "stage": lambda: Stage("a\n", roles=["r"]),
+        "intent": lambda: Intent("refund\n", ["refund it"]),
+        "role": lambda: Role("r\n", "Do."),
+        "skill": lambda: skill(name="echo\n")(fn),
+    }[kind]
+    with pytest.raises(ConfigError, match="name"):
+        build()
+
+
+def test_two_different_skills_of_one_name_are_refused_naming_both() -> None:
+    def make() -> object:
+        @skill
+        def look(query: str) -> str:
+            """Look it up."""
+            return query
+
+        return look
+
+    first, second = make(), make()
+    with pytest.raises(DefinitionError) as info:
+        Role("r", "Do.", skills=[first, second])
+    text = str(info.value)
+    assert "lists two different skills named 'look'" in text and "test_pipeline.py:" in text
+    assert "rename one with @skill(name=...)" in text
+    with pytest.raises(DefinitionError, match="lists skill 'look' more than once; keep one"):
+        Role("r", "Do.", skills=[first, first])
+
+
+def test_without_a_start_stage_runs_begin_at_the_first_stage() -> None:
+    # the documented default (Pipeline's docstring, the README), not a silent guess
+    stages = [
+        Stage("first", roles=["r"], next=["second"]),
+        Stage("second", roles=["r"], next=["done"]),
+        Stage("done", terminal=True),
+    ]
+    p = Pipeline("p", stages=stages, roles=ROLE)
+    assert p.machine.start == "first"
+    assert "or at the first stage of ``stages`` when none is" in " ".join(
+        (Pipeline.__doc__ or "").split()
+    )
+    with pytest.raises(DefinitionError, match="marks several start stages"):
+        Pipeline(
+            "p",
+            stages=[
+                Stage("first", roles=["r"], next=["done"], start=True),
+                Stage("second", roles=["r"], next=["done"], start=True),
+                Stage("done", terminal=True),
+            ],
+            roles=ROLE,
+        )

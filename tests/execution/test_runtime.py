@@ -137,17 +137,22 @@ def test_forbidden_and_failing_skill_calls_are_blocked(desk: Pipeline) -> None:
 
 
 def test_precondition_failure_in_a_permitted_call_is_blocked() -> None:
+    @skill(produces="half", requires=lambda n: n > 0)
+    def halve(n: int) -> float:
+        """Half of a positive number."""
+        return n / 2
+
     p = make_desk(
         stages=[
-            Stage("triage", roles=["triager"], skills=[find_order_id], next=["done"], start=True),
+            Stage("triage", roles=["triager"], skills=[halve], next=["done"], start=True),
             Stage("done", terminal=True),
         ],
-        roles=[Role("triager", "Route.", skills=[find_order_id])],
+        roles=[Role("triager", "Route.", skills=[halve])],
     )
-    script = ['CALL: find_order_id {"query": "no digits here"}\nNEXT: done']
+    script = ['CALL: halve {"n": -4}\nNEXT: done']
     result = Runtime(p, pool=scripted_pool(ScriptedModel(script, name="m"))).run("refund please")
     block = next(d for d in result.decisions if d.kind == "guard_block")
-    assert "precondition rejected" in block.reason and "order_id" not in result.facts
+    assert "precondition rejected (n=-4)" in block.reason and "half" not in result.facts
 
 
 def _chain_pipeline(primary: object, **stage: object) -> Pipeline:

@@ -60,3 +60,23 @@ def test_unmeetable_requirement_names_it_and_the_closest_model() -> None:
     msg = str(info.value)
     assert "stage 'work' requires {'reasoning': 0.99}" in msg
     assert "closest in the pool is large (reasoning 0.90)" in msg
+
+
+def test_a_model_without_a_price_is_warned_about_once_with_what_it_means() -> None:
+    from agents import ModelPool, ModelProfile
+    from orchestrator.routing.eligibility import UnpricedModelWarning
+
+    pool = ModelPool(
+        [
+            ModelProfile(name="free", backend="litellm", model="openai/m", api_base="http://x/v1"),
+            ModelProfile(name="mini", input_price=0.15, output_price=0.6),
+        ]
+    )
+    with pytest.warns(UnpricedModelWarning) as caught:
+        Runtime(pipeline(), pool=pool, budget_usd=0.01).close()
+    (warning,) = caught
+    text = str(warning.message)
+    assert "model 'free' has no price in the pool: its calls count as $0.000000" in text
+    assert "the run's budget cannot limit them" in text
+    assert "give input_price and output_price" in text
+    assert ModelProfile(name="x", backend="litellm", model="m").cost(1000, 1000) == 0.0

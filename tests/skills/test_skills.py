@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from skills import (
+    PluginWarning,
     PostconditionFailed,
     PreconditionFailed,
     Skill,
@@ -18,7 +19,7 @@ from skills import (
     skill,
 )
 from skills.builtin import calculate
-from tests.plugin_fixture import install_plugin
+from tests.plugin_fixture import install_plugin, install_troubled_plugins
 
 
 def test_bare_decorator_builds_schema_from_hints_and_docstring() -> None:
@@ -116,14 +117,52 @@ def test_entry_point_plugins_are_discovered(
     monkeypatch.syspath_prepend(str(root))
     discover_plugins.cache_clear()
     try:
-        found = {e.skill.name: e.source for e in discover_plugins()}
-        assert found == {
-            "weather": "plugin:orch-weather-skills",
-            "shout": "plugin:orch-weather-skills",
-        }
+        # only this plugin's skills: whatever else is installed must not matter here
+        mine = "plugin:orch-weather-skills"
+        found = {e.skill.name for e in discover_plugins() if e.source == mine}
+        assert found == {"weather", "shout"}
         registry = default_registry()
         assert registry.get("weather").params == ("city", "days")
         assert "calculate" in registry
     finally:
         discover_plugins.cache_clear()
         sys.modules.pop("orch_weather", None)
+
+
+def test_a_broken_or_clashing_plugin_is_skipped_with_a_warning_and_the_rest_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = install_troubled_plugins(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(root))
+    discover_plugins.cache_clear()
+    try:
+        with pytest.warns(PluginWarning) as caught:
+            registry = default_registry()
+        said = [str(w.message) for w in caught]
+        assert any("zz-broken-skills" in s and "failed to load (ImportError" in s for s in said)
+        assert any(
+            "skipped skill 'weather'" in s and "plugin:orch-weather-skills already has" in s
+            for s in said
+        )
+        assert any("skipped skill 'calculate'" in s and "a built-in" in s for s in said)
+        # the rest keep working: the first weather, the built-in calculate, shout
+        assert registry.get("weather").params == ("city", "days")
+        assert registry.get("calculate").fn.__module__ == "skills.builtin"
+        assert "shout" in registry
+    finally:
+        discover_plugins.cache_clear()
+        for name in ("orch_weather", "zz_broken", "zz_clash"):
+            sys.modules.pop(name, None)
+
+
+def test_a_mistyped_option_names_the_function_its_place_and_the_fix() -> None:
+    with pytest.raises(SkillDefinitionError) as err:
+
+        @skill(produce="order")  # type: ignore[call-overload]
+        def find(query: str) -> str:
+            """Find it."""
+            return query
+
+    text = str(err.value)
+    assert "skill 'find' (" in text and "test_skills.py:" in text
+    assert "@skill has no option 'produce'; did you mean 'produces'?" in text
