@@ -199,6 +199,8 @@ def parse_sections(text: str, names: Sequence[str]) -> tuple[dict[str, str], dic
         data = json.loads(body[start : end + 1]) if 0 <= start < end else None
     except json.JSONDecodeError as exc:
         data, why = None, f"the reply's JSON object does not parse ({exc.msg})"
+    except (ValueError, RecursionError) as exc:  # too deep, an over-long number
+        data, why = None, f"the reply's JSON object does not parse ({type(exc).__name__})"
     else:
         why = "the reply holds no JSON object"
     if not isinstance(data, dict):
@@ -312,7 +314,7 @@ def parse_reply(text: str) -> ParsedReply:
     for m in _CALL.finditer(text):
         try:
             args = json.loads(m.group(2)) if m.group(2) else {}
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, too deep, an over-long number
             args = {}
         calls.append(SkillCall(skill=m.group(1), args=args if isinstance(args, dict) else {}))
     nexts = _NEXT.findall(text)

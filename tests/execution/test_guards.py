@@ -141,3 +141,18 @@ def test_text_that_is_not_valid_unicode_runs_with_replacement_characters() -> No
         assert result.status == "ok", result.error
         assert result.query == "refund order 123 \ufffd"
         json.dumps(result.answer).encode("utf-8")  # encodable everywhere it goes
+
+
+def test_a_reply_with_deep_or_huge_json_in_a_call_line_is_a_call_without_arguments() -> None:
+    deep = 'CALL: halve {"n": ' + "[" * 5000 + "]" * 5000 + "}"
+    huge = 'CALL: halve {"n": ' + "9" * 5000 + "}"
+    model = ScriptedModel([f"ok\n{deep}\n{huge}\nNEXT: done"], name="m")
+    pipeline = Pipeline(
+        "deep",
+        stages=[Stage("a", roles=["r"], next=["done"], start=True), Stage("done", terminal=True)],
+        roles=[Role("r", "Answer.")],
+    )
+    result = Runtime(pipeline, pool=scripted_pool(model), learn=False).run("go")
+    assert result.status == "ok", result.error
+    blocks = [d for d in result.decisions if d.kind == "guard_block"]
+    assert len(blocks) == 2 and all("may not call skill 'halve'" in d.reason for d in blocks)
