@@ -24,6 +24,19 @@ def free_port() -> int:
 
 
 @contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """An HTTP server of ``handler`` on a loopback port, on a thread; yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def llm_katan(
     served_name: str = "test-model", *faults: str, port: int | None = None
 ) -> Iterator[str]:
@@ -98,14 +111,8 @@ def otlp_receiver() -> Iterator[tuple[str, list[Any]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}/v1/traces", received
 
 
 @contextmanager
@@ -128,14 +135,8 @@ def faulty_openai(status: int, body: bytes = b"") -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 def redis_server_binary() -> str:
@@ -232,14 +233,8 @@ def embedding_server(dim: int = 16) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 @contextmanager
@@ -262,14 +257,8 @@ def openai_server(reply: Any) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 def completion(text: str, model: str = "served") -> dict[str, Any]:
