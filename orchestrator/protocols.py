@@ -8,11 +8,23 @@ from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.types import Message, ModelReply
 
-__all__ = ["CALL_KEY", "Embedder", "Judge", "ModelAdapter", "Reranker", "RunOutcome"]
+__all__ = [
+    "CALL_KEY",
+    "SKILL_CALL_KEY",
+    "Embedder",
+    "Judge",
+    "ModelAdapter",
+    "Reranker",
+    "RunOutcome",
+]
 
 CALL_KEY: ContextVar[str | None] = ContextVar("orchestrator_call_key", default=None)
 """Idempotency key of the model call in progress: the same for a call and its failover
 retries. Adapters that reach an HTTP endpoint send it (header ``Idempotency-Key``)."""
+
+SKILL_CALL_KEY: ContextVar[str | None] = ContextVar("orchestrator_skill_call_key", default=None)
+"""Idempotency key of the skill call in progress (run, stage, visit, skill, call number):
+the same on every retry of the call, read by a skill with ``skills.idempotency_key()``."""
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from skills.registry import (
     SkillRegistry,
     discover_plugins,
 )
-from skills.skill import Skill, skill
+from skills.skill import Skill, idempotency_key, skill
 
 __all__ = [
     "BUILTIN_SKILLS",
@@ -33,6 +33,7 @@ __all__ = [
     "ToolTimeout",
     "default_registry",
     "discover_plugins",
+    "idempotency_key",
     "skill",
 ]
 

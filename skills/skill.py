@@ -18,8 +18,9 @@ from typing import Any, overload
 import pydantic
 
 from orchestrator.errors import PostconditionFailed, PreconditionFailed, SkillDefinitionError
+from orchestrator.protocols import SKILL_CALL_KEY
 
-__all__ = ["DEFAULT_TIMEOUT_S", "Skill", "skill"]
+__all__ = ["DEFAULT_TIMEOUT_S", "Skill", "idempotency_key", "skill"]
 
 DEFAULT_TIMEOUT_S = 30.0
 """How long a skill that sets no ``timeout_s`` may run before its call counts as failed
@@ -36,6 +37,15 @@ def _call_with_matching(fn: Callable[..., Any], values: Mapping[str, Any]) -> An
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return fn(**values)
     return fn(**{k: values[k] for k in params if k in values})
+
+
+def idempotency_key() -> str | None:
+    """The key of the skill call in progress, or None outside a run: the same on every retry
+    of the call (a resumed run included), so a side-effecting skill can pass it to the
+    service it changes (e.g. an ``Idempotency-Key`` header) and the service can refuse a
+    second charge. A run records each call's result before it moves on and never repeats a
+    recorded call; the key covers the one window a record cannot: a crash inside the call."""
+    return SKILL_CALL_KEY.get()
 
 
 def _shown(value: Any, limit: int = 120) -> str:

@@ -175,11 +175,17 @@ def run(
                     err=True,
                 )
         show = _stage_printer() if (sys.stderr.isatty() if progress is None else progress) else None
+
+        def started(run_id: str) -> None:  # before any work: a killed run can be continued
+            click.echo(
+                f"started run {run_id} (if it stops: orch run {file} --resume {run_id})", err=True
+            )
+
         try:
             result = (
                 runtime.resume(resume_id, progress=show)
                 if resume_id
-                else runtime.run(query, scope=scope, progress=show)
+                else runtime.run(query, scope=scope, progress=show, started=started)
             )
             resumable = bool(result.error) and runtime.resumable(result.run_id)
         finally:

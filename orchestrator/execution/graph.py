@@ -27,11 +27,19 @@ from langgraph.types import Command
 
 from orchestrator.definition import Pipeline, Stage
 from orchestrator.errors import RunError, StateFileError
+from orchestrator.execution.journal import CallJournal, MemoryJournal, SqliteJournal
 from orchestrator.execution.records import Record, StageRecord, trail_of
 from orchestrator.execution.run import RunContext, StageDone
 from orchestrator.redaction import redact
 
-__all__ = ["Checkpointer", "RunGraph", "RunState", "StageFn", "sqlite_checkpointer"]
+__all__ = [
+    "Checkpointer",
+    "RunGraph",
+    "RunState",
+    "StageFn",
+    "journal_for",
+    "sqlite_checkpointer",
+]
 
 Checkpointer = BaseCheckpointSaver[Any]
 """Any LangGraph checkpoint saver."""
@@ -124,6 +132,10 @@ def sqlite_checkpointer(path: Path) -> Checkpointer:
     conn = sqlite3.connect(path, check_same_thread=False)
     saver = SqliteSaver(conn)
     try:
+        # write-ahead log, synced at checkpoints of the log: a commit survives the process
+        # being killed (it is in the OS's hands), without an fsync per commit
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         saver.setup()  # creates the tables, or reads that they are there
     except sqlite3.DatabaseError as exc:
         conn.close()
@@ -132,6 +144,23 @@ def sqlite_checkpointer(path: Path) -> Checkpointer:
             "is: move it away (runs can then no longer be resumed) and run again"
         ) from None
     return saver
+
+
+def journal_for(checkpointer: Checkpointer | None) -> CallJournal | None:
+    """The call journal that lives with ``checkpointer``'s state: a table of its SQLite
+    database, or memory beside an in-memory saver; None without a checkpointer, or for a
+    saver this runtime has no journal for (its runs resume, but re-make a stage's calls)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    if isinstance(checkpointer, SqliteSaver):
+        serde = checkpointer.jsonplus_serde
+        return SqliteJournal(
+            checkpointer.conn, checkpointer.lock, serde.dumps_typed, serde.loads_typed
+        )
+    if isinstance(checkpointer, InMemorySaver):
+        return MemoryJournal()
+    return None
 
 
 def _node(stage: Stage, visit: StageFn) -> Any:

@@ -10,6 +10,7 @@ idempotency key, so an endpoint that did answer before failing does not bill twi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from orchestrator.errors import (
     RunError,
 )
 from orchestrator.execution.breaker import BreakerBoard
+from orchestrator.execution.journal import MISSING
 from orchestrator.execution.run import Visit
 from orchestrator.protocols import CALL_KEY
 from orchestrator.redaction import redact
@@ -66,9 +68,52 @@ class ModelCaller:
 
         On an endpoint fault the model's breaker records it and the call is retried on the
         next best arm of the same role (the role's tool work is done) under the same
-        idempotency key. Only the answering call is paid for and credited."""
+        idempotency key. Only the answering call is paid for and credited. With a journal (a
+        durable run), a call answered before the run was resumed is not made (nor paid)
+        again: its recorded reply is returned."""
         span = visit.span if span is None else span
         key = visit.key if key is None else key
+        journal = visit.ctx.journal
+        if journal is not None:
+            recorded = journal.get(visit.ctx.run_id, f"{key}:{purpose}")
+            if recorded is not MISSING:
+                return self._replayed(recorded, span, purpose)
+        reply, answered = self._call(visit, model, messages, max_tokens, purpose, span, key)
+        if journal is not None:
+            record = {"reply": asdict(reply), "model": answered, "arm": [visit.role, answered]}
+            journal.put(visit.ctx.run_id, f"{key}:{purpose}", record)
+        return reply, answered
+
+    def _replayed(
+        self, recorded: dict[str, Any], span: Span, purpose: str
+    ) -> tuple[ModelReply, str]:
+        """A reply the run received before it was resumed, traced as such."""
+        reply = ModelReply(**recorded["reply"])
+        chat = self.tracer.chat(span, model=recorded["model"], purpose=purpose)
+        if chat.is_recording():
+            chat.set_attributes(
+                {
+                    ATTR.CALL_REPLAYED: True,
+                    ATTR.RESPONSE_MODEL: reply.model,
+                    ATTR.INPUT_TOKENS: reply.input_tokens,
+                    ATTR.OUTPUT_TOKENS: reply.output_tokens,
+                    ATTR.COST: reply.cost_usd,
+                }
+            )
+        chat.end()
+        return reply, recorded["model"]
+
+    def _call(
+        self,
+        visit: Visit,
+        model: str,
+        messages: Any,
+        max_tokens: int,
+        purpose: str,
+        span: Span,
+        key: str,
+    ) -> tuple[ModelReply, str]:
+        """The call, failing over as ``call`` says."""
         token = CALL_KEY.set(key)
         failed: dict[str, ModelUnavailable] = {}
         try:

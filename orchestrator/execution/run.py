@@ -11,6 +11,7 @@ from opentelemetry.trace import Span
 
 from agents import Role
 from orchestrator.definition import Stage
+from orchestrator.execution.journal import CallJournal
 from orchestrator.execution.records import RequestRecord, StageRecord
 from orchestrator.routing import Exclusion, FirstVisit, IntentResult
 from orchestrator.tools import ToolGraph
@@ -51,6 +52,9 @@ class RunContext:
     decisions: list[Decision] = field(default_factory=list)
     control_calls: int = 0
     """Model calls the control plane made (escalation choices), not agents' answers."""
+    journal: CallJournal | None = None
+    """Where the run's calls are recorded, so that a resumed run does not make them again
+    (None: the runtime has no checkpointer)."""
     traced: bool = field(init=False)
     """Whether the run's root span records (its children do exactly when it does)."""
 
@@ -110,6 +114,22 @@ class Visit:
     """The facts known: those of the visits before, then what this one's tools produce."""
     control: tuple[ModelReply, ...] = ()
     """Replies of the control plane's model calls in this visit (an escalation's choice)."""
+    tool_calls: dict[str, int] | None = None
+    """Calls made so far of each skill in this visit (they number the calls' keys)."""
+
+    def arm(self) -> list[str]:
+        """The visit's (role, model) as a journal records it."""
+        return [self.role, self.model]
+
+    def call_key(self, skill: str) -> str:
+        """The key of this visit's next call of ``skill``: run, stage, visit number, skill
+        and how many calls of it the visit made before. The same for the same call on every
+        retry of the visit: the journal's key, and a side-effecting skill's idempotency key."""
+        counts = self.tool_calls
+        if counts is None:
+            counts = self.tool_calls = {}
+        n = counts[skill] = counts.get(skill, 0) + 1
+        return f"{self.key}:{skill}#{n}"
 
     def inputs(self) -> dict[str, Any]:
         """What the run knows, and a skill is called with: the request's query and intent,

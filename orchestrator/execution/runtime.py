@@ -24,7 +24,7 @@ from orchestrator.definition import Pipeline
 from orchestrator.errors import InputError
 from orchestrator.execution.breaker import BreakerBoard
 from orchestrator.execution.dispatcher import Dispatcher
-from orchestrator.execution.graph import Checkpointer, RunGraph
+from orchestrator.execution.graph import Checkpointer, RunGraph, journal_for
 from orchestrator.execution.judges import GroundedJudge
 from orchestrator.execution.modelcall import ModelCaller
 from orchestrator.execution.outcome import settle
@@ -172,6 +172,8 @@ class Runtime:
         """One stage visit, as named steps."""
         self.graph = RunGraph(pipeline, self.visit, checkpointer)
         self.checkpointer = checkpointer
+        self.journal = journal_for(checkpointer)
+        """Where runs record their calls, so that a resumed run does not make them again."""
         self.learner = Learner()  # last: a definition error above leaves no thread behind
         self._credits: Batcher[RunCredit] = Batcher(
             self.learner,
@@ -196,12 +198,15 @@ class Runtime:
         run_id: str | None = None,
         scope: str | None = None,
         progress: Callable[[StageDone], None] | None = None,
+        started: Callable[[str], None] | None = None,
     ) -> RunResult:
         """Route, dispatch, assign, execute and judge one query; learn from the outcome.
 
         ``scope`` (a user or conversation id) selects whose long-term memory the run reads
         and extends (needs ``memory``). ``progress`` is called after each stage visit (the
-        CLI shows it while real models answer). Run failures (guards with no way on,
+        CLI shows it while real models answer). ``started`` is told the run's id once the
+        request is accepted, before any work (a run that stops can then be resumed by id).
+        Run failures (guards with no way on,
         unreachable goals, model errors) end the run with status ``failed`` and the reason
         in ``error``; they are not raised.
         """
@@ -225,6 +230,8 @@ class Runtime:
         query = valid_text(query)  # invalid bytes (a terminal's, a file's) become U+FFFD
         scope = valid_text(scope) if scope is not None else None
         run_id = run_id or uuid.uuid4().hex[:12]
+        if started is not None:
+            started(run_id)
         ctx = self._context(run_id, query, trace_id=run_id)
         request = request_record(query, ctx.intent.label, ctx.intent.confidence, scope)
         state: dict[str, Any] = {"outputs": [request]}
@@ -241,7 +248,7 @@ class Runtime:
         snapshot = self._checkpoint(run_id)
         if not snapshot or not snapshot.values:
             raise InputError(f"no checkpoint of run {run_id!r}; `orch trace list` shows runs")
-        if not snapshot.next:
+        if self._finished(snapshot):
             raise InputError(f"run {run_id!r} already finished; nothing to resume")
         values = dict(snapshot.values)
         records = values.get("outputs") or [{}]
@@ -260,7 +267,18 @@ class Runtime:
         if self.checkpointer is None:
             return False
         snapshot = self._checkpoint(run_id)
-        return bool(snapshot and snapshot.values and snapshot.next)
+        return bool(snapshot and snapshot.values) and not self._finished(snapshot)
+
+    def _finished(self, snapshot: Any) -> bool:
+        """Whether the checkpointed run reached its end: nothing left for LangGraph to run,
+        and its last visit at a terminal stage (a run stopped after a stage's writes were
+        saved, before the next step was planned, has no next step yet but is not done)."""
+        if snapshot.next:
+            return False
+        records = snapshot.values.get("outputs") or []
+        if len(records) < 2 or records[0].get("kind") != "request":
+            return bool(records)  # nothing this runtime can continue
+        return self.pipeline.machine.is_terminal(records[-1]["stage"])
 
     def _checkpoint(self, run_id: str) -> Any:
         """The latest LangGraph state snapshot of ``run_id``."""
@@ -281,6 +299,7 @@ class Runtime:
             features=self.features.base(
                 query=query, intent=intent.label, confidence=intent.confidence
             ),
+            journal=self.journal,
         )
         ctx.record(root, intent.decision)
         if root.is_recording():

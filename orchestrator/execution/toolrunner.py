@@ -24,7 +24,9 @@ from orchestrator.errors import (
     ToolRateLimited,
     ToolTimeout,
 )
+from orchestrator.execution.journal import MISSING
 from orchestrator.execution.run import Visit
+from orchestrator.protocols import SKILL_CALL_KEY
 from orchestrator.redaction import redact
 from orchestrator.tools import ToolGraph, ToolHealth
 from orchestrator.tracing import ATTR, RunTracer
@@ -129,13 +131,62 @@ class ToolRunner:
 
     def call(self, visit: Visit, name: str, inputs: Mapping[str, Any]) -> ToolResult:
         """Run one skill of ``visit`` with ``inputs`` under its contract; a broken contract
-        is recorded, never passed on.
+        is recorded, never passed on. With a journal (a durable run), a call the run made
+        before it was resumed is not made again: its recorded outcome is returned; a new
+        call's outcome is recorded before the run moves on.
 
         Every outcome is reported to the tool health (ok, error, timeout, rate-limited).
         """
+        key = visit.call_key(name)
+        journal = visit.ctx.journal
+        if journal is not None:
+            recorded = journal.get(visit.ctx.run_id, key)
+            if recorded is not MISSING:
+                return self._replayed(
+                    visit, name, recorded["ok"], recorded["value"], recorded["outcome"]
+                )
+        result, outcome = self._run(visit, name, inputs, key)
+        if journal is not None:
+            journal.put(
+                visit.ctx.run_id,
+                key,
+                {"ok": result.ok, "value": result.value, "outcome": outcome, "arm": visit.arm()},
+            )
+        return result
+
+    def _replayed(self, visit: Visit, name: str, ok: bool, value: Any, outcome: str) -> ToolResult:
+        """A call the run made before it was resumed: its recorded outcome, traced as such."""
+        tspan = self.tracer.tool(visit.span, tool=name, call_id="replayed")
+        if tspan.is_recording():
+            tspan.set_attribute(ATTR.TOOL_REPLAYED, True)
+            if ok:
+                tspan.set_attribute(ATTR.TOOL_OUTCOME, "ok")
+        if not ok:
+            RunTracer.fail(tspan, str(value))
+        if outcome == "contract":  # the guard that blocked it, recorded again
+            visit.ctx.record(
+                tspan,
+                Decision(
+                    kind="guard_block",
+                    stage=visit.stage.name,
+                    chosen="",
+                    reason=f"skill {name!r}: {value}; the call was blocked (recorded before the "
+                    "run was resumed)",
+                    candidates=(Candidate(name=name, excluded_by="contract"),),
+                ),
+            )
+        tspan.end()
+        return ToolResult(ok, value)
+
+    def _run(
+        self, visit: Visit, name: str, inputs: Mapping[str, Any], key: str
+    ) -> tuple[ToolResult, str]:
+        """Run the skill now: its result, and its outcome for the tool health (``ok``,
+        ``error``, ``timeout``, ``rate_limited`` or ``contract``)."""
         skill = self.registry.get(name)
         tspan = self.tracer.tool(visit.span, tool=name, call_id=uuid.uuid4().hex[:8])
         outcome, retry_after = "error", None
+        token = SKILL_CALL_KEY.set(key)  # the skill's idempotency key, also in its thread
         try:
             try:
                 result = invoke_skill(skill, inputs)
@@ -153,28 +204,29 @@ class ToolRunner:
                 )
                 RunTracer.fail(tspan, redact(str(exc)))
                 outcome = "contract"
-                return ToolResult(False, redact(exc.detail))
+                return ToolResult(False, redact(exc.detail)), outcome
             except ToolTimeout as exc:
                 RunTracer.fail(tspan, str(exc))
                 outcome = "timeout"
-                return ToolResult(False, exc.detail)
+                return ToolResult(False, exc.detail), outcome
             except ToolRateLimited as exc:
                 why = redact(f"rate-limited: {exc.detail}")
                 RunTracer.fail(tspan, why)
                 outcome, retry_after = "rate_limited", exc.retry_after_s
-                return ToolResult(False, why)
+                return ToolResult(False, why), outcome
             except SkillFailed as exc:
                 RunTracer.fail(tspan, redact(str(exc)))
-                return ToolResult(False, redact(exc.detail))
+                return ToolResult(False, redact(exc.detail)), outcome
             except Exception as exc:  # a skill's own bug or outage is a tool failure
                 why = redact(f"{type(exc).__name__}: {exc}")
                 RunTracer.fail(tspan, why)
-                return ToolResult(False, f"raised {why}")
+                return ToolResult(False, f"raised {why}"), outcome
             outcome = "ok"
             if tspan.is_recording():
                 tspan.set_attribute(ATTR.TOOL_OUTCOME, "ok")
-            return ToolResult(True, result)
+            return ToolResult(True, result), outcome
         finally:
+            SKILL_CALL_KEY.reset(token)
             if outcome != "contract":  # a refused call says nothing of the service's health
                 self.health.record(name, outcome, retry_after_s=retry_after)
             tspan.end()

@@ -24,6 +24,7 @@ from orchestrator.errors import GoalUnreachable, RunError
 from orchestrator.execution.breaker import BreakerBoard
 from orchestrator.execution.dispatcher import Dispatcher, MoveRequest
 from orchestrator.execution.escalation import escalate, failed_tools_text
+from orchestrator.execution.journal import MISSING, CallJournal
 from orchestrator.execution.modelcall import ModelCaller
 from orchestrator.execution.records import (
     NO_SPEND,
@@ -38,11 +39,18 @@ from orchestrator.execution.rolememory import RoleMemory
 from orchestrator.execution.run import RoleAt, RunContext, Visit
 from orchestrator.execution.team import TeamRunner
 from orchestrator.execution.toolrunner import ToolRunner
-from orchestrator.routing import Assignment, AssignmentPolicy, Budget, Eligibility, FeatureBuilder
+from orchestrator.routing import (
+    Assignment,
+    AssignmentPolicy,
+    Budget,
+    Eligibility,
+    Exclusion,
+    FeatureBuilder,
+)
 from orchestrator.routing.policy import StageScores
 from orchestrator.tools import ToolGraph
 from orchestrator.tracing import RunTracer
-from orchestrator.types import Candidate, Decision, ModelReply
+from orchestrator.types import Arm, Candidate, Decision, ModelReply
 
 __all__ = ["StageVisitor"]
 
@@ -169,6 +177,9 @@ class StageVisitor:
                     excluded=excluded,
                     scored=scored,
                 )
+        key = f"{ctx.run_id}:{stage.name}:{visits}"  # the visit's, the same on a resume
+        if ctx.journal is not None:
+            assignment = self._as_before(ctx, ctx.journal, key, stage.name, x, assignment)
         span = self.tracer.agent(
             ctx.root, role=assignment.role, stage=stage.name, model=assignment.model
         )
@@ -180,13 +191,35 @@ class StageVisitor:
             assignment.model,
             x,
             excluded,
-            f"{ctx.run_id}:{stage.name}:{visits}",  # the idempotency key
+            key,
             ctx,
             span,
             request_of(outputs),
             done,
             dict(facts_of(outputs)),
         )
+
+    def _as_before(
+        self,
+        ctx: RunContext,
+        journal: CallJournal,
+        key: str,
+        stage: str,
+        x: list[float],
+        assignment: Assignment,
+    ) -> Assignment:
+        """A resumed visit keeps the arm its recorded calls were made with (the journal's
+        records of the visit say which); a visit with none chooses afresh."""
+        recorded = journal.first(ctx.run_id, f"{key}:")
+        if recorded is MISSING:
+            return assignment
+        arm = Arm(*recorded["arm"])
+        if arm == (assignment.role, assignment.model):
+            return assignment
+        why = Exclusion("resumed", f"the visit had chosen {arm.name} before the run stopped")
+        others = {a.name: why for a in self.policy.candidates(stage) if a != arm}
+        with self.policy.lock:
+            return self.policy.assign(stage, np.array(x), intent=ctx.intent.label, excluded=others)
 
     def _reach_goal(self, visit: Visit, graph: ToolGraph) -> bool:
         """Run the tools toward the stage's goal on its tool ``graph``, escalating (a

@@ -26,7 +26,7 @@ from orchestrator.types import Arm, Candidate, Decision
 
 __all__ = ["Eligibility", "Exclusion", "ExclusionKind", "UnpricedModelWarning"]
 
-ExclusionKind = Literal["capability", "budget", "health", "failover"]
+ExclusionKind = Literal["capability", "budget", "health", "failover", "resumed"]
 
 
 class UnpricedModelWarning(UserWarning):
@@ -38,8 +38,9 @@ class Exclusion:
     """Why an arm may not be offered at a visit."""
 
     kind: ExclusionKind
-    """The constraint: ``capability``, ``budget``, ``health`` (an open circuit breaker) or
-    ``failover`` (left out while a failed call is retried)."""
+    """The constraint: ``capability``, ``budget``, ``health`` (an open circuit breaker),
+    ``failover`` (left out while a failed call is retried) or ``resumed`` (a resumed visit
+    keeps the arm it had chosen before the run stopped)."""
     why: str
     """The details, e.g. ``reasoning 0.45 < 0.70``."""
 

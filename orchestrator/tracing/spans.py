@@ -46,6 +46,11 @@ class ATTR:
     QUALITY = "orchestrator.quality"
     REWARD = "orchestrator.reward"
     TOOL_OUTCOME = "orchestrator.tool.outcome"
+    TOOL_REPLAYED = "orchestrator.tool.replayed"
+    """True on a tool span whose call the run made before it was resumed (not made again)."""
+    CALL_REPLAYED = "orchestrator.call.replayed"
+    """True on a chat span whose reply the run received before it was resumed (not paid
+    again)."""
     PURPOSE = "orchestrator.call.purpose"
     """``answer`` (an agent's work) or ``escalation`` (a control-plane model call)."""
     CONTROL_CALLS = "orchestrator.control_calls"

@@ -74,9 +74,12 @@ def test_run_example_then_read_its_trace(orch_home: Path) -> None:
     )
     assert (orch_home / "traces" / f"{run_id}.jsonl").is_file()
 
-    assert not out.stderr  # progress is shown only on a terminal, unless asked for
+    # before any work, the run's id on stderr; progress only on a terminal, unless asked for
+    assert out.stderr.splitlines() == [
+        f"started run {run_id} (if it stops: orch run examples/support_desk.py --resume {run_id})"
+    ]
     shown_live = orch("run", "examples/support_desk.py", "--progress")
-    stages = [ln.split()[:3] for ln in shown_live.stderr.splitlines()]
+    stages = [ln.split()[:3] for ln in shown_live.stderr.splitlines()[1:]]
     assert [s[:2] for s in stages] == [
         ["1", "triage"],
         ["2", "refund"],
@@ -261,10 +264,11 @@ def test_exam_router_replays_real_models_offline(orch_home: Path) -> None:
         assert "recorded answer of" in result["answer"] and result["cost_usd"] > 0
     shown = orch("policy", "show", "exam-router")
     assert "2 runs learned from" in shown.stdout and "pheromone[" in shown.stdout
-    assert_clean_error(
-        orch("run", "examples/exam_router.py", "--query", "write a poem"),
-        "no record of this request",
-    )
+    aborted = orch("run", "examples/exam_router.py", "--query", "write a poem")
+    # the run had started (its id said so first); then the one line of what to fix
+    started, error = aborted.stderr.strip().splitlines()
+    assert started.startswith("started run ") and aborted.returncode == 2
+    assert error.startswith("error: ") and "no record of this request" in error
     # the aborted run is traced as failed, with the reason
     listed = orch("trace", "list").stdout.splitlines()[0]
     assert "exam-router" in listed and "failed" in listed and "write a poem" in listed, listed

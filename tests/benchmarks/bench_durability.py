@@ -1,0 +1,60 @@
+"""What durability costs per step on the embedded default. Run:
+python tests/benchmarks/bench_durability.py [--rounds N]
+
+The 10-stage linear pipeline of bench_runtime.py (offline model, tracing off), three ways,
+interleaved round by round: no checkpointer (a run cannot be resumed); a SQLite checkpointer
+(what ``orch run`` uses) without the call journal; the same with the journal, which
+records each visit's arm, model reply (and tool calls) before the run moves on. Prints
+the median time per step of each and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_runtime as bench
+
+from orchestrator import Runtime
+from orchestrator.execution import sqlite_checkpointer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=30, help="rounds of 8 runs per variant")
+    args = ap.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="orch-durability-"))
+    plain = Runtime(bench.our_pipeline(), learn=False)
+    saved = Runtime(
+        bench.our_pipeline(), checkpointer=sqlite_checkpointer(folder / "a.sqlite"), learn=False
+    )
+    saved.journal = None  # checkpoints only
+    journaled = Runtime(
+        bench.our_pipeline(), checkpointer=sqlite_checkpointer(folder / "b.sqlite"), learn=False
+    )
+    variants = {"no checkpointer": plain, "checkpoints": saved, "checkpoints + journal": journaled}
+    per_step: dict[str, list[float]] = {k: [] for k in variants}
+    for rnd in range(args.rounds + 2):
+        for name, rt in variants.items():
+            t = time.perf_counter()
+            for _ in range(8):
+                rt.run(bench.QUERY)
+            if rnd >= 2:  # warm-up rounds left out
+                per_step[name].append((time.perf_counter() - t) / (8 * bench.STEPS) * 1e6)
+    med = {k: statistics.median(v) for k, v in per_step.items()}
+    base, ck = med["no checkpointer"], med["checkpoints"]
+    print(
+        f"per step: no checkpointer {base:.0f} us | SQLite checkpoints {ck:.0f} us "
+        f"({ck / base:.2f}x) | checkpoints + call journal {med['checkpoints + journal']:.0f} us "
+        f"({med['checkpoints + journal'] / base:.2f}x; {med['checkpoints + journal'] / ck:.2f}x "
+        f"the checkpoints alone)  [medians of {args.rounds} rounds of 8 runs]"
+    )
+
+
+if __name__ == "__main__":
+    main()
