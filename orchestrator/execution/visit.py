@@ -50,7 +50,7 @@ from orchestrator.routing import (
 from orchestrator.routing.policy import StageScores
 from orchestrator.tools import ToolGraph
 from orchestrator.tracing import RunTracer
-from orchestrator.types import Arm, Candidate, Decision, ModelReply
+from orchestrator.types import Arm, Candidate, Decision, ModelReply, estimate_tokens
 
 __all__ = ["StageVisitor"]
 
@@ -164,7 +164,11 @@ class StageVisitor:
             )
         down = self.breakers.blocked(self.eligibility.models[stage.name])
         excluded, budget = self.eligibility.exclusions(
-            stage.name, ctx.intent.label, spent=spent, down=down
+            stage.name,
+            ctx.intent.label,
+            spent=spent,
+            down=down,
+            query_tokens=estimate_tokens(ctx.query) if limited else 0,
         )
         if budget is not None:
             ctx.record(ctx.root, budget)

@@ -82,8 +82,15 @@ class Eligibility:
             for arms in self.arms.values()
             for a in arms
         }
-        """Arm name -> the upper estimate of one call's cost ($0 for a model of unknown
-        price, which a budget therefore cannot exclude: warned below)."""
+        """Arm name -> the upper estimate of one call's cost before the query's own tokens
+        ($0 for a model of unknown price, which a budget therefore cannot exclude: warned
+        below)."""
+        self._per_input_token = {
+            a.name: (pool.profile(a.model).input_price or 0.0) / 1e6
+            for arms in self.arms.values()
+            for a in arms
+        }
+        """Arm name -> USD per input token (a long query costs its tokens in every call)."""
         self.unpriced = sorted(
             {m for models in self.models.values() for m in models if pool.profile(m).price_unknown}
         )
@@ -124,18 +131,25 @@ class Eligibility:
         return cached
 
     def exclusions(
-        self, stage: str, intent: str, *, spent: float, down: Mapping[str, str]
+        self,
+        stage: str,
+        intent: str,
+        *,
+        spent: float,
+        down: Mapping[str, str],
+        query_tokens: int = 0,
     ) -> tuple[Mapping[str, Exclusion], Decision | None]:
         """Every arm of ``stage`` a visit for ``intent`` may not be offered, after ``spent``
         USD of the run and with the models in ``down`` (model -> why its circuit is open),
-        and the ``budget`` decision when the budget excluded some."""
+        and the ``budget`` decision when the budget excluded some (a call's expected cost
+        counts the query's ``query_tokens``: it is in every prompt)."""
         excluded: Mapping[str, Exclusion] | None = self._capable.get((stage, intent))
         if excluded is None:
             excluded = self.capability(stage, intent)
         decision = None
         limit = self.budget.limit_usd
         if limit is not None:
-            by_budget, decision = self._over_budget(stage, spent, limit)
+            by_budget, decision = self._over_budget(stage, spent, limit, query_tokens)
             excluded = {**by_budget, **excluded}
         if down:
             excluded = {
@@ -149,13 +163,16 @@ class Eligibility:
         return excluded, decision
 
     def _over_budget(
-        self, stage: str, spent: float, limit: float
+        self, stage: str, spent: float, limit: float, query_tokens: int
     ) -> tuple[dict[str, Exclusion], Decision | None]:
         """Arms whose expected cost exceeds what is left of ``limit``, and the ``budget``
         decision if any."""
         left = limit - spent
         names = self._names[stage]
         expected = self._expected
+        if query_tokens:
+            per_token = self._per_input_token
+            expected = {a: expected[a] + query_tokens * per_token[a] for a in names}
         out = {
             a: Exclusion("budget", f"expected ${expected[a]:.6f} > ${max(left, 0):.6f} left")
             for a in names

@@ -80,3 +80,17 @@ def test_a_model_without_a_price_is_warned_about_once_with_what_it_means() -> No
     assert "the run's budget cannot limit them" in text
     assert "give input_price and output_price" in text
     assert ModelProfile(name="x", backend="litellm", model="m").cost(1000, 1000) == 0.0
+
+
+def test_a_budget_counts_the_querys_own_length() -> None:
+    # 100,000 characters are about 25,000 tokens in every prompt: $0.00375 per call on
+    # the cheapest model, so a $0.001 budget admits no call instead of being overshot
+    rt = Runtime(pipeline(), budget_usd=0.001, learn=False)
+    long = "say hello " + "word " * 20_000
+    result = rt.run(long)
+    assert result.status == "failed" and "raise the budget" in (result.error or "")
+    assert result.cost_usd <= 0.001
+    budget = next(d for d in result.decisions if d.kind == "budget")
+    assert "arm(s) excluded" in budget.reason
+    short = rt.run("say hello")
+    assert short.status == "ok" and short.cost_usd <= 0.001
