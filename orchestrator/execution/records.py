@@ -17,6 +17,7 @@ from memory import make_item
 from orchestrator.types import ModelReply
 
 __all__ = [
+    "NO_SPEND",
     "Record",
     "RequestRecord",
     "Spend",
