@@ -1,4 +1,4 @@
-"""Redis-backed memory, shared across processes: the only module that imports redis.
+"""Redis-backed memory, shared across processes (connected through ``redisconn``).
 
 Plain Redis commands only (any Redis >= 6.2, no modules). Per (tier, scope):
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from memory.item import MemoryItem, check_tier
 from memory.store import Limits
-from orchestrator.errors import InputError, StoreUnavailable
+from orchestrator.errors import StoreUnavailable
 from orchestrator.redaction import redact
 
 __all__ = ["RedisStore"]
@@ -35,25 +35,13 @@ class RedisStore:
         prefix: str = "orch:mem",
         timeout_s: float = 2.0,
     ) -> None:
-        import redis
+        from memory.redisconn import connect, unreachable_errors
 
         self.limits = limits or Limits()
         self.prefix = prefix
         self.url = url
-        self._errors: tuple[type[BaseException], ...] = (
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
-            OSError,
-        )
-        try:
-            self._r: Any = redis.Redis.from_url(
-                url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-            )
-        except ValueError as exc:  # no scheme, a port out of range, a bad database number
-            raise InputError(
-                f"{url!r} is not a Redis URL ({exc}); write it as redis://HOST:PORT/DB, "
-                "e.g. redis://127.0.0.1:6379/0"
-            ) from None
+        self._errors = unreachable_errors()
+        self._r: Any = connect(url, timeout_s=timeout_s)
 
     def ping(self) -> None:
         """Check that the server answers; raises ``StoreUnavailable`` if it does not."""

@@ -15,6 +15,7 @@ __all__ = [
     "Judge",
     "ModelAdapter",
     "Reranker",
+    "RunEngine",
     "RunOutcome",
 ]
 
@@ -105,4 +106,27 @@ class Reranker(Protocol):
 
     def rerank(self, query: str, passages: Sequence[str]) -> list[int]:
         """Indices of ``passages``, best first."""
+        ...
+
+
+class RunEngine(Protocol):
+    """Where durable runs are queued (``orchestrator.durable.Engine``).
+
+    Contract: ``checkpointer`` gives a LangGraph saver on the engine's database;
+    ``serve`` makes the process run that runtime's queued runs; ``submit`` queues a run
+    and returns a handle whose ``result()`` waits for it.
+    """
+
+    def checkpointer(self) -> Any:
+        """A checkpointer on the engine's database."""
+        ...
+
+    def serve(self, runtime: Any, *, file: str | None = None) -> None:
+        """Run this process's runs of ``runtime``'s pipeline on it."""
+        ...
+
+    def submit(
+        self, pipeline: str, query: str | None, *, run_id: str, scope: str | None = None
+    ) -> Any:
+        """Queue a run of ``pipeline``; a handle with ``run_id`` and ``result()``."""
         ...

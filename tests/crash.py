@@ -3,7 +3,7 @@
 Used by ``tests/execution/test_crash.py`` (a few kills) and
 ``tests/benchmarks/crash_suite.py`` (many): each trial starts ``orch run`` on
 ``tests/payments_pipeline.py``, waits for the run's id on stderr, kills the process with
-SIGKILL after a random delay, resumes the run with ``orch run --resume`` until it ends,
+SIGKILL after a random delay, resumes the run with ``orch resume RUN_ID`` until it ends,
 and reads the side-effect logs.
 """
 
@@ -85,7 +85,7 @@ def trial(home: Path, effects: Path, rng: random.Random, *, max_delay_s: float =
     finished, resumes, interrupted = False, 0, True
     for _ in range(3):
         out = subprocess.run(
-            [ORCH, "run", PIPELINE, "--resume", run_id],
+            [ORCH, "resume", run_id],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -99,7 +99,7 @@ def trial(home: Path, effects: Path, rng: random.Random, *, max_delay_s: float =
         if "already finished" in out.stderr:  # it ended before the kill
             finished, interrupted = True, resumes > 1
             break
-        if "no checkpoint of run" in out.stderr:  # killed before its first step was saved
+        if f"no run {run_id!r}" in out.stderr:  # killed before its workflow was started
             break
     return Trial(
         run_id=run_id,

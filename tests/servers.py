@@ -286,3 +286,87 @@ def key_echo(headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
             "code": "invalid_api_key",
         }
     }
+
+
+def postgres_binaries() -> str | None:
+    """The folder of Postgres's server programs (initdb, pg_ctl), or None where there is none."""
+    import glob
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    if found:
+        return str(Path(found).parent)
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return str(Path(versions[-1]).parent) if versions else None
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A real Postgres in a temporary data directory on a loopback port (trust auth, no
+    fsync); yields its URL. Postgres refuses to run as root: as root, it runs as the
+    ``postgres`` user. Skips the test when no Postgres binary exists."""
+    import os
+    import shutil
+
+    import pytest
+
+    bin_dir = postgres_binaries()
+    if bin_dir is None:
+        pytest.skip("no Postgres server binary (initdb, pg_ctl) on this machine")
+    root = os.geteuid() == 0
+    data = Path(tempfile.mkdtemp(prefix="orch-pg-"))
+    prefix: list[str] = []
+    if root:
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chmod(data, 0o700)
+        os.chown(data, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    db = data / "db"
+    env = {**os.environ, "LC_ALL": "C"}
+    subprocess.run(
+        [
+            *prefix,
+            f"{bin_dir}/initdb",
+            "-D",
+            str(db),
+            "-A",
+            "trust",
+            "-U",
+            "orch",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        [
+            *prefix,
+            f"{bin_dir}/pg_ctl",
+            "-D",
+            str(db),
+            "-l",
+            str(data / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    try:
+        yield f"postgresql://orch@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, f"{bin_dir}/pg_ctl", "-D", str(db), "-m", "immediate", "stop"],
+            capture_output=True,
+            env=env,
+        )
+        shutil.rmtree(data, ignore_errors=True)

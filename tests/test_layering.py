@@ -67,6 +67,10 @@ def test_one_import_site_per_heavy_dependency() -> None:
         "orchestrator/testing.py",
         "orchestrator/tracing/exporters.py",
     ]
-    assert _modules_importing("redis") == ["memory/redis_store.py"]
+    assert _modules_importing("redis") == ["memory/redisconn.py"]
     assert _modules_importing("bm25s") == ["memory/retrieval.py"]
+    assert _modules_importing("dbos") == ["orchestrator/durable/engine.py"]
+    assert _modules_importing("sqlalchemy") == ["orchestrator/durable/liveness.py"]
+    assert _modules_importing("psycopg") == ["orchestrator/execution/graph.py"]
+    assert _modules_importing("psycopg_pool") == ["orchestrator/execution/graph.py"]
     assert _modules_importing("Stemmer") == ["memory/retrieval.py"]

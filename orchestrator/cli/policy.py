@@ -14,6 +14,7 @@ from orchestrator.cli.common import (
     pipeline_option,
     pool_option,
 )
+from orchestrator.cli.wiring import policy_store, state_url_option
 from orchestrator.errors import InputError
 
 __all__ = ["policy"]
@@ -37,19 +38,21 @@ def _pipeline_named(arg: str, pipeline_name: str | None) -> str:
 @policy.command("show")
 @click.argument("pipeline", required=False)
 @pipeline_option
+@state_url_option
 @data_dir_option
 @clean_errors
-def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str | None) -> None:
+def policy_show(
+    pipeline: str | None, pipeline_name: str | None, state_url: str | None, data_dir: str | None
+) -> None:
     """Per-arm LinUCB statistics of PIPELINE (a pipeline name, or the file that defines
     it), or the pipelines with saved state."""
     import numpy as np
 
     from orchestrator.routing.features import DIM
     from orchestrator.routing.linucb import ALPHA
-    from orchestrator.routing.policystore import PolicyStore
 
     home = data_dir_path(data_dir)
-    store = PolicyStore(home / "policy")
+    store = policy_store(home, state_url)
     if pipeline is None:
         names = store.pipelines()
         click.echo(
@@ -57,11 +60,11 @@ def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str |
         )
         return
     pipeline = _pipeline_named(pipeline, pipeline_name)
-    if not store.path(pipeline).exists():
+    if not store.exists(pipeline):
         known = store.pipelines()
         close = difflib.get_close_matches(pipeline, known, n=1)
         raise InputError(
-            f"no learned policy for {pipeline!r} in {home}; "
+            f"no learned policy for {pipeline!r} in {state_url or home}; "
             + (f"did you mean {close[0]!r}? " if close else "")
             + (f"known: {', '.join(known)}" if known else "`orch run FILE` learns one")
         )
@@ -99,6 +102,7 @@ def policy_show(pipeline: str | None, pipeline_name: str | None, data_dir: str |
     help="Reward = quality - COST_WEIGHT * cost in USD; use the one your runs use "
     "[default: as `orch run`: 1/budget if the pipeline has one, else 20].",
 )
+@state_url_option
 @data_dir_option
 @clean_errors
 def policy_warm(
@@ -108,6 +112,7 @@ def policy_warm(
     pipeline_name: str | None,
     pool_file: str | None,
     cost_weight: float | None,
+    state_url: str | None,
     data_dir: str | None,
 ) -> None:
     """Teach FILE's policy from recorded outcomes of its models before it runs.
@@ -125,7 +130,13 @@ def policy_warm(
     pool = ModelPool.from_file(pool_file) if pool_file else None
     data = load_routing_set(data_path)
     home = data_dir_path(data_dir)
-    runtime = Runtime(pipeline, pool=pool, data_dir=home, cost_weight=cost_weight)
+    runtime = Runtime(
+        pipeline,
+        pool=pool,
+        data_dir=home,
+        cost_weight=cost_weight,
+        policy_store=policy_store(home, state_url) if state_url else None,
+    )
     try:
         done = runtime.warm_start(data, stage=stage)
     finally:
@@ -144,13 +155,14 @@ def policy_warm(
 @policy.command("reset")
 @click.argument("pipeline")
 @pipeline_option
+@state_url_option
 @data_dir_option
 @clean_errors
-def policy_reset(pipeline: str, pipeline_name: str | None, data_dir: str | None) -> None:
+def policy_reset(
+    pipeline: str, pipeline_name: str | None, state_url: str | None, data_dir: str | None
+) -> None:
     """Forget what PIPELINE's policy learned (a pipeline name, or the file that defines it)."""
-    from orchestrator.routing.policystore import PolicyStore
-
-    store = PolicyStore(data_dir_path(data_dir) / "policy")
+    store = policy_store(data_dir_path(data_dir), state_url)
     pipeline = _pipeline_named(pipeline, pipeline_name)
     click.echo(
         f"reset {pipeline}" if store.reset(pipeline) else f"{pipeline} had no learned policy"

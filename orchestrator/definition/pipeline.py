@@ -31,6 +31,20 @@ def _dupes(kind: str, names: Sequence[str]) -> None:
         seen.add(n)
 
 
+def _rate(value: object) -> bool:
+    """Whether ``value`` is a (runs > 0, seconds > 0) pair."""
+    if not isinstance(value, tuple) or len(value) != 2:
+        return False
+    runs, seconds = value
+    return (
+        isinstance(runs, int)
+        and runs >= 1
+        and isinstance(seconds, int | float)
+        and math.isfinite(seconds)
+        and seconds > 0
+    )
+
+
 class Pipeline:
     """A complete, validated multi-agent pipeline definition.
 
@@ -53,6 +67,8 @@ class Pipeline:
         max_steps: int = 25,
         min_intent_confidence: float = 0.2,
         compound: Compound | None = None,
+        concurrency: int | None = None,
+        rate_limit: tuple[int, float] | None = None,
     ) -> None:
         self.name = check_name("pipeline", name)
         where = f"pipeline {name!r}"
@@ -72,6 +88,16 @@ class Pipeline:
             raise DefinitionError(f"{where}: budget_usd must be > 0 (or None for no budget)")
         if max_steps < 1:
             raise DefinitionError(f"{where}: max_steps must be >= 1")
+        if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
+            raise DefinitionError(
+                f"{where}: concurrency must be a whole number >= 1 (None: no limit), "
+                f"not {concurrency!r}"
+            )
+        if rate_limit is not None and not _rate(rate_limit):
+            raise DefinitionError(
+                f"{where}: rate_limit must be (runs, seconds), e.g. (60, 60.0) for 60 runs a "
+                f"minute, not {rate_limit!r}"
+            )
         self.stages = {s.name: s for s in stages}
         self.roles = {r.name: r for r in roles}
         self.intents = {i.label: i.examples for i in intents}
@@ -81,6 +107,12 @@ class Pipeline:
         self.judge = judge
         self.budget_usd = budget_usd
         self.max_steps = max_steps
+        self.concurrency = concurrency
+        """Most runs of this pipeline executing at once, over every worker (None: each
+        worker's own ``--concurrency`` is the only limit)."""
+        self.rate_limit = rate_limit
+        """At most this many runs started per this many seconds over every worker, e.g.
+        to stay under an LLM provider's quota (None: no limit)."""
         self.min_intent_confidence = min_intent_confidence
         if compound is not None and not isinstance(compound, Compound):
             raise DefinitionError(f"{where}: compound must be a Compound(...), got {compound!r}")

@@ -26,8 +26,13 @@ from langgraph.runtime import Runtime as GraphRuntime
 from langgraph.types import Command
 
 from orchestrator.definition import Pipeline, Stage
-from orchestrator.errors import RunError, StateFileError
-from orchestrator.execution.journal import CallJournal, MemoryJournal, SqliteJournal
+from orchestrator.errors import InputError, RunError, StateFileError
+from orchestrator.execution.journal import (
+    CallJournal,
+    MemoryJournal,
+    PostgresJournal,
+    SqliteJournal,
+)
 from orchestrator.execution.records import Record, StageRecord, trail_of
 from orchestrator.execution.run import RunContext, StageDone
 from orchestrator.redaction import redact
@@ -37,7 +42,9 @@ __all__ = [
     "RunGraph",
     "RunState",
     "StageFn",
+    "check_postgres",
     "journal_for",
+    "postgres_checkpointer",
     "sqlite_checkpointer",
 ]
 
@@ -146,6 +153,44 @@ def sqlite_checkpointer(path: Path) -> Checkpointer:
     return saver
 
 
+def check_postgres(url: str) -> None:
+    """InputError, in one line, when the Postgres database at ``url`` does not answer
+    within 5 s (checked before anything is started on it)."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[-1].strip() if text else type(exc).__name__
+        raise InputError(
+            f"the engine database at {redact(url)} does not answer ({first}); start "
+            "Postgres there or fix --engine-url ($ORCH_ENGINE_URL)"
+        ) from None
+
+
+def postgres_checkpointer(url: str, *, max_connections: int = 8) -> Checkpointer:
+    """A LangGraph Postgres checkpointer on the database at ``url`` (postgresql://...),
+    through a pool of up to ``max_connections`` connections (close it with
+    ``.conn.close()``). Any worker on any machine that reaches the database can resume
+    any run. InputError when the database does not answer."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    check_postgres(url)
+    pool: ConnectionPool[Any] = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_connections,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=True,
+    )
+    saver = PostgresSaver(pool)
+    saver.setup()
+    return saver
+
+
 def journal_for(checkpointer: Checkpointer | None) -> CallJournal | None:
     """The call journal that lives with ``checkpointer``'s state: a table of its SQLite
     database, or memory beside an in-memory saver; None without a checkpointer, or for a
@@ -153,6 +198,13 @@ def journal_for(checkpointer: Checkpointer | None) -> CallJournal | None:
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    if type(checkpointer).__name__ == "PostgresSaver":  # not imported unless in use
+        serde = checkpointer.serde  # type: ignore[union-attr]
+        return PostgresJournal(
+            checkpointer.conn,  # type: ignore[union-attr]
+            serde.dumps_typed,
+            serde.loads_typed,
+        )
     if isinstance(checkpointer, SqliteSaver):
         serde = checkpointer.jsonplus_serde
         return SqliteJournal(

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["MISSING", "CallJournal", "MemoryJournal", "SqliteJournal"]
+__all__ = ["MISSING", "CallJournal", "MemoryJournal", "PostgresJournal", "SqliteJournal"]
 
 MISSING: Any = object()
 """What ``CallJournal.get`` returns for a call never recorded."""
@@ -119,3 +119,53 @@ class SqliteJournal:
                 (run_id, len(prefix), prefix),
             ).fetchone()
         return MISSING if row is None else self._loads((row[0], row[1]))
+
+
+class PostgresJournal:
+    """The journal as a table of a Postgres checkpoint database, written through the
+    checkpointer's connection pool (``PostgresSaver.conn``: a psycopg ``ConnectionPool``
+    in autocommit mode), values serialised as the checkpointer serialises state. Any
+    worker on any machine reads what another recorded."""
+
+    def __init__(self, pool: Any, dumps: Dumps, loads: Loads) -> None:
+        self._pool = pool
+        self._dumps = dumps
+        self._loads = loads
+        with pool.connection() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS orch_calls (run_id TEXT NOT NULL, key TEXT NOT NULL,"
+                " type TEXT NOT NULL, value BYTEA, at BIGSERIAL, PRIMARY KEY (run_id, key))"
+            )
+
+    def get(self, run_id: str, key: str) -> Any:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT type, value FROM orch_calls WHERE run_id = %s AND key = %s",
+                (run_id, key),
+            ).fetchone()
+        return MISSING if row is None else self._loads(_typed(row))
+
+    def put(self, run_id: str, key: str, value: Any) -> None:
+        kind, data = self._dumps(value)
+        with self._pool.connection() as conn:  # autocommit: durable when execute returns
+            conn.execute(
+                "INSERT INTO orch_calls (run_id, key, type, value) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (run_id, key) DO NOTHING",
+                (run_id, key, kind, data),
+            )
+
+    def first(self, run_id: str, prefix: str) -> Any:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT type, value FROM orch_calls WHERE run_id = %s AND left(key, %s) = %s"
+                " ORDER BY at LIMIT 1",
+                (run_id, len(prefix), prefix),
+            ).fetchone()
+        return MISSING if row is None else self._loads(_typed(row))
+
+
+def _typed(row: Any) -> tuple[str, bytes]:
+    """A (type, value) row as the serde reads it, whether rows are tuples or dicts."""
+    if isinstance(row, dict):
+        return row["type"], bytes(row["value"])
+    return row[0], bytes(row[1])

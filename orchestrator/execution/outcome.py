@@ -67,7 +67,7 @@ def settle(
     credit = None
     if records and status != "failed":
         used = [(o["arm"], o["x"]) for o in records if "arm" in o]
-        credit = RunCredit(used, value, ctx.intent.label, quality)
+        credit = RunCredit(used, value, ctx.intent.label, quality, ctx.run_id)
     root = ctx.root
     if root.is_recording():
         root.set_attributes(

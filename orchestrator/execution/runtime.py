@@ -10,6 +10,7 @@ off the caller's path; ``flush`` waits for it.
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -34,7 +35,7 @@ from orchestrator.execution.run import RunContext, RunResult, StageDone
 from orchestrator.execution.team import TeamRunner
 from orchestrator.execution.toolrunner import ToolRunner
 from orchestrator.execution.visit import StageVisitor
-from orchestrator.protocols import Judge
+from orchestrator.protocols import Judge, RunEngine
 from orchestrator.redaction import redact
 from orchestrator.routing import (
     ALPHA,
@@ -52,12 +53,13 @@ from orchestrator.routing import (
 from orchestrator.routing.learner import Batcher, Learner
 from orchestrator.routing.policy import RunCredit
 from orchestrator.routing.prescore import first_visits
+from orchestrator.routing.redispolicy import RedisPolicyStore
 from orchestrator.routing.warmstart import recorded_credits, warm_stage
 from orchestrator.tools import HealthMonitor, ToolHealth
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import valid_text
 
-__all__ = ["LEARN_LINGER_S", "LEARN_MAX_BATCH", "Runtime"]
+__all__ = ["LEARN_LINGER_S", "LEARN_MAX_BATCH", "REFRESH_S", "Runtime"]
 
 LEARN_LINGER_S = 0.05
 """How long the learner waits for more finished runs before applying a batch of credits:
@@ -65,6 +67,9 @@ learning lags a run by at most this (or until ``flush``), and a busy runtime pay
 batched update per many runs instead of one per run."""
 LEARN_MAX_BATCH = 32
 """A batch this large is applied without waiting."""
+REFRESH_S = 1.0
+"""How often a runtime with a store reads what other processes learned (at a run's start,
+off its path): a worker's decisions lag the other workers' learning by about this."""
 
 
 class Runtime:
@@ -79,6 +84,8 @@ class Runtime:
     every answer is written back to the scope's episodic memory.
     ``compound`` (default: the pipeline's) governs how stage teams are merged into fewer
     model calls; its quality gate's state persists under ``data_dir`` like the policy.
+    ``engine`` (an ``orchestrator.durable.Engine``) makes ``submit`` queue durable runs
+    for workers, checkpointed in the engine's database.
     """
 
     def __init__(
@@ -99,6 +106,8 @@ class Runtime:
         health_interval_s: float = 10.0,
         memory: MemoryStore | None = None,
         compound: Compound | None = None,
+        engine: RunEngine | None = None,
+        policy_store: PolicyStore | RedisPolicyStore | None = None,
     ) -> None:
         if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
             raise InputError(f"budget_usd must be a number > 0 (None: no budget), not {budget_usd}")
@@ -128,7 +137,14 @@ class Runtime:
         probes = {e.skill.name: e.skill.probe for e in pipeline.registry if e.skill.probe}
         self.monitor = HealthMonitor(self.health, probes, interval_s=health_interval_s)
         self.features = FeatureBuilder(DIM)
-        self.store = PolicyStore(data_dir / "policy") if data_dir is not None else None
+        self.store: PolicyStore | RedisPolicyStore | None = policy_store or (
+            PolicyStore(data_dir / "policy") if data_dir is not None else None
+        )
+        """Where the learned policy persists: per-arm JSON files in ``data_dir``, or Redis
+        (``policy_store``) shared by every worker; None: this process's memory only."""
+        self._credited: set[str] = set()
+        """Runs credited by a runtime without a store (a store keeps its own)."""
+        self._refreshed = time.monotonic()
         self._alpha = alpha
         bandit, pheromone, self.runs = (
             self.store.load(pipeline.name, dim=DIM, alpha=alpha)
@@ -170,6 +186,8 @@ class Runtime:
             tracer=self.tracer,
         )
         """One stage visit, as named steps."""
+        if engine is not None and checkpointer is None:
+            checkpointer = engine.checkpointer()  # where any of its processes resumes a run
         self.graph = RunGraph(pipeline, self.visit, checkpointer)
         self.checkpointer = checkpointer
         self.journal = journal_for(checkpointer)
@@ -177,11 +195,15 @@ class Runtime:
         self.learner = Learner()  # last: a definition error above leaves no thread behind
         self._credits: Batcher[RunCredit] = Batcher(
             self.learner,
-            lambda runs: self._update_policy(lambda: self.policy.credit_runs(runs), runs=len(runs)),
+            self._credit,
             linger_s=LEARN_LINGER_S,
             max_batch=LEARN_MAX_BATCH,
         )
         """Finished runs' credits, applied in batches on the learner's thread."""
+        self.engine = engine
+        """The durable engine ``submit`` queues runs on (None: runs in this thread only)."""
+        if engine is not None:
+            engine.serve(self)
         self.monitor.start()
 
     @property
@@ -210,6 +232,21 @@ class Runtime:
         unreachable goals, model errors) end the run with status ``failed`` and the reason
         in ``error``; they are not raised.
         """
+        query, scope = self.request(query, scope)
+        run_id = run_id or uuid.uuid4().hex[:12]
+        if self.store is not None and time.monotonic() - self._refreshed > REFRESH_S:
+            self._refreshed = time.monotonic()  # learn what other workers learned
+            self.learner.submit(self._refresh)
+        if started is not None:
+            started(run_id)
+        ctx = self._context(run_id, query, trace_id=run_id)
+        request = request_record(query, ctx.intent.label, ctx.intent.confidence, scope)
+        state: dict[str, Any] = {"outputs": [request]}
+        return self._execute(ctx, state, state, progress)
+
+    def request(self, query: str | None, scope: str | None = None) -> tuple[str, str | None]:
+        """The query and scope a run would be given, checked (InputError: what is wrong
+        and how to fix it) and cleaned; ``query`` None is the pipeline's sample query."""
         if scope is not None and not scope.strip():
             raise InputError(
                 "the scope is empty; give the id of whose memory to use, e.g. scope='alice' "
@@ -227,15 +264,24 @@ class Runtime:
                 f"no query given and pipeline {self.pipeline.name!r} has no sample_query; "
                 "pass a query (orch run FILE --query TEXT)"
             )
-        query = valid_text(query)  # invalid bytes (a terminal's, a file's) become U+FFFD
-        scope = valid_text(scope) if scope is not None else None
-        run_id = run_id or uuid.uuid4().hex[:12]
-        if started is not None:
-            started(run_id)
-        ctx = self._context(run_id, query, trace_id=run_id)
-        request = request_record(query, ctx.intent.label, ctx.intent.confidence, scope)
-        state: dict[str, Any] = {"outputs": [request]}
-        return self._execute(ctx, state, state, progress)
+        # invalid bytes (a terminal's, a file's) become U+FFFD
+        return valid_text(query), (valid_text(scope) if scope is not None else None)
+
+    def submit(
+        self, query: str | None = None, *, run_id: str | None = None, scope: str | None = None
+    ) -> Any:
+        """Queue ``query`` as a durable run for the workers of this pipeline (this
+        process, when its engine is a launched worker); returns a handle whose
+        ``.result()`` waits for the run's RunResult. Needs ``Runtime(engine=...)``."""
+        if self.engine is None:
+            raise InputError(
+                "submit needs an engine: Runtime(pipeline, engine=Engine(data_dir=...)), "
+                "then engine.launch(); or call run() to run in this thread"
+            )
+        query, scope = self.request(query, scope)
+        return self.engine.submit(
+            self.pipeline.name, query, run_id=run_id or uuid.uuid4().hex[:12], scope=scope
+        )
 
     def resume(
         self, run_id: str, *, progress: Callable[[StageDone], None] | None = None
@@ -246,7 +292,7 @@ class Runtime:
         The resumed part is traced as run ``<run_id>-resumed``.
         """
         snapshot = self._checkpoint(run_id)
-        if not snapshot or not snapshot.values:
+        if not _started(snapshot):
             raise InputError(f"no checkpoint of run {run_id!r}; `orch trace list` shows runs")
         if self._finished(snapshot):
             raise InputError(f"run {run_id!r} already finished; nothing to resume")
@@ -267,7 +313,25 @@ class Runtime:
         if self.checkpointer is None:
             return False
         snapshot = self._checkpoint(run_id)
-        return bool(snapshot and snapshot.values) and not self._finished(snapshot)
+        return _started(snapshot) and not self._finished(snapshot)
+
+    def has_checkpoint(self, run_id: str) -> bool:
+        """Whether this runtime's checkpointer holds a state of ``run_id``."""
+        if self.checkpointer is None:
+            return False
+        return _started(self._checkpoint(run_id))
+
+    def settled(self, run_id: str) -> RunResult:
+        """The result of finished run ``run_id``, judged again from its checkpoint (a run
+        whose process stopped after its last step, before it reported): nothing runs, and
+        the policy is credited only if it has not been for this run."""
+        snapshot = self._checkpoint(run_id)
+        if not _started(snapshot):
+            raise InputError(f"no checkpoint of run {run_id!r}; `orch runs list` shows runs")
+        records = snapshot.values.get("outputs") or [{}]
+        request = request_of(records)
+        ctx = self._context(run_id, request.get("query", ""), trace_id=f"{run_id}-settled")
+        return self._settle(ctx, snapshot.values, None)
 
     def _finished(self, snapshot: Any) -> bool:
         """Whether the checkpointed run reached its end: nothing left for LangGraph to run,
@@ -332,6 +396,10 @@ class Runtime:
             RunTracer.fail(root, redact(f"{type(exc).__name__}: {exc}"))
             root.end()
             raise
+        return self._settle(ctx, final, error)
+
+    def _settle(self, ctx: RunContext, final: Mapping[str, Any], error: str | None) -> RunResult:
+        """Judge the run whose last state is ``final``, queue its credit, end its trace."""
         result, credit = settle(
             ctx,
             final["outputs"],
@@ -350,17 +418,24 @@ class Runtime:
 
     # ----------------------------------------------------------------- learning
 
-    def _update_policy(self, change: Callable[[], object], *, runs: int) -> None:
-        """Apply ``change`` (a change of ``self.policy``) and count ``runs`` learned from;
-        with a store, to the state as saved, under its lock, and save the result."""
-        if self.store is None:
-            with self.policy.lock:
-                change()
-                self.runs += runs
+    def _credit(self, credits: list[RunCredit]) -> None:
+        """Apply a batch of finished runs' credits (on the learner's thread), each run
+        once: to the state as stored, with a store."""
+        if self.store is not None:
+            runs = self.store.credit(self.pipeline.name, self.policy, credits)
+            self.runs = runs if runs >= 0 else self.runs  # -1: queued until Redis is back
             return
-        self.runs = self.store.update(
-            self.pipeline.name, self.policy, change, runs=runs, dim=DIM, alpha=self._alpha
-        )
+        with self.policy.lock:
+            fresh = [c for c in credits if not (c.run_id and c.run_id in self._credited)]
+            self._credited.update(c.run_id for c in fresh if c.run_id)
+            self.policy.credit_runs(fresh)
+            self.runs += len(fresh)
+
+    def _refresh(self) -> None:
+        """Read what other processes learned (on the learner's thread, at most every
+        ``REFRESH_S``)."""
+        if self.store is not None:
+            self.store.refresh(self.pipeline.name, self.policy)
 
     def warm_start(self, data: RoutingSet, *, stage: str | None = None) -> WarmStart:
         """Credit recorded outcomes (a routing set) to the arms of ``stage`` before the
@@ -376,7 +451,17 @@ class Runtime:
             features=self.features,
             cost_weight=self.cost_weight,
         )
-        self._update_policy(lambda: self.policy.credit_recorded(used, values), runs=0)
+        names = list(dict.fromkeys(name for name, _ in used))
+        if self.store is None:
+            with self.policy.lock:
+                self.policy.credit_recorded(used, values)
+        else:
+            self.store.update(
+                self.pipeline.name,
+                self.policy,
+                lambda skip: self.policy.credit_recorded(used, values) * 0,
+                arms=names,
+            )
         return report
 
     def flush(self) -> None:
@@ -393,3 +478,9 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _started(snapshot: Any) -> bool:
+    """Whether a checkpoint holds a run's request: a process stopped before the first
+    step leaves a checkpoint of the graph's input only (its ``outputs`` still empty)."""
+    return bool(snapshot and snapshot.values and snapshot.values.get("outputs"))

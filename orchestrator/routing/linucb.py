@@ -235,6 +235,25 @@ class LinUCB:
         self.b[idx] = b
         self.pulls[idx] += counts
 
+    def arm_state(self, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """(A^-1, b, pulls) of arm ``name``, copied: what a store saves of one arm."""
+        i = self._index[name]
+        return self.a_inv[i].copy(), self.b[i].copy(), int(self.pulls[i])
+
+    def set_arm(self, name: str, a_inv: np.ndarray, b: np.ndarray, pulls: int) -> None:
+        """Replace arm ``name``'s state (added if unseen) with one read from a store;
+        ValueError on a wrong shape or non-finite numbers."""
+        d = self.dim
+        a_inv = np.asarray(a_inv, dtype=float).reshape(d, d)
+        b = np.asarray(b, dtype=float).reshape(d)
+        if not (np.isfinite(a_inv).all() and np.isfinite(b).all()):
+            raise ValueError(f"non-finite numbers in the state of arm {name!r}")
+        (i,) = self.ensure_arms([name])
+        self._m[i, :d, :] = a_inv
+        self._m[i, d, :] = a_inv @ b
+        self.b[i] = b
+        self.pulls[i] = pulls
+
     def to_state(self) -> dict[str, Any]:
         """A JSON-ready snapshot."""
         return {

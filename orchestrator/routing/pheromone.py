@@ -63,6 +63,23 @@ class PheromoneTable:
             return True
         return False
 
+    def table_state(self, intent: str) -> dict[str, float]:
+        """``intent``'s levels by arm name: what a store saves of one intent."""
+        return dict(zip(self.arms, self.levels(intent).tolist(), strict=True))
+
+    def set_table(self, intent: str, levels: dict[str, float]) -> None:
+        """Replace ``intent``'s table with one read from a store (arms it does not name
+        stay at tau0; arms it names that are unknown are added); ValueError on a level
+        that is negative or not finite."""
+        self.ensure_arms(list(levels))
+        at = {a: i for i, a in enumerate(self.arms)}
+        table = np.full(len(self.arms), self.tau0)
+        for arm, level in levels.items():
+            if not (np.isfinite(level) and level >= 0):
+                raise ValueError(f"pheromone level of {arm!r} for {intent!r} is {level}")
+            table[at[arm]] = level
+        self._tables[intent] = table
+
     def intents(self) -> list[str]:
         """Intents with a table."""
         return sorted(self._tables)

@@ -85,6 +85,8 @@ class RunCredit(NamedTuple):
     value: float
     intent: str = ""
     quality: float = 0.0
+    run_id: str = ""
+    """The run credited (a store credits a run id once, however often it is retried)."""
 
 
 class Assignment(NamedTuple):

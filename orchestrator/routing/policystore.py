@@ -1,8 +1,19 @@
-"""Policy state on disk: one JSON file per pipeline, written atomically, never reset silently.
+"""Policy state kept per arm, so that learning costs what a run touched; the JSON file
+store (the embedded default) and what every store shares.
 
-Several processes may learn for one pipeline: each update (``update``) is
-load-apply-save under an exclusive lock on ``.<pipeline>.lock``, so no process
-overwrites another's learning.
+A store keeps, per pipeline, each arm's LinUCB state (A^-1, b, pulls), each intent's
+pheromone levels, the count of runs learned from, and the ids of the runs credited. A
+learning batch is one transaction over just the arms and intents it touches: their saved
+state is read back into the in-memory policy (other processes may have learned
+meanwhile), the batch is applied, and those arms and intents are written again. A run
+id already credited is skipped, so a run's workflow retried after a crash credits once.
+``refresh`` reloads what other processes changed since the last look, so every worker
+learns from every run.
+
+The file store: ``<dir>/<pipeline>/meta.json``, ``arms/<arm>.json``, ``intents/<intent>.json``
+and ``credited.log``, each written atomically (temp file + rename), under an exclusive
+lock on ``.lock`` held only for the transaction. Files of the earlier one-file format
+(``<dir>/<pipeline>.json``, versions 1 and 2) are read and converted on first load.
 """
 
 from __future__ import annotations
@@ -11,24 +22,34 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
+import numpy as np
 import pydantic
 
 from orchestrator.errors import StateFileError
 from orchestrator.routing.linucb import LinUCB
 from orchestrator.routing.pheromone import PheromoneTable
-from orchestrator.routing.policy import AssignmentPolicy
+from orchestrator.routing.policy import AssignmentPolicy, RunCredit
 
-__all__ = ["PolicyStore"]
+__all__ = ["Loaded", "PolicyStore", "credit_touch"]
 
-VERSION = 2  # 2 added the pheromone tables; version-1 files load with empty ones
+VERSION = 3  # 3: one file per arm and per intent; 2 added pheromone tables to one file
+
+Loaded = tuple[LinUCB, PheromoneTable, int]
+"""A loaded policy: bandit, pheromone tables, runs learned from."""
+Apply = Callable[[frozenset[str]], int]
+"""Applies a learning batch to the policy, skipping the run ids given; returns the runs
+it learned from."""
 
 
-class _StateFile(pydantic.BaseModel):
+class _LegacyFile(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     version: int
@@ -39,32 +60,276 @@ class _StateFile(pydantic.BaseModel):
     pheromone: dict[str, Any] | None = None
 
 
+def credit_touch(credits: Sequence[RunCredit]) -> tuple[list[str], list[str], list[str]]:
+    """The arms, intents and run ids a batch of run credits touches."""
+    arms = list(dict.fromkeys(name for c in credits for name, _ in c.used))
+    intents = list(dict.fromkeys(c.intent for c in credits if c.used))
+    runs = [c.run_id for c in credits if c.run_id]
+    return arms, intents, runs
+
+
+def apply_credits(policy: AssignmentPolicy, credits: Sequence[RunCredit]) -> Apply:
+    """The batch that credits ``credits`` to ``policy`` (runs already credited skipped)."""
+
+    def apply(skip: frozenset[str]) -> int:
+        fresh = [c for c in credits if not (c.run_id and c.run_id in skip)]
+        policy.credit_runs(fresh)
+        return len(fresh)
+
+    return apply
+
+
 class PolicyStore:
-    """Loads and saves the learned policy of each pipeline under ``<data>/policy/``."""
+    """The JSON file store of each pipeline's policy, under ``directory``."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._seen: dict[str, dict[str, int]] = {}
+        """Per pipeline, the mtime of each arm and intent file as last read or written."""
+        self._credited: dict[str, tuple[int, set[str]]] = {}
+        """Per pipeline, how far credited.log was read and the run ids in it."""
+        self._lock = threading.Lock()
 
     def path(self, pipeline: str) -> Path:
-        """The state file of ``pipeline``."""
+        """The folder of ``pipeline``'s state."""
+        return self.directory / pipeline
+
+    def exists(self, pipeline: str) -> bool:
+        return (self.path(pipeline) / "meta.json").exists() or self._legacy(pipeline).exists()
+
+    def _legacy(self, pipeline: str) -> Path:
         return self.directory / f"{pipeline}.json"
 
-    def load(self, pipeline: str, *, dim: int, alpha: float) -> tuple[LinUCB, PheromoneTable, int]:
-        """The saved bandit, pheromone tables and run count, or fresh ones if none was saved.
+    # ----------------------------------------------------------------- reading
 
-        A file that cannot be read raises StateFileError and is left as it is.
-        """
-        path = self.path(pipeline)
-        if not path.exists():
+    def load(self, pipeline: str, *, dim: int, alpha: float) -> Loaded:
+        """The saved bandit, pheromone tables and run count, or fresh ones if none was
+        saved. A file that cannot be read raises StateFileError and is left as it is."""
+        folder = self.path(pipeline)
+        if not (folder / "meta.json").exists():
+            if self._legacy(pipeline).exists():
+                return self._convert(pipeline, dim=dim, alpha=alpha)
             return LinUCB(dim, alpha=alpha), PheromoneTable(), 0
-        fix = (
+        meta = self._meta(pipeline, dim)
+        bandit = LinUCB(dim, alpha=alpha, ridge=float(meta["ridge"]))
+        pheromone = PheromoneTable(
+            rho=float(meta["rho"]), gate=float(meta["gate"]), tau0=float(meta["tau0"])
+        )
+        seen: dict[str, int] = {}
+        arms = [(self._json(p, pipeline), p) for p in (folder / "arms").glob("*.json")]
+        arms.sort(key=lambda a: (a[0].get("order", 0) if isinstance(a[0], dict) else 0, a[1].name))
+        for data, path in arms:  # in the order the arms had: a stage's arms stay adjacent
+            self._read_arm(path, bandit, seen, data)
+        for path in sorted((folder / "intents").glob("*.json")):
+            self._read_intent(path, pheromone, seen)
+        self._seen[pipeline] = seen
+        return bandit, pheromone, int(meta["runs"])
+
+    def _fix(self, pipeline: str) -> str:
+        return (
             f"it was left untouched; move it away or run `orch policy reset {pipeline}` to "
             "start learning afresh"
         )
+
+    def _json(self, path: Path, pipeline: str) -> Any:
         try:
-            state = _StateFile.model_validate_json(path.read_bytes())
-            if state.version not in (1, VERSION):
-                raise ValueError(f"version {state.version}, this runtime reads 1 and {VERSION}")
+            return json.loads(path.read_bytes())
+        except (ValueError, OSError) as exc:
+            reason = str(exc).splitlines()[0]
+            raise StateFileError(
+                f"policy state {str(path)!r} is corrupt ({reason}); {self._fix(pipeline)}"
+            ) from None
+
+    def _meta(self, pipeline: str, dim: int) -> dict[str, Any]:
+        path = self.path(pipeline) / "meta.json"
+        meta = self._json(path, pipeline)
+        if not isinstance(meta, dict) or meta.get("version") != VERSION:
+            raise StateFileError(
+                f"policy state {str(path)!r} is corrupt (not a version-{VERSION} policy); "
+                f"{self._fix(pipeline)}"
+            )
+        if meta.get("dim") != dim:
+            raise StateFileError(
+                f"policy state {str(path)!r} has {meta.get('dim')} features but this runtime "
+                f"uses {dim}; {self._fix(pipeline)}"
+            )
+        return meta
+
+    def _read_arm(self, path: Path, bandit: LinUCB, seen: dict[str, int], data: Any = None) -> str:
+        pipeline = path.parent.parent.name
+        mtime = path.stat().st_mtime_ns
+        data = self._json(path, pipeline) if data is None else data
+        try:
+            name = str(data["arm"])
+            bandit.set_arm(
+                name, np.asarray(data["a_inv"]), np.asarray(data["b"]), int(data["pulls"])
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateFileError(
+                f"policy state {str(path)!r} is corrupt ({exc}); {self._fix(pipeline)}"
+            ) from None
+        seen[path.name] = mtime
+        return name
+
+    def _read_intent(self, path: Path, pheromone: PheromoneTable, seen: dict[str, int]) -> None:
+        pipeline = path.parent.parent.name
+        mtime = path.stat().st_mtime_ns
+        data = self._json(path, pipeline)
+        try:
+            pheromone.set_table(
+                str(data["intent"]), {str(k): float(v) for k, v in data["levels"].items()}
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateFileError(
+                f"policy state {str(path)!r} is corrupt ({exc}); {self._fix(pipeline)}"
+            ) from None
+        seen[path.name] = mtime
+
+    def refresh(self, pipeline: str, policy: AssignmentPolicy) -> int:
+        """Read into ``policy`` the arms and intents other processes changed since this
+        store last read or wrote them (arms ``policy`` does not know are left out);
+        returns how many were read."""
+        folder = self.path(pipeline)
+        seen = self._seen.setdefault(pipeline, {})
+        known = set(policy.bandit.arms)
+        read = 0
+        with policy.lock:
+            for kind in ("arms", "intents"):
+                for entry in os.scandir(folder / kind) if (folder / kind).is_dir() else ():
+                    try:
+                        mtime = entry.stat().st_mtime_ns
+                    except FileNotFoundError:
+                        continue
+                    if seen.get(entry.name) == mtime or not entry.name.endswith(".json"):
+                        continue
+                    if kind == "arms" and unquote(entry.name[:-5]) not in known:
+                        continue
+                    path = Path(entry.path)
+                    if kind == "arms":
+                        self._read_arm(path, policy.bandit, seen)
+                    else:
+                        self._read_intent(path, policy.pheromone, seen)
+                    read += 1
+        return read
+
+    # ----------------------------------------------------------------- writing
+
+    @contextlib.contextmanager
+    def locked(self, pipeline: str) -> Iterator[None]:
+        """Hold the pipeline's lock file, so that processes update its state one at a time."""
+        folder = self.path(pipeline)
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(folder / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def credit(self, pipeline: str, policy: AssignmentPolicy, credits: Sequence[RunCredit]) -> int:
+        """Credit finished runs (each run id once, ever) in one transaction over the arms
+        and intents they used; returns the runs learned from so far."""
+        arms, intents, run_ids = credit_touch(credits)
+        return self.update(
+            pipeline,
+            policy,
+            apply_credits(policy, credits),
+            arms=arms,
+            intents=intents,
+            run_ids=run_ids,
+        )
+
+    def update(
+        self,
+        pipeline: str,
+        policy: AssignmentPolicy,
+        apply: Apply,
+        *,
+        arms: Sequence[str],
+        intents: Sequence[str] = (),
+        run_ids: Sequence[str] = (),
+    ) -> int:
+        """One learning transaction (see the module docstring): ``apply`` changes
+        ``policy`` at ``arms`` and ``intents`` only. Returns the runs learned from so far."""
+        folder = self.path(pipeline)
+        with self.locked(pipeline):
+            if not (folder / "meta.json").exists() and not self._legacy(pipeline).exists():
+                arms = list(dict.fromkeys([*policy.bandit.arms, *arms]))  # first: every arm,
+                # so that the next load keeps their order (a stage's arms adjacent)
+            meta = self._meta_or_new(pipeline, policy)
+            seen = self._seen.setdefault(pipeline, {})
+            skip = frozenset(self._credited_ids(pipeline)) & frozenset(run_ids)
+            with policy.lock:
+                for arm in arms:
+                    path = folder / "arms" / _file(arm)
+                    if path.exists():
+                        self._read_arm(path, policy.bandit, seen)
+                for intent in intents:
+                    path = folder / "intents" / _file(intent)
+                    if path.exists():
+                        self._read_intent(path, policy.pheromone, seen)
+                learned = apply(skip)
+                arm_states = {a: _arm_body(policy.bandit, a) for a in arms}
+                tables = {i: policy.pheromone.table_state(i) for i in intents}
+            for arm, body in arm_states.items():
+                seen[_file(arm)] = _write(folder / "arms" / _file(arm), body)
+            for intent, levels in tables.items():
+                seen[_file(intent)] = _write(
+                    folder / "intents" / _file(intent), {"intent": intent, "levels": levels}
+                )
+            fresh = [r for r in run_ids if r not in skip]
+            if fresh:
+                with open(folder / "credited.log", "a", encoding="utf-8") as fh:
+                    fh.write("".join(f"{r}\n" for r in fresh))
+            meta["runs"] = int(meta["runs"]) + learned
+            meta["updated"] = time.time()
+            _write(folder / "meta.json", meta)
+        return int(meta["runs"])
+
+    def _meta_or_new(self, pipeline: str, policy: AssignmentPolicy) -> dict[str, Any]:
+        if (self.path(pipeline) / "meta.json").exists():
+            return self._meta(pipeline, policy.bandit.dim)
+        if self._legacy(pipeline).exists():  # converted first, so nothing learned is lost
+            self._convert(pipeline, dim=policy.bandit.dim, alpha=policy.bandit.alpha)
+            return self._meta(pipeline, policy.bandit.dim)
+        return _new_meta(pipeline, policy.bandit, policy.pheromone, 0)
+
+    def _credited_ids(self, pipeline: str) -> set[str]:
+        """Run ids credited, read incrementally from credited.log (under the lock)."""
+        path = self.path(pipeline) / "credited.log"
+        offset, ids = self._credited.get(pipeline, (0, set()))
+        if path.exists():
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                tail = fh.read()
+            complete = tail[: tail.rfind(b"\n") + 1]
+            ids.update(line.decode("utf-8", "replace") for line in complete.splitlines() if line)
+            offset += len(complete)
+        self._credited[pipeline] = (offset, ids)
+        return ids
+
+    def save(self, pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int) -> Path:
+        """Write a whole policy (a conversion, or a policy built elsewhere); returns its
+        folder. Under the lock; every arm and intent is written."""
+        folder = self.path(pipeline)
+        with self.locked(pipeline):
+            seen = self._seen.setdefault(pipeline, {})
+            for arm in bandit.arms:
+                seen[_file(arm)] = _write(folder / "arms" / _file(arm), _arm_body(bandit, arm))
+            for intent in pheromone.intents():
+                body2 = {"intent": intent, "levels": pheromone.table_state(intent)}
+                seen[_file(intent)] = _write(folder / "intents" / _file(intent), body2)
+            _write(folder / "meta.json", _new_meta(pipeline, bandit, pheromone, runs))
+        return folder
+
+    def _convert(self, pipeline: str, *, dim: int, alpha: float) -> Loaded:
+        """Read an earlier one-file policy, save it in this layout, keep the old file
+        renamed beside it (``.json.v2``)."""
+        path = self._legacy(pipeline)
+        try:
+            state = _LegacyFile.model_validate_json(path.read_bytes())
+            if state.version not in (1, 2):
+                raise ValueError(f"version {state.version}, this runtime reads 1 to {VERSION}")
             bandit = LinUCB.from_state(state.bandit)
             pheromone = (
                 PheromoneTable.from_state(state.pheromone) if state.pheromone else PheromoneTable()
@@ -72,76 +337,73 @@ class PolicyStore:
         except (pydantic.ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
             reason = str(exc).splitlines()[0]
             raise StateFileError(
-                f"policy state {str(path)!r} is corrupt ({reason}); {fix}"
+                f"policy state {str(path)!r} is corrupt ({reason}); {self._fix(pipeline)}"
             ) from None
         if bandit.dim != dim:
             raise StateFileError(
                 f"policy state {str(path)!r} has {bandit.dim} features but this runtime uses "
-                f"{dim}; {fix}"
+                f"{dim}; {self._fix(pipeline)}"
             )
         bandit.alpha = alpha
+        self.save(pipeline, bandit, pheromone, state.runs)
+        os.replace(path, path.with_name(f"{path.name}.v{state.version}"))
         return bandit, pheromone, state.runs
-
-    @contextlib.contextmanager
-    def locked(self, pipeline: str) -> Iterator[None]:
-        """Hold the pipeline's lock file, so that processes update its state one at a time."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / f".{pipeline}.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def update(
-        self,
-        pipeline: str,
-        policy: AssignmentPolicy,
-        change: Callable[[], object],
-        *,
-        runs: int,
-        dim: int,
-        alpha: float,
-    ) -> int:
-        """Apply ``change`` (a change of ``policy``) to the state as saved, and save it:
-        under the pipeline's lock, the saved state is reloaded into ``policy`` (other
-        processes may have learned meanwhile), changed, and written back with ``runs``
-        more runs learned from. Returns the run count saved."""
-        with self.locked(pipeline):
-            bandit, pheromone, stored = self.load(pipeline, dim=dim, alpha=alpha)
-            with policy.lock:
-                policy.adopt(bandit, pheromone)
-                change()
-            self.save(pipeline, policy.bandit, policy.pheromone, stored + runs)
-        return stored + runs
-
-    def save(self, pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int) -> Path:
-        """Write atomically (temp file + rename) so a crash never leaves half a file."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path(pipeline)
-        body = {
-            "version": VERSION,
-            "pipeline": pipeline,
-            "updated": time.time(),
-            "runs": runs,
-            "bandit": bandit.to_state(),
-            "pheromone": pheromone.to_state(),
-        }
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(body), "utf-8")
-        os.replace(tmp, path)
-        return path
 
     def reset(self, pipeline: str) -> bool:
         """Delete the saved state of ``pipeline``; returns whether there was one."""
-        path = self.path(pipeline)
-        if path.exists():
-            path.unlink()
-            return True
-        return False
+        found = self.exists(pipeline)
+        shutil.rmtree(self.path(pipeline), ignore_errors=True)
+        self._legacy(pipeline).unlink(missing_ok=True)
+        self._seen.pop(pipeline, None)
+        self._credited.pop(pipeline, None)
+        return found
 
     def pipelines(self) -> list[str]:
         """Pipelines with saved state."""
         if not self.directory.is_dir():
             return []
-        return sorted(p.stem for p in self.directory.glob("*.json"))
+        found = {p.name for p in self.directory.iterdir() if (p / "meta.json").exists()}
+        found |= {p.stem for p in self.directory.glob("*.json")}
+        return sorted(found)
+
+
+def _new_meta(
+    pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int
+) -> dict[str, Any]:
+    return {
+        "version": VERSION,
+        "pipeline": pipeline,
+        "dim": bandit.dim,
+        "ridge": bandit.ridge,
+        "rho": pheromone.rho,
+        "gate": pheromone.gate,
+        "tau0": pheromone.tau0,
+        "runs": runs,
+        "updated": time.time(),
+    }
+
+
+def _arm_body(bandit: LinUCB, arm: str) -> dict[str, Any]:
+    """One arm's file: its state, and its place among the arms (kept on load)."""
+    a_inv, b, pulls = bandit.arm_state(arm)
+    return {
+        "arm": arm,
+        "order": bandit.index(arm),
+        "a_inv": a_inv.tolist(),
+        "b": b.tolist(),
+        "pulls": pulls,
+    }
+
+
+def _file(name: str) -> str:
+    """The file name of an arm or intent (any characters, e.g. ``ollama/llama3.2``)."""
+    return quote(name, safe="@-_.") + ".json"
+
+
+def _write(path: Path, body: Any) -> int:
+    """Write ``body`` as JSON atomically; returns the file's new mtime."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(body), "utf-8")
+    os.replace(tmp, path)
+    return path.stat().st_mtime_ns

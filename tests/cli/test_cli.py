@@ -75,9 +75,7 @@ def test_run_example_then_read_its_trace(orch_home: Path) -> None:
     assert (orch_home / "traces" / f"{run_id}.jsonl").is_file()
 
     # before any work, the run's id on stderr; progress only on a terminal, unless asked for
-    assert out.stderr.splitlines() == [
-        f"started run {run_id} (if it stops: orch run examples/support_desk.py --resume {run_id})"
-    ]
+    assert out.stderr.splitlines() == [f"started run {run_id} (if it stops: orch resume {run_id})"]
     shown_live = orch("run", "examples/support_desk.py", "--progress")
     stages = [ln.split()[:3] for ln in shown_live.stderr.splitlines()[1:]]
     assert [s[:2] for s in stages] == [
@@ -315,12 +313,18 @@ def test_resume_a_failed_run_from_the_cli(tmp_path: Path, orch_home: Path) -> No
     first = orch("run", str(flaky), "--json")
     assert first.returncode == 1 and "HTTP 503" in first.stderr
     run_id = json.loads(first.stdout)["run_id"]
-    assert f"--resume {run_id} (and without --query) continues" in first.stderr
-    again = orch("run", str(flaky), "--resume", run_id, "--json")
+    assert f"`orch resume {run_id}` continues from the failed stage" in first.stderr
+    listed = orch("runs", "list")
+    assert run_id in listed.stdout and "failed" in listed.stdout and "HTTP 503" in listed.stdout
+    again = orch("resume", run_id, "--json")  # by id alone: the run knows its file
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)
     assert result["status"] == "ok" and result["trail"] == ["plan", "write", "end"]
+    rows = {r["run_id"]: r for r in json.loads(orch("runs", "list", "--json").stdout)}
+    assert rows[run_id]["status"] == "ok" and rows[run_id]["pipeline"] == "flaky"
+    assert_clean_error(orch("resume", run_id), "already finished")
     assert_clean_error(orch("run", str(flaky), "--resume", run_id), "already finished")
+    assert_clean_error(orch("resume", "nope"), "no run 'nope'")
     assert_clean_error(orch("run", str(flaky), "--resume", run_id, "--query", "x"), "drop --query")
 
 

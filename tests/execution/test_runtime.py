@@ -264,7 +264,7 @@ def test_policy_learns_and_persists_between_runtimes(tmp_path: Path, desk: Pipel
     first = Runtime(desk, pool=pool, data_dir=tmp_path)
     first.run("refund order 1")
     first.flush()  # learning runs off the decision path
-    state_file = tmp_path / "policy" / "desk.json"
+    state_file = tmp_path / "policy" / "desk" / "meta.json"
     assert state_file.exists()
     pulls = first.policy.bandit.pulls.copy()
     assert pulls.sum() == 3

@@ -75,20 +75,32 @@ def test_pheromone_fades_as_the_bandit_measures_the_arms() -> None:
     assert "uncertainty left 0.07" in got.decision.reason
 
 
-def test_store_round_trip_and_version_1_files(tmp_path: Path) -> None:
+def test_store_round_trip_and_files_of_the_one_file_format(tmp_path: Path) -> None:
     store = PolicyStore(tmp_path)
     policy = AssignmentPolicy(LinUCB(4), {"s": [("r", "a"), ("r", "b")]})
     policy.credit([("r@a", np.ones(4))], 0.9, intent="refund", quality=1.0)
-    path = store.save("p", policy.bandit, policy.pheromone, runs=1)
+    store.save("p", policy.bandit, policy.pheromone, runs=1)
     _, pheromone, runs = store.load("p", dim=4, alpha=0.5)
     assert runs == 1 and pheromone.intents() == ["refund"]
     np.testing.assert_allclose(pheromone.levels("refund"), policy.pheromone.levels("refund"))
-    old = json.loads(path.read_text())
-    old["version"] = 1
-    del old["pheromone"]
-    path.write_text(json.dumps(old))
-    _, pheromone, _ = store.load("p", dim=4, alpha=0.5)
-    assert pheromone.intents() == []
+    # a policy saved whole in one file (versions 1 and 2) is read and converted
+    for version in (1, 2):
+        old = {
+            "version": version,
+            "pipeline": f"old{version}",
+            "updated": 0.0,
+            "runs": 3,
+            "bandit": policy.bandit.to_state(),
+        }
+        if version == 2:
+            old["pheromone"] = policy.pheromone.to_state()
+        (tmp_path / f"old{version}.json").write_text(json.dumps(old))
+        bandit, pheromone, runs = store.load(f"old{version}", dim=4, alpha=0.5)
+        assert runs == 3 and bandit.arms == policy.bandit.arms
+        np.testing.assert_allclose(bandit.a_inv, policy.bandit.a_inv)
+        assert pheromone.intents() == ([] if version == 1 else ["refund"])
+        assert (tmp_path / f"old{version}.json.v{version}").exists()  # kept, renamed
+        assert store.load(f"old{version}", dim=4, alpha=0.5)[2] == 3  # now the new layout
 
 
 def test_crediting_runs_in_one_batch_equals_crediting_them_in_order() -> None:
