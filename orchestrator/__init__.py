@@ -22,6 +22,7 @@ __all__ = [
     "RunResult",
     "Runtime",
     "ScriptedModel",
+    "SpendCap",
     "Stage",
     "StageDone",
     "StageView",
@@ -34,6 +35,7 @@ _WHERE = {
     "Intent": "orchestrator.definition",
     "Pipeline": "orchestrator.definition",
     "Stage": "orchestrator.definition",
+    "SpendCap": "orchestrator.definition",
     "StageView": "orchestrator.definition",
     "Runtime": "orchestrator.execution",
     "RunResult": "orchestrator.execution",
@@ -48,7 +50,7 @@ _WHERE = {
 if TYPE_CHECKING:
     from agents import ModelPool, ModelProfile, Role, ScriptedModel
     from orchestrator.compound import Compound, Member
-    from orchestrator.definition import Intent, Pipeline, Stage, StageView
+    from orchestrator.definition import Intent, Pipeline, SpendCap, Stage, StageView
     from orchestrator.execution import RunResult, Runtime, StageDone
     from skills import skill
 

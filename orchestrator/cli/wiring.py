@@ -139,11 +139,21 @@ class Wired:
             only_model=o.model,
             memory=self._memory() if scoped else None,
             policy_store=self.store,
+            ledger=self._ledger() if pipeline.spend_cap is not None else None,
         )
         self.runtimes.append(runtime)
         if not self.engine.launched:  # later: built for one run by id, the engine keeps it
             self.engine.serve(runtime, file=file)
         return runtime
+
+    def _ledger(self) -> Any:
+        """The spend cap's ledger: Redis with --state-url (every machine), else None
+        (the runtime's default: a file in the data dir, every process of this machine)."""
+        if not self.options.state_url:
+            return None
+        from orchestrator.routing.spendcap import RedisLedger
+
+        return RedisLedger(self.options.state_url)
 
     def _memory(self) -> Any:
         """Long-term memory for scoped runs: Redis behind an in-process fallback with

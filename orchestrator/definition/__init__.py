@@ -10,11 +10,12 @@ from orchestrator.definition.automaton import StageMachine
 from orchestrator.definition.loader import load_module, load_pipeline
 from orchestrator.definition.pipeline import Pipeline
 from orchestrator.definition.resolve import StageRole, ToolGraphs
-from orchestrator.definition.values import Intent, Stage, StageView
+from orchestrator.definition.values import Intent, SpendCap, Stage, StageView
 
 __all__ = [
     "Intent",
     "Pipeline",
+    "SpendCap",
     "Stage",
     "StageMachine",
     "StageRole",

@@ -15,7 +15,7 @@ from agents import ModelPool, Role
 from orchestrator.compound import Compound
 from orchestrator.definition.automaton import StageMachine
 from orchestrator.definition.resolve import permissions, resolve_skills, tool_graphs
-from orchestrator.definition.values import Intent, Stage, check_name
+from orchestrator.definition.values import Intent, SpendCap, Stage, check_name
 from orchestrator.errors import DefinitionError
 from orchestrator.protocols import Judge
 from skills import Skill
@@ -69,6 +69,7 @@ class Pipeline:
         compound: Compound | None = None,
         concurrency: int | None = None,
         rate_limit: tuple[int, float] | None = None,
+        spend_cap: SpendCap | None = None,
     ) -> None:
         self.name = check_name("pipeline", name)
         where = f"pipeline {name!r}"
@@ -111,6 +112,13 @@ class Pipeline:
         """Most runs of this pipeline executing at once, over every worker (None: each
         worker's own ``--concurrency`` is the only limit)."""
         self.rate_limit = rate_limit
+        if spend_cap is not None and not isinstance(spend_cap, SpendCap):
+            raise DefinitionError(
+                f"{where}: spend_cap must be a SpendCap(usd, per='day'), not {spend_cap!r}"
+            )
+        self.spend_cap = spend_cap
+        """Spend of all runs of this pipeline per window, held across workers (None: only
+        each run's own ``budget_usd``)."""
         """At most this many runs started per this many seconds over every worker, e.g.
         to stay under an LLM provider's quota (None: no limit)."""
         self.min_intent_confidence = min_intent_confidence

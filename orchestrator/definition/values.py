@@ -8,6 +8,7 @@ skills, the stage automaton) is checked by ``Pipeline``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -205,3 +206,37 @@ class Stage:
         }
         for k, v in values.items():
             object.__setattr__(self, k, v)
+
+
+_PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0, "week": 7 * 86400.0}
+
+
+@dataclass(frozen=True, slots=True)
+class SpendCap:
+    """At most ``usd`` spent on model calls by all runs of a pipeline per ``per_s``
+    seconds (a fixed window), over every worker: e.g. ``SpendCap(5.0, per="day")``."""
+
+    usd: float
+    """The cap in USD."""
+    per: str | float = "day"
+    """The window: ``minute``, ``hour``, ``day``, ``week`` or a number of seconds."""
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.usd, int | float) and math.isfinite(self.usd) and self.usd > 0):
+            raise DefinitionError(f"SpendCap: usd must be a number > 0, not {self.usd!r}")
+        if isinstance(self.per, str):
+            if self.per not in _PERIODS:
+                raise DefinitionError(
+                    f"SpendCap: per must be one of {sorted(_PERIODS)} or seconds, not {self.per!r}"
+                )
+        elif not (isinstance(self.per, int | float) and math.isfinite(self.per) and self.per > 0):
+            raise DefinitionError(f"SpendCap: per must be seconds > 0, not {self.per!r}")
+
+    @property
+    def per_s(self) -> float:
+        """The window in seconds."""
+        return _PERIODS[self.per] if isinstance(self.per, str) else float(self.per)
+
+    def __str__(self) -> str:
+        per = self.per if isinstance(self.per, str) else f"{self.per:g} s"
+        return f"${self.usd:g} per {per}"

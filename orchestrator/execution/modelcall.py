@@ -9,6 +9,7 @@ idempotency key, so an endpoint that did answer before failing does not bill twi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -17,7 +18,9 @@ import numpy as np
 from opentelemetry.trace import Span
 
 from agents import ModelPool
+from orchestrator.definition import SpendCap
 from orchestrator.errors import (
+    BudgetExhausted,
     ModelCallError,
     ModelUnavailable,
     NoEligibleArm,
@@ -29,7 +32,8 @@ from orchestrator.execution.journal import MISSING
 from orchestrator.execution.run import Visit
 from orchestrator.protocols import CALL_KEY
 from orchestrator.redaction import redact
-from orchestrator.routing import Assignment, AssignmentPolicy, Exclusion
+from orchestrator.routing import Assignment, AssignmentPolicy, Budget, Exclusion
+from orchestrator.routing.spendcap import SpendLedger
 from orchestrator.tracing import ATTR, RunTracer
 from orchestrator.types import Candidate, Decision, ModelReply
 
@@ -45,11 +49,20 @@ class ModelCaller:
         breakers: BreakerBoard,
         policy: AssignmentPolicy,
         tracer: RunTracer,
+        *,
+        pipeline: str = "",
+        cap: SpendCap | None = None,
+        ledger: SpendLedger | None = None,
     ) -> None:
         self.pool = pool
         self.breakers = breakers
         self.policy = policy
         self.tracer = tracer
+        self.pipeline = pipeline
+        self.cap = cap
+        """The pipeline's spend cap over every run and worker (None: none)."""
+        self.ledger = ledger
+        """Where the cap's window spend is reserved and settled."""
 
     def call(
         self,
@@ -120,7 +133,7 @@ class ModelCaller:
             while True:
                 self.breakers.taken(model)
                 try:
-                    reply = self.chat(model, messages, max_tokens, span, purpose)
+                    reply = self._paid_chat(visit, model, messages, max_tokens, span, purpose)
                 except ModelUnavailable as exc:
                     if exc.endpoint_fault:
                         state = self.breakers.failure(model, exc.kind, str(exc))
@@ -182,6 +195,55 @@ class ModelCaller:
                 f"or is unavailable: {tried}. Check the endpoints, or give the role more "
                 "models"
             ) from None
+
+    def _paid_chat(
+        self,
+        visit: Visit,
+        model: str,
+        messages: Any,
+        max_tokens: int,
+        span: Span,
+        purpose: str,
+    ) -> ModelReply:
+        """``chat``, its expected cost reserved under the pipeline's spend cap first and
+        settled to the real cost after (nothing reserved without a cap)."""
+        if self.cap is None or self.ledger is None:
+            return self.chat(model, messages, max_tokens, span, purpose)
+        profile = self.pool.profile(model)
+        chars = sum(len(getattr(m, "content", "") or "") for m in messages)
+        expected = Budget.expected_cost(
+            profile.input_price or 0.0, profile.output_price or 0.0, chars // 4 + 1, max_tokens
+        )
+        held = self.ledger.reserve(self.pipeline, self.cap, expected)
+        if not held.granted:
+            left = self.cap.usd - held.total_usd
+            reason = (
+                f"spend cap {self.cap} of pipeline {self.pipeline!r} reached: "
+                f"${held.total_usd:.6f} spent or reserved in this window, ${max(left, 0):.6f} "
+                f"left; a call of {model!r} may cost ${expected:.6f}"
+            )
+            visit.ctx.record(
+                span,
+                Decision(
+                    kind="budget",
+                    stage=visit.stage.name,
+                    chosen="",
+                    reason=reason,
+                    candidates=(Candidate(name=model, score=-expected, excluded_by="spend cap"),),
+                ),
+            )
+            wait = held.window + self.cap.per_s - time.time()
+            raise BudgetExhausted(
+                f"stage {visit.stage.name!r}: {reason}. The window ends in {wait:.0f} s; "
+                "raise the pipeline's spend_cap to spend more"
+            )
+        cost = 0.0
+        try:
+            reply = self.chat(model, messages, max_tokens, span, purpose)
+            cost = reply.cost_usd
+            return reply
+        finally:
+            self.ledger.settle(self.pipeline, held, cost)
 
     def chat(
         self, model: str, messages: Any, max_tokens: int, parent: Span, purpose: str = "answer"

@@ -10,6 +10,7 @@ off the caller's path; ``flush`` waits for it.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -54,6 +55,7 @@ from orchestrator.routing.learner import Batcher, Learner
 from orchestrator.routing.policy import RunCredit
 from orchestrator.routing.prescore import first_visits
 from orchestrator.routing.redispolicy import RedisPolicyStore
+from orchestrator.routing.spendcap import FileLedger, SpendLedger
 from orchestrator.routing.warmstart import recorded_credits, warm_stage
 from orchestrator.tools import HealthMonitor, ToolHealth
 from orchestrator.tracing import ATTR, RunTracer
@@ -84,6 +86,10 @@ class Runtime:
     every answer is written back to the scope's episodic memory.
     ``compound`` (default: the pipeline's) governs how stage teams are merged into fewer
     model calls; its quality gate's state persists under ``data_dir`` like the policy.
+    ``ledger`` holds the pipeline's ``spend_cap`` (default: a ledger in ``data_dir``,
+    shared by the processes of one machine; ``RedisLedger`` for many machines).
+    ``policy_store`` (default: per-arm JSON files in ``data_dir``) may be a
+    ``RedisPolicyStore`` shared by every worker.
     ``engine`` (an ``orchestrator.durable.Engine``) makes ``submit`` queue durable runs
     for workers, checkpointed in the engine's database.
     """
@@ -108,6 +114,7 @@ class Runtime:
         compound: Compound | None = None,
         engine: RunEngine | None = None,
         policy_store: PolicyStore | RedisPolicyStore | None = None,
+        ledger: SpendLedger | None = None,
     ) -> None:
         if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
             raise InputError(f"budget_usd must be a number > 0 (None: no budget), not {budget_usd}")
@@ -161,7 +168,23 @@ class Runtime:
         self.policy = AssignmentPolicy(bandit, self.eligibility.arms, pheromone=pheromone)
         self._worked_stages = list(self.eligibility.arms)
         """Stages with roles: their first visits are scored when a run starts."""
-        caller = ModelCaller(self.pool, self.breakers, self.policy, self.tracer)
+        if ledger is None and pipeline.spend_cap is not None:
+            ledger = (
+                FileLedger(data_dir / "spend.sqlite")
+                if data_dir is not None
+                else FileLedger(Path(tempfile.mkdtemp(prefix="orch-spend-")) / "spend.sqlite")
+            )
+        self.ledger = ledger
+        """Where the pipeline's spend cap is held (None: the pipeline has no cap)."""
+        caller = ModelCaller(
+            self.pool,
+            self.breakers,
+            self.policy,
+            self.tracer,
+            pipeline=pipeline.name,
+            cap=pipeline.spend_cap,
+            ledger=ledger,
+        )
         self.teams = TeamRunner(
             pipeline,
             compound or pipeline.compound,
