@@ -61,7 +61,7 @@ def _count(effects: Path, log: str, run_id: str) -> Counter[str]:
 
 
 def trial(home: Path, effects: Path, rng: random.Random, *, max_delay_s: float = 1.0) -> Trial:
-    """One run killed after a random delay (0 to ``max_delay_s`` after its id is printed),
+    """One `orch run` killed after a random delay (0 to ``max_delay_s`` after its id is printed),
     then resumed to its end (at most three resumes)."""
     env = _env(home, effects)
     proc = subprocess.Popen(
@@ -110,3 +110,73 @@ def trial(home: Path, effects: Path, rng: random.Random, *, max_delay_s: float =
         charges=_count(effects, "charges.log", run_id),
         emails=_count(effects, "emails.log", run_id),
     )
+
+
+def start_worker(env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    """`orch worker` on the payments pipeline, once it says it serves."""
+    proc = subprocess.Popen(
+        [ORCH, "worker", PIPELINE, "--trace", "off", "--concurrency", "4", *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    if "serving payments" not in line:
+        proc.kill()
+        raise RuntimeError(f"the worker did not start: {line!r} {proc.stderr.read()}")
+    return proc
+
+
+def worker_trial(
+    home: Path,
+    effects: Path,
+    rng: random.Random,
+    worker: subprocess.Popen[str],
+    *,
+    runs: int = 5,
+    max_delay_s: float = 0.8,
+    tag: str = "w",
+) -> tuple[list[Trial], subprocess.Popen[str]]:
+    """``runs`` runs submitted to the live ``worker``, which is killed with SIGKILL after
+    a random delay; a new worker (nobody restarts the dead one) must finish them. Returns
+    each run's trial and the new worker (the next trial's victim)."""
+    from orchestrator.durable import Engine
+
+    env = _env(home, effects)
+    with Engine(data_dir=home, kind="client") as client:
+        ids = [f"{tag}{i}" for i in range(runs)]
+        handles = [
+            client.submit(
+                "payments", f"charge {rng.randint(1, 99)} for order 7", run_id=r, file=PIPELINE
+            )
+            for r in ids
+        ]
+        delay = rng.uniform(0.0, max_delay_s)
+        time.sleep(delay)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        rows = {r.run_id: r.status for r in client.runs(limit=None)}
+        interrupted = {r for r in ids if rows.get(r) in ("running", "queued")}
+        replacement = start_worker(env)
+        finished = {}
+        for r, h in zip(ids, handles, strict=True):
+            try:
+                finished[r] = h.result(timeout=120).status == "ok"
+            except TimeoutError:
+                finished[r] = False
+    trials = [
+        Trial(
+            run_id=r,
+            killed_after_s=delay,
+            finished=finished[r],
+            interrupted=r in interrupted,
+            resumes=0,
+            charges=_count(effects, "charges.log", r),
+            emails=_count(effects, "emails.log", r),
+        )
+        for r in ids
+    ]
+    return trials, replacement

@@ -2,7 +2,8 @@
 execution of a side-effecting skill appends a line to a log in ``$ORCH_EFFECTS_DIR``
 (``charges.log``, ``emails.log``): the run's idempotency key of the call, so a test can
 count executions per call. Its one model answers like the offline model after 0.3 s, as
-a real endpoint would. Run:  orch run tests/payments_pipeline.py --query "charge 12 for order 7"
+a real endpoint would ($ORCH_MODEL_LATENCY_S); $ORCH_SPEND_CAP_USD gives it a spend cap
+shared by all its runs. Run:  orch run tests/payments_pipeline.py --query "charge 12 for order 7"
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents import ModelPool, ModelProfile, OfflineModel, Role
-from orchestrator import Pipeline, Stage
+from orchestrator import Pipeline, SpendCap, Stage
 from orchestrator.types import Message, ModelReply
 from skills import idempotency_key, skill
 
 LATENCY_S = float(os.environ.get("ORCH_MODEL_LATENCY_S", "0.3"))
+CAP_USD = os.environ.get("ORCH_SPEND_CAP_USD")
+"""A spend cap shared by all runs, per day (the shared-budget benchmark sets it)."""
 
 
 def _effect(log: str, line: str) -> None:
@@ -99,4 +102,5 @@ pipeline = Pipeline(
     ],
     pool=POOL,
     sample_query="charge 12 for order 7",
+    spend_cap=SpendCap(float(CAP_USD), per="day") if CAP_USD else None,
 )

@@ -140,11 +140,22 @@ class Wired:
             memory=self._memory() if scoped else None,
             policy_store=self.store,
             ledger=self._ledger() if pipeline.spend_cap is not None else None,
+            **self._shared(pipeline.name),
         )
         self.runtimes.append(runtime)
         if not self.engine.launched:  # later: built for one run by id, the engine keeps it
             self.engine.serve(runtime, file=file)
         return runtime
+
+    def _shared(self, pipeline: str) -> dict[str, Any]:
+        """With --state-url, the circuit breakers and the quality gate in Redis too."""
+        if not self.options.state_url:
+            return {}
+        from orchestrator.compound.gatecells import RedisGateCells
+        from orchestrator.execution.sharedbreaker import RedisBreakerBoard
+
+        url = self.options.state_url
+        return {"breakers": RedisBreakerBoard(url), "gate_cells": RedisGateCells(url, pipeline)}
 
     def _ledger(self) -> Any:
         """The spend cap's ledger: Redis with --state-url (every machine), else None

@@ -18,16 +18,18 @@ import statistics
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from orchestrator.compound.ladder import LADDER
 from orchestrator.errors import DefinitionError, InputError
 from orchestrator.types import Candidate, Decision
 
-__all__ = ["Choice", "Compound", "QualityGate"]
+T = TypeVar("T")
+
+__all__ = ["Choice", "Compound", "GateCells", "QualityGate"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +90,34 @@ class _Cell:
     """Mode -> per run, the share of members whose merged section failed validation."""
 
 
+def _cell_json(model: str, group: str, c: _Cell) -> dict[str, Any]:
+    return {
+        "model": model,
+        "group": group,
+        "mode": c.mode,
+        "runs": c.runs,
+        "failed": c.failed,
+        "scores": {m: list(w) for m, w in c.scores.items()},
+        "invalid": {m: list(w) for m, w in c.invalid.items()},
+    }
+
+
+class GateCells(Protocol):
+    """Gate cells shared by workers (``compound.gatecells.RedisGateCells``).
+
+    Contract: ``transact`` calls ``apply`` with the cell as stored (None: none stored,
+    or the store cannot be reached: the gate's own copy is used), then stores ``dump()``;
+    a concurrent change of the cell runs ``apply`` again on the fresh one. Returns what
+    the last ``apply`` returned."""
+
+    def transact(
+        self,
+        key: str,
+        apply: Callable[[dict[str, Any] | None], T],
+        dump: Callable[[], dict[str, Any]],
+    ) -> T: ...
+
+
 class Choice(NamedTuple):
     """The mode a group runs in this time, and the decision that says why."""
 
@@ -104,6 +134,8 @@ class QualityGate:
         self._lock = threading.Lock()
         self.changed = False
         """Whether anything was observed since the last ``save``."""
+        self.cells: GateCells | None = None
+        """Where the cells are shared with other workers (None: this process only)."""
 
     # ------------------------------------------------------------ reading
 
@@ -141,7 +173,34 @@ class QualityGate:
         self, model: str, group: str, *, stage: str, savings: Mapping[str, tuple[int, int]]
     ) -> Choice:
         """The mode of this run of (model, group). ``savings``: per allowed mode, the
-        (calls, input tokens) it saves against fine; a mode saving nothing is not tried."""
+        (calls, input tokens) it saves against fine; a mode saving nothing is not tried.
+        With shared ``cells``, decided on the cell as stored, which is stored again."""
+        if self.cells is None or self.policy.pin is not None:
+            return self._choose(model, group, stage=stage, savings=savings)
+        return self._shared(
+            model, group, lambda: self._choose(model, group, stage=stage, savings=savings)
+        )
+
+    def _shared(self, model: str, group: str, step: Callable[[], T]) -> T:
+        """``step`` run on (model, group)'s cell as the shared store holds it."""
+        assert self.cells is not None
+        key = f"{model}\x1f{group}"
+
+        def apply(stored: dict[str, Any] | None) -> T:
+            if stored is not None:
+                with self._lock:
+                    self._cells[(model, group)] = self._cell_of(stored)
+            return step()
+
+        def dump() -> dict[str, Any]:
+            with self._lock:
+                return _cell_json(model, group, self._cells[(model, group)])
+
+        return self.cells.transact(key, apply, dump)
+
+    def _choose(
+        self, model: str, group: str, *, stage: str, savings: Mapping[str, tuple[int, int]]
+    ) -> Choice:
         p = self.policy
         if p.pin is not None:
             calls, tokens = savings.get(p.pin, (0, 0))
@@ -247,7 +306,23 @@ class QualityGate:
     ) -> Decision | None:
         """Record one judged run; a ``compound`` decision when the mode falls under the
         floor, or its merged calls keep failing validation (``invalid_share``: the share of
-        members whose merged section was unusable), and the group steps toward fine."""
+        members whose merged section was unusable), and the group steps toward fine. With
+        shared ``cells``, recorded in the cell as stored (no worker's run is lost)."""
+        if self.cells is None:
+            return self._observe(model, group, mode, quality, stage, invalid_share)
+        return self._shared(
+            model, group, lambda: self._observe(model, group, mode, quality, stage, invalid_share)
+        )
+
+    def _observe(
+        self,
+        model: str,
+        group: str,
+        mode: str,
+        quality: float,
+        stage: str,
+        invalid_share: float,
+    ) -> Decision | None:
         p = self.policy
         with self._lock:
             cell = self._cells.setdefault((model, group), _Cell())
@@ -303,20 +378,16 @@ class QualityGate:
     def to_json(self) -> dict[str, Any]:
         """The gate's state as JSON-ready data."""
         with self._lock:
-            return {
-                "cells": [
-                    {
-                        "model": model,
-                        "group": group,
-                        "mode": c.mode,
-                        "runs": c.runs,
-                        "failed": c.failed,
-                        "scores": {m: list(w) for m, w in c.scores.items()},
-                        "invalid": {m: list(w) for m, w in c.invalid.items()},
-                    }
-                    for (model, group), c in self._cells.items()
-                ]
-            }
+            return {"cells": [_cell_json(m, g, c) for (m, g), c in self._cells.items()]}
+
+    def _cell_of(self, c: Mapping[str, Any]) -> _Cell:
+        """A cell from its JSON form."""
+        cell = _Cell(mode=c["mode"], runs=int(c["runs"]), failed=dict(c["failed"]))
+        for m, scores in c["scores"].items():
+            cell.scores[m] = deque(map(float, scores), maxlen=self.policy.window)
+        for m, shares in c.get("invalid", {}).items():
+            cell.invalid[m] = deque(map(float, shares), maxlen=self.policy.window)
+        return cell
 
     def load(self, path: Path) -> None:
         """Adopt the state saved at ``path`` (nothing when absent)."""
@@ -330,12 +401,7 @@ class QualityGate:
             ) from exc
         with self._lock:
             for c in data.get("cells", []):
-                cell = _Cell(mode=c["mode"], runs=int(c["runs"]), failed=dict(c["failed"]))
-                for m, scores in c["scores"].items():
-                    cell.scores[m] = deque(map(float, scores), maxlen=self.policy.window)
-                for m, shares in c.get("invalid", {}).items():
-                    cell.invalid[m] = deque(map(float, shares), maxlen=self.policy.window)
-                self._cells[(c["model"], c["group"])] = cell
+                self._cells[(c["model"], c["group"])] = self._cell_of(c)
 
     def save(self, path: Path) -> None:
         """Write the state to ``path`` atomically."""

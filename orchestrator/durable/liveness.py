@@ -68,6 +68,14 @@ class Executor:
         return self.host != socket.gethostname() or _exists(self.pid)
 
 
+def _driver(url: str) -> str:
+    """``url`` with the Postgres driver DBOS uses (psycopg 3) named, as SQLAlchemy needs."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
 def _exists(pid: int) -> bool:
     """Whether a process ``pid`` exists on this machine (a zombie counts as gone)."""
     try:
@@ -87,8 +95,11 @@ class Liveness:
     """Heartbeat rows in the database at ``url`` (a SQLAlchemy URL)."""
 
     def __init__(self, url: str) -> None:
-        self._engine = sa.create_engine(url, pool_pre_ping=True)
-        _TABLE.create(self._engine, checkfirst=True)
+        self._engine = sa.create_engine(_driver(url), pool_pre_ping=True)
+        try:
+            _TABLE.create(self._engine, checkfirst=True)
+        except sa.exc.DBAPIError:  # another process created it at the same moment
+            _TABLE.create(self._engine, checkfirst=True)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import operator
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypedDict, cast
 
@@ -58,6 +60,9 @@ the next stage or None)."""
 _POOL_SIZE = min(32, (os.cpu_count() or 1) + 4)
 """Threads of the pool LangGraph runs a graph's tasks in: ThreadPoolExecutor's default,
 given once (LangGraph would otherwise ask the OS for the CPU count at every run)."""
+
+
+_SETUP_LOCK = 0x6F726368  # "orch": the advisory lock under which tables are created
 
 
 class RunState(TypedDict, total=False):
@@ -187,8 +192,29 @@ def postgres_checkpointer(url: str, *, max_connections: int = 8) -> Checkpointer
         open=True,
     )
     saver = PostgresSaver(pool)
-    saver.setup()
+    with setup_lock(pool):  # workers starting together: one at a time sets the tables up
+        saver.setup()
     return saver
+
+
+@contextmanager
+def setup_lock(pool: Any) -> Iterator[None]:
+    """Hold the advisory lock under which tables are created. Taken by polling
+    ``pg_try_advisory_lock``: a session blocked in ``pg_advisory_lock`` would be a
+    transaction that LangGraph's ``CREATE INDEX CONCURRENTLY`` waits for, forever."""
+    with pool.connection() as conn:
+        while not _first(conn.execute("SELECT pg_try_advisory_lock(%s)", (_SETUP_LOCK,))):
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+def _first(cursor: Any) -> Any:
+    """The first column of a cursor's one row, whether rows are tuples or dicts."""
+    row = cursor.fetchone()
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
 def journal_for(checkpointer: Checkpointer | None) -> CallJournal | None:
@@ -200,11 +226,9 @@ def journal_for(checkpointer: Checkpointer | None) -> CallJournal | None:
 
     if type(checkpointer).__name__ == "PostgresSaver":  # not imported unless in use
         serde = checkpointer.serde  # type: ignore[union-attr]
-        return PostgresJournal(
-            checkpointer.conn,  # type: ignore[union-attr]
-            serde.dumps_typed,
-            serde.loads_typed,
-        )
+        pool = checkpointer.conn  # type: ignore[union-attr]
+        with setup_lock(pool):
+            return PostgresJournal(pool, serde.dumps_typed, serde.loads_typed)
     if isinstance(checkpointer, SqliteSaver):
         serde = checkpointer.jsonplus_serde
         return SqliteJournal(

@@ -131,7 +131,7 @@ class PostgresJournal:
         self._pool = pool
         self._dumps = dumps
         self._loads = loads
-        with pool.connection() as conn:
+        with pool.connection() as conn:  # its caller holds the lock tables are made under
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS orch_calls (run_id TEXT NOT NULL, key TEXT NOT NULL,"
                 " type TEXT NOT NULL, value BYTEA, at BIGSERIAL, PRIMARY KEY (run_id, key))"

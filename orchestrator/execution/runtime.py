@@ -22,6 +22,7 @@ from opentelemetry import trace
 from agents import ModelPool, RoutingSet, default_pool
 from memory import MemoryStore
 from orchestrator.compound import Compound
+from orchestrator.compound.gate import GateCells
 from orchestrator.definition import Pipeline
 from orchestrator.errors import InputError
 from orchestrator.execution.breaker import BreakerBoard
@@ -89,7 +90,8 @@ class Runtime:
     ``ledger`` holds the pipeline's ``spend_cap`` (default: a ledger in ``data_dir``,
     shared by the processes of one machine; ``RedisLedger`` for many machines).
     ``policy_store`` (default: per-arm JSON files in ``data_dir``) may be a
-    ``RedisPolicyStore`` shared by every worker.
+    ``RedisPolicyStore`` shared by every worker; ``gate_cells`` (``RedisGateCells``) and
+    ``breakers`` (``RedisBreakerBoard``) share the quality gate and the circuit breakers.
     ``engine`` (an ``orchestrator.durable.Engine``) makes ``submit`` queue durable runs
     for workers, checkpointed in the engine's database.
     """
@@ -115,6 +117,7 @@ class Runtime:
         engine: RunEngine | None = None,
         policy_store: PolicyStore | RedisPolicyStore | None = None,
         ledger: SpendLedger | None = None,
+        gate_cells: GateCells | None = None,
     ) -> None:
         if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd > 0):
             raise InputError(f"budget_usd must be a number > 0 (None: no budget), not {budget_usd}")
@@ -194,6 +197,7 @@ class Runtime:
             gate_path=data_dir / "compound" / f"{pipeline.name}.json" if data_dir else None,
         )
         """Team stages' visits and their quality gate."""
+        self.teams.gate.cells = gate_cells  # shared with other workers (None: this process)
         self.visit = StageVisitor(
             pipeline,
             eligibility=self.eligibility,

@@ -176,3 +176,22 @@ def test_an_engine_url_that_does_not_answer_exits_2_in_one_line(tmp_path: Path) 
     )
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "does not answer" in out.stderr, out.stderr
+
+
+def test_runs_learn_into_redis_with_state_url(tmp_path: Path, redis_url: str) -> None:
+    env = {**os.environ, "ORCH_HOME": str(tmp_path / "home")}
+
+    def orch(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ORCH, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    for _ in range(2):
+        out = orch("run", "examples/support_desk.py", "--state-url", redis_url, "--trace", "off")
+        assert out.returncode == 0, out.stderr
+    shown = orch("policy", "show", "support-desk", "--state-url", redis_url)
+    assert "2 runs learned from" in shown.stdout, shown.stdout + shown.stderr
+    assert not (tmp_path / "home" / "policy" / "support-desk").exists()  # not in files
+    down = orch("run", "examples/support_desk.py", "--state-url", "redis://127.0.0.1:1/0")
+    assert down.returncode == 2 and "fix --state-url" in down.stderr
+    assert down.stderr.count("\n") == 1, down.stderr
