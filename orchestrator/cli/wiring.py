@@ -206,6 +206,13 @@ class Wired:
         try:
             for runtime in self.runtimes:
                 runtime.close()  # learning is applied off the decision path; wait for it
+                if runtime.unsent_learning:
+                    click.echo(
+                        f"warning: the state store at {self.options.state_url} was unreachable;"
+                        f" the learning of {runtime.unsent_learning} run(s) is kept in the data"
+                        " dir and applied by the next run with this --state-url",
+                        err=True,
+                    )
             for shared, unsent in self._memories:
                 kept = shared.spill(unsent)
                 if kept:

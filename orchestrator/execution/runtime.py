@@ -152,6 +152,13 @@ class Runtime:
         )
         """Where the learned policy persists: per-arm JSON files in ``data_dir``, or Redis
         (``policy_store``) shared by every worker; None: this process's memory only."""
+        self._unsent = (
+            data_dir / "policy" / f"unsent-{pipeline.name}.jsonl"
+            if data_dir is not None and isinstance(self.store, RedisPolicyStore)
+            else None
+        )
+        self.unsent_learning = 0
+        """Runs whose learning was kept in ``data_dir`` at ``close`` (Redis away)."""
         self._credited: set[str] = set()
         """Runs credited by a runtime without a store (a store keeps its own)."""
         self._refreshed = time.monotonic()
@@ -169,6 +176,8 @@ class Runtime:
             used.add(judge_model)
         self.pool.check_keys(used)  # before any call is paid for
         self.policy = AssignmentPolicy(bandit, self.eligibility.arms, pheromone=pheromone)
+        if isinstance(self.store, RedisPolicyStore) and self._unsent is not None:
+            self.store.replay(self._unsent, pipeline.name, self.policy)  # an outage's learning
         self._worked_stages = list(self.eligibility.arms)
         """Stages with roles: their first visits are scored when a run starts."""
         if ledger is None and pipeline.spend_cap is not None:
@@ -496,9 +505,13 @@ class Runtime:
         self._credits.flush()
 
     def close(self) -> None:
-        """Apply pending learning and stop the learner and health-monitor threads."""
+        """Apply pending learning and stop the learner and health-monitor threads.
+        Learning a shared store could not take (Redis away) is kept in ``data_dir`` for
+        the next runtime of this pipeline (``unsent_learning``)."""
         self.monitor.stop()
         self._credits.close()
+        if isinstance(self.store, RedisPolicyStore) and self._unsent is not None:
+            self.unsent_learning = self.store.spill(self._unsent)
 
     def __enter__(self) -> Runtime:
         return self

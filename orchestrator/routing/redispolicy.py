@@ -19,8 +19,10 @@ transaction that reaches it (``pending`` says how many wait).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,7 +55,53 @@ class RedisPolicyStore:
         self._queued: list[
             tuple[str, AssignmentPolicy, Apply, Sequence[str], Sequence[str], Sequence[str]]
         ] = []
+        self._credits: list[tuple[str, list[RunCredit]]] = []
+        """Per queued batch, its pipeline and the runs it credits (for ``spill``)."""
         self._lock = threading.Lock()
+
+    def spill(self, path: Path) -> int:
+        """Append the run credits still queued (Redis away) to ``path`` and forget them;
+        returns how many runs. ``replay`` applies them later (a run id credits once, so a
+        replay twice is harmless)."""
+        with self._lock:
+            lines = [
+                json.dumps({"pipeline": p, "credits": [list(c) for c in cs]})
+                for p, cs in self._credits
+                if cs
+            ]
+            runs = sum(len(cs) for _, cs in self._credits)
+            self._queued.clear()
+            self._credits.clear()
+        if lines:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write("".join(line + "\n" for line in lines))
+        return runs
+
+    def replay(self, path: Path, pipeline: str, policy: AssignmentPolicy) -> int:
+        """Credit the runs an earlier process spilled to ``path`` for ``pipeline``
+        (claimed by a rename; what is still unsent is spilled again by the next
+        ``spill``); returns how many runs were applied."""
+        claimed = path.with_name(f"{path.name}.{os.getpid()}.replaying")
+        try:
+            os.replace(path, claimed)
+        except FileNotFoundError:
+            return 0
+        applied = 0
+        others = []
+        for line in claimed.read_text("utf-8").splitlines():
+            batch = json.loads(line)
+            if batch["pipeline"] != pipeline:
+                others.append(line)
+                continue
+            credits = [RunCredit(*c) for c in batch["credits"]]
+            if self.credit(pipeline, policy, credits) >= 0:
+                applied += len(credits)
+        if others:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write("".join(line + "\n" for line in others))
+        claimed.unlink()
+        return applied
 
     @property
     def pending(self) -> int:
@@ -148,6 +196,7 @@ class RedisPolicyStore:
             arms=arms,
             intents=intents,
             run_ids=run_ids,
+            credits=credits,
         )
 
     def update(
@@ -159,17 +208,21 @@ class RedisPolicyStore:
         arms: Sequence[str],
         intents: Sequence[str] = (),
         run_ids: Sequence[str] = (),
+        credits: Sequence[RunCredit] = (),
     ) -> int:
         """One learning transaction over ``arms`` and ``intents``; queued (and applied
         later) when Redis cannot be reached. Returns the runs learned from so far (-1
-        while the batch is queued)."""
+        while the batch is queued). ``credits``: the runs the batch credits, kept so that
+        ``spill`` can write a batch still queued when the process ends."""
         with self._lock:
             self._queued.append((pipeline, policy, apply, arms, intents, run_ids))
+            self._credits.append((pipeline, list(credits)))
             runs = -1
             try:
                 while self._queued:
                     runs = self._transact(*self._queued[0])
                     self._queued.pop(0)
+                    self._credits.pop(0)
             except StoreUnavailable:
                 return -1
             return runs

@@ -124,3 +124,26 @@ def test_learning_waits_for_a_redis_that_went_away(tmp_path: Path) -> None:
         assert store.pending == 0
         bandit, _, runs = RedisPolicyStore(url, prefix="gone").load("p", dim=DIM, alpha=0.5)
     assert runs == 2 and bandit.arm_state("r@m2")[2] == 1 and bandit.arm_state("r@m4")[2] == 1
+
+
+def test_learning_a_process_could_not_send_is_applied_by_the_next(tmp_path: Path) -> None:
+    from orchestrator import ScriptedModel
+    from orchestrator.execution import Runtime
+    from orchestrator.testing import scripted_pool
+    from tests.conftest import make_desk
+
+    desk, port = make_desk(), free_port()
+    pool = scripted_pool(ScriptedModel(name="m"))
+    with redis_server(port) as url:
+        store = RedisPolicyStore(url, prefix="spill", timeout_s=0.3)
+        runtime = Runtime(desk, pool=pool, data_dir=tmp_path, policy_store=store)
+    runtime.run("refund order 1")  # Redis is gone: its learning waits...
+    runtime.close()
+    assert runtime.unsent_learning == 1  # ...and is kept in the data dir at close
+    assert (tmp_path / "policy" / f"unsent-{desk.name}.jsonl").exists()
+    with redis_server(port) as url:
+        store = RedisPolicyStore(url, prefix="spill")
+        again = Runtime(desk, pool=pool, data_dir=tmp_path, policy_store=store)
+        again.close()
+        assert store.load(desk.name, dim=32, alpha=1.0)[2] == 1  # applied when it was back
+    assert not (tmp_path / "policy" / f"unsent-{desk.name}.jsonl").exists()
