@@ -198,7 +198,11 @@ def worker(
                 time.sleep(0.2)
         except KeyboardInterrupt:
             pass
-        click.echo("worker: stopping (unfinished runs go to a live worker)", err=True)
+        click.echo(
+            "worker: stopping: no new runs; the runs in flight get up to 30 s to finish, "
+            "then go to a live worker",
+            err=True,
+        )
 
 
 @cli.command()

@@ -202,25 +202,29 @@ class Wired:
         return shared
 
     def close(self) -> None:
-        """Apply pending learning, stop the engine, keep unsent memory, flush spans."""
+        """Stop the engine (a worker lets its runs in flight finish first), apply
+        pending learning, keep unsent memory and learning, flush spans."""
         try:
-            for runtime in self.runtimes:
-                runtime.close()  # learning is applied off the decision path; wait for it
-                if runtime.unsent_learning:
-                    click.echo(
-                        f"warning: the state store at {self.options.state_url} was unreachable;"
-                        f" the learning of {runtime.unsent_learning} run(s) is kept in the data"
-                        " dir and applied by the next run with this --state-url",
-                        err=True,
-                    )
-            for shared, unsent in self._memories:
-                kept = shared.spill(unsent)
-                if kept:
-                    self.kept, self.kept_in = self.kept + kept, unsent
-        finally:
             self.engine.close()
-            if self.provider is not None:
-                self.provider.shutdown()  # type: ignore[attr-defined]  # both kinds have it
+        finally:
+            try:
+                for runtime in self.runtimes:
+                    runtime.close()  # learning is applied off the decision path; wait for it
+                    if runtime.unsent_learning:
+                        click.echo(
+                            f"warning: the state store at {self.options.state_url} was "
+                            f"unreachable; the learning of {runtime.unsent_learning} run(s) "
+                            "is kept in the data dir and applied by the next run with this "
+                            "--state-url",
+                            err=True,
+                        )
+                for shared, unsent in self._memories:
+                    kept = shared.spill(unsent)
+                    if kept:
+                        self.kept, self.kept_in = self.kept + kept, unsent
+            finally:
+                if self.provider is not None:
+                    self.provider.shutdown()  # type: ignore[attr-defined]  # both kinds have it
 
 
 @contextmanager

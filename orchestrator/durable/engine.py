@@ -213,15 +213,17 @@ class Engine:
             every=self._recover_dead if self.kind == "worker" else None,
         )
 
-    def close(self) -> None:
-        """Stop executing: mark this process gone (its unfinished runs go to live
-        workers at once), close DBOS and the checkpointers."""
+    def close(self, *, drain_s: int | None = None) -> None:
+        """Stop executing: take no more runs, let the runs in flight finish for up to
+        ``drain_s`` seconds (default: 30 for a worker, else 0), then mark this process
+        gone (what is still unfinished goes to live workers at once) and close DBOS and
+        the checkpointers."""
         if self.launched:
-            pending = self._pending()
-            if self._liveness is not None:
-                self._liveness.leave(self.executor_id, pending=pending)
-            DBOS.destroy(workflow_completion_timeout_sec=0)
+            drain = drain_s if drain_s is not None else (30 if self.kind == "worker" else 0)
+            DBOS.destroy(workflow_completion_timeout_sec=drain)  # heartbeat still beating
             self.launched = False
+            if self._liveness is not None:
+                self._liveness.leave(self.executor_id, pending=self._pending())
         _HOST.close()
         for saver in self._checkpointers:
             saver.conn.close()  # type: ignore[attr-defined]  # both kinds have one
@@ -306,6 +308,17 @@ class Engine:
         status = self.client().retrieve_workflow(run_id).get_status()
         spec = RunSpec.from_dict(status.input["args"][0] if status.input else {})
         if row.status == "stopped":  # its workflow is PENDING in a dead process: take it
+            liveness = self.liveness()
+            dead = next(
+                (e for e in liveness.executors() if e.executor_id == status.executor_id), None
+            )
+            if dead is not None and not liveness.claim(dead):  # one taker: no run twice
+                raise InputError(
+                    f"run {run_id!r} is being taken over by another process just now; "
+                    "`orch runs list` shows where it goes on"
+                )
+            if dead is not None and dead.kind == "worker":  # its other runs: to their queues
+                self._move_runs(dead.executor_id, keep=run_id)
             handle: Any = DBOS.resume_workflow(run_id, queue_name=self._own_queue)
             return RunHandle(run_id, lambda timeout: _wait(handle, timeout))
         attempt = f"{run_id}.{secrets.token_hex(2)}"  # failed: a new attempt of the run
@@ -368,9 +381,17 @@ class Engine:
                 continue
             if not liveness.claim(dead):
                 continue  # another worker took them
-            for s in DBOS.list_workflows(
-                status="PENDING", executor_id=dead.executor_id, name=WORKFLOW, load_input=False
-            ):
+            moved += self._move_runs(dead.executor_id)
+        return moved
+
+    def _move_runs(self, executor_id: str, keep: str | None = None) -> list[str]:
+        """Put the PENDING runs of dead ``executor_id`` (but ``keep``) back on their
+        queues; the caller claimed its heartbeat row, so no other process moves them."""
+        moved = []
+        for s in DBOS.list_workflows(
+            status="PENDING", executor_id=executor_id, name=WORKFLOW, load_input=False
+        ):
+            if s.workflow_id != keep:
                 DBOS.resume_workflow(s.workflow_id, queue_name=s.queue_name)
                 moved.append(s.workflow_id)
         return moved
@@ -382,7 +403,7 @@ class Engine:
         """Whether runs of this process are still unfinished."""
         try:
             return bool(
-                DBOS.list_workflows(
+                self.client().list_workflows(
                     status="PENDING", executor_id=self.executor_id, load_input=False, limit=1
                 )
             )
@@ -401,7 +422,11 @@ def _row(s: Any, spec: RunSpec, executor: Executor | None, served: set[str], now
         if executor is not None and executor.alive(now):
             status, detail = "running", f"on {executor.host} pid {executor.pid}"
         elif executor is not None and executor.kind == "worker":
-            status, detail = "running", "its worker stopped; a live worker takes it over"
+            status = "stopped"
+            detail = (
+                "its worker stopped: a live worker serving the pipeline takes it over, or "
+                f"orch resume {spec.run_id}"
+            )
         else:
             status, detail = "stopped", f"its process is gone: orch resume {spec.run_id}"
     elif s.status == "SUCCESS" and isinstance(s.output, RunResult):

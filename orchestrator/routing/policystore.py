@@ -11,26 +11,29 @@ id already credited is skipped, so a run's workflow retried after a crash credit
 learns from every run.
 
 The file store: ``<dir>/<pipeline>/meta.json``, ``arms/<arm>.json``, ``intents/<intent>.json``
-and ``credited.log``, each written atomically (temp file + rename), under an exclusive
-lock on ``.lock`` held only for the transaction. Files of the earlier one-file format
-(``<dir>/<pipeline>.json``, versions 1 and 2) are read and converted on first load.
+and ``credited.log`` (one line per run learned from), each written atomically (temp file
++ rename); a transaction holds ``.lock`` shared and a lock file per arm, intent and
+bucket of run ids it touches, so transactions over other arms go on at the same time.
+Files of the earlier one-file format (``<dir>/<pipeline>.json``, versions 1 and 2) are
+read and converted on first load.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import numpy as np
+import orjson
 import pydantic
 
 from orchestrator.errors import StateFileError
@@ -41,6 +44,9 @@ from orchestrator.routing.policy import AssignmentPolicy, RunCredit
 __all__ = ["Loaded", "PolicyStore", "credit_touch"]
 
 VERSION = 3  # 3: one file per arm and per intent; 2 added pheromone tables to one file
+_RUN_BUCKETS = 16
+"""Run ids are locked in this many buckets: two transactions crediting one run id take
+the same lock (one sees the other's record), transactions of different runs seldom do."""
 
 Loaded = tuple[LinUCB, PheromoneTable, int]
 """A loaded policy: bandit, pheromone tables, runs learned from."""
@@ -88,6 +94,8 @@ class PolicyStore:
         """Per pipeline, the mtime of each arm and intent file as last read or written."""
         self._credited: dict[str, tuple[int, set[str]]] = {}
         """Per pipeline, how far credited.log was read and the run ids in it."""
+        self._counts: dict[str, int] = {}
+        """Per pipeline, the lines of credited.log read so far (runs learned from)."""
         self._lock = threading.Lock()
 
     def path(self, pipeline: str) -> Path:
@@ -123,7 +131,7 @@ class PolicyStore:
         for path in sorted((folder / "intents").glob("*.json")):
             self._read_intent(path, pheromone, seen)
         self._seen[pipeline] = seen
-        return bandit, pheromone, int(meta["runs"])
+        return bandit, pheromone, int(meta["runs"]) + self._credited_count(pipeline)
 
     def _fix(self, pipeline: str) -> str:
         return (
@@ -133,7 +141,7 @@ class PolicyStore:
 
     def _json(self, path: Path, pipeline: str) -> Any:
         try:
-            return json.loads(path.read_bytes())
+            return orjson.loads(path.read_bytes())
         except (ValueError, OSError) as exc:
             reason = str(exc).splitlines()[0]
             raise StateFileError(
@@ -215,16 +223,20 @@ class PolicyStore:
     # ----------------------------------------------------------------- writing
 
     @contextlib.contextmanager
-    def locked(self, pipeline: str) -> Iterator[None]:
-        """Hold the pipeline's lock file, so that processes update its state one at a time."""
+    def locked(self, pipeline: str, parts: Sequence[str] = ()) -> Iterator[None]:
+        """Hold the pipeline's lock file: exclusively without ``parts`` (a whole-policy
+        write), else shared, together with an exclusive lock per part (an arm, an intent,
+        a bucket of run ids), taken in sorted order. Transactions over different arms run
+        at once, in threads and processes alike (each lock is its own open file)."""
         folder = self.path(pipeline)
-        folder.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(folder / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        (folder / ".locks").mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            whole = stack.enter_context(open(folder / ".lock", "a"))
+            fcntl.flock(whole, fcntl.LOCK_SH if parts else fcntl.LOCK_EX)
+            for part in sorted(set(parts)):
+                fh = stack.enter_context(open(folder / ".locks" / part, "a"))
+                fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def credit(self, pipeline: str, policy: AssignmentPolicy, credits: Sequence[RunCredit]) -> int:
         """Credit finished runs (each run id once, ever) in one transaction over the arms
@@ -252,11 +264,17 @@ class PolicyStore:
         """One learning transaction (see the module docstring): ``apply`` changes
         ``policy`` at ``arms`` and ``intents`` only. Returns the runs learned from so far."""
         folder = self.path(pipeline)
-        with self.locked(pipeline):
-            if not (folder / "meta.json").exists() and not self._legacy(pipeline).exists():
-                arms = list(dict.fromkeys([*policy.bandit.arms, *arms]))  # first: every arm,
-                # so that the next load keeps their order (a stage's arms adjacent)
-            meta = self._meta_or_new(pipeline, policy)
+        if not (folder / "meta.json").exists():
+            with self.locked(pipeline):  # the first write: the whole policy, exclusively,
+                if not (folder / "meta.json").exists():  # so loads keep the arms' order
+                    if self._legacy(pipeline).exists():
+                        self._convert(pipeline, dim=policy.bandit.dim, alpha=policy.bandit.alpha)
+                    else:
+                        self._save(pipeline, policy.bandit, policy.pheromone, 0)
+        parts = [f"arm-{_file(a)}" for a in arms] + [f"intent-{_file(i)}" for i in intents]
+        parts += [f"runs-{zlib.crc32(r.encode()) % _RUN_BUCKETS}" for r in run_ids]
+        with self.locked(pipeline, parts or ["meta"]):
+            meta = self._meta(pipeline, policy.bandit.dim)
             seen = self._seen.setdefault(pipeline, {})
             skip = frozenset(self._credited_ids(pipeline)) & frozenset(run_ids)
             with policy.lock:
@@ -278,48 +296,55 @@ class PolicyStore:
                     folder / "intents" / _file(intent), {"intent": intent, "levels": levels}
                 )
             fresh = [r for r in run_ids if r not in skip]
-            if fresh:
-                with open(folder / "credited.log", "a", encoding="utf-8") as fh:
-                    fh.write("".join(f"{r}\n" for r in fresh))
-            meta["runs"] = int(meta["runs"]) + learned
-            meta["updated"] = time.time()
-            _write(folder / "meta.json", meta)
-        return int(meta["runs"])
+            fresh += ["-"] * max(0, learned - len(fresh))  # runs credited without an id
+            if fresh:  # one appended write: the runs learned from are its lines
+                fd = os.open(folder / "credited.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                try:
+                    os.write(fd, "".join(f"{r}\n" for r in fresh).encode())
+                finally:
+                    os.close(fd)
+            return int(meta["runs"]) + self._credited_count(pipeline)
 
-    def _meta_or_new(self, pipeline: str, policy: AssignmentPolicy) -> dict[str, Any]:
-        if (self.path(pipeline) / "meta.json").exists():
-            return self._meta(pipeline, policy.bandit.dim)
-        if self._legacy(pipeline).exists():  # converted first, so nothing learned is lost
-            self._convert(pipeline, dim=policy.bandit.dim, alpha=policy.bandit.alpha)
-            return self._meta(pipeline, policy.bandit.dim)
-        return _new_meta(pipeline, policy.bandit, policy.pheromone, 0)
+    def _credited_count(self, pipeline: str) -> int:
+        self._credited_ids(pipeline)
+        return self._counts.get(pipeline, 0)
 
     def _credited_ids(self, pipeline: str) -> set[str]:
         """Run ids credited, read incrementally from credited.log (under the lock)."""
         path = self.path(pipeline) / "credited.log"
-        offset, ids = self._credited.get(pipeline, (0, set()))
-        if path.exists():
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                tail = fh.read()
-            complete = tail[: tail.rfind(b"\n") + 1]
-            ids.update(line.decode("utf-8", "replace") for line in complete.splitlines() if line)
-            offset += len(complete)
-        self._credited[pipeline] = (offset, ids)
-        return ids
+        with self._lock:  # the cache of what was read, shared by this store's threads
+            offset, ids = self._credited.get(pipeline, (0, set()))
+            if path.exists():
+                with open(path, "rb") as fh:
+                    fh.seek(offset)
+                    tail = fh.read()
+                complete = tail[: tail.rfind(b"\n") + 1]
+                lines = [ln.decode("utf-8", "replace") for ln in complete.splitlines() if ln]
+                ids.update(lines)
+                self._counts[pipeline] = self._counts.get(pipeline, 0) + len(lines)
+                offset += len(complete)
+            self._credited[pipeline] = (offset, ids)
+            return ids
 
     def save(self, pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int) -> Path:
         """Write a whole policy (a conversion, or a policy built elsewhere); returns its
         folder. Under the lock; every arm and intent is written."""
-        folder = self.path(pipeline)
         with self.locked(pipeline):
-            seen = self._seen.setdefault(pipeline, {})
-            for arm in bandit.arms:
-                seen[_file(arm)] = _write(folder / "arms" / _file(arm), _arm_body(bandit, arm))
-            for intent in pheromone.intents():
-                body2 = {"intent": intent, "levels": pheromone.table_state(intent)}
-                seen[_file(intent)] = _write(folder / "intents" / _file(intent), body2)
-            _write(folder / "meta.json", _new_meta(pipeline, bandit, pheromone, runs))
+            return self._save(pipeline, bandit, pheromone, runs)
+
+    def _save(self, pipeline: str, bandit: LinUCB, pheromone: PheromoneTable, runs: int) -> Path:
+        """``save`` under the lock the caller holds."""
+        folder = self.path(pipeline)
+        seen = self._seen.setdefault(pipeline, {})
+        for arm in bandit.arms:
+            seen[_file(arm)] = _write(folder / "arms" / _file(arm), _arm_body(bandit, arm))
+        for intent in pheromone.intents():
+            body2 = {"intent": intent, "levels": pheromone.table_state(intent)}
+            seen[_file(intent)] = _write(folder / "intents" / _file(intent), body2)
+        (folder / "credited.log").unlink(missing_ok=True)  # the runs are in meta's count
+        self._credited.pop(pipeline, None)
+        self._counts.pop(pipeline, None)
+        _write(folder / "meta.json", _new_meta(pipeline, bandit, pheromone, runs))
         return folder
 
     def _convert(self, pipeline: str, *, dim: int, alpha: float) -> Loaded:
@@ -345,7 +370,7 @@ class PolicyStore:
                 f"{dim}; {self._fix(pipeline)}"
             )
         bandit.alpha = alpha
-        self.save(pipeline, bandit, pheromone, state.runs)
+        self._save(pipeline, bandit, pheromone, state.runs)
         os.replace(path, path.with_name(f"{path.name}.v{state.version}"))
         return bandit, pheromone, state.runs
 
@@ -404,6 +429,6 @@ def _write(path: Path, body: Any) -> int:
     """Write ``body`` as JSON atomically; returns the file's new mtime."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(body), "utf-8")
+    tmp.write_bytes(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
     os.replace(tmp, path)
     return path.stat().st_mtime_ns

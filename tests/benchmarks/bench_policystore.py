@@ -51,6 +51,7 @@ def _one_file_store() -> type:
     spec = importlib.util.spec_from_file_location("oldstore", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules["oldstore"] = module  # pydantic resolves its annotations there
     spec.loader.exec_module(module)
     return module.PolicyStore
 
