@@ -198,7 +198,12 @@ class Engine:
         for name, (concurrency, rate) in self._queues.items():
             DBOS.register_queue(
                 name,
-                worker_concurrency=self.concurrency if self.kind == "worker" else None,
+                # DBOS wants the per-worker limit within the pipeline's overall one
+                worker_concurrency=(
+                    min(self.concurrency, concurrency or self.concurrency)
+                    if self.kind == "worker"
+                    else None
+                ),
                 global_concurrency=concurrency,
                 limiter={"limit": rate[0], "period": rate[1]} if rate else None,
                 polling_interval_sec=_POLL_S,

@@ -91,3 +91,43 @@ def test_an_engine_url_that_is_not_postgres_is_refused(orch_home: Path) -> None:
         Engine("mysql://db/x", data_dir=orch_home)
     with pytest.raises(InputError, match="does not answer"):
         Engine("postgresql://orch@127.0.0.1:1/none", data_dir=orch_home)
+
+
+def test_a_pipeline_concurrency_limit_holds_over_a_worker_allowing_more(
+    orch_home: Path,
+) -> None:
+    import threading
+    import time
+
+    from orchestrator import Pipeline, Role, ScriptedModel, Stage
+    from orchestrator.testing import scripted_pool
+
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def answer(messages: object) -> str:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        return "done\nNEXT: end"
+
+    pipeline = Pipeline(
+        "one-at-a-time",
+        stages=[Stage("work", roles=["r"], next=["end"], start=True), Stage("end", terminal=True)],
+        roles=[Role("r", "Work.")],
+        pool=scripted_pool(ScriptedModel([answer] * 20, name="m")),
+        concurrency=1,
+        rate_limit=(100, 1.0),
+    )
+    engine = Engine(data_dir=orch_home, concurrency=4)  # the worker would run 4 at once
+    runtime = Runtime(pipeline, data_dir=orch_home, engine=engine)
+    engine.launch()
+    try:
+        handles = [runtime.submit(f"task {i}") for i in range(4)]
+        assert all(h.result(timeout=60).status == "ok" for h in handles)
+    finally:
+        runtime.close()
+        engine.close()
+    assert most[0] == 1  # the pipeline's limit, over every worker
