@@ -15,7 +15,7 @@ from orchestrator.cli.common import (
     pipeline_option,
     pool_option,
 )
-from orchestrator.cli.wiring import engine_url_option, state_url_option
+from orchestrator.cli.wiring import engine_url_option, progress_option, state_url_option
 from orchestrator.errors import InputError
 
 __all__ = ["run"]
@@ -77,11 +77,7 @@ __all__ = ["run"]
     "[default: an in-process store kept in the data dir].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Show each stage on stderr as it finishes [default: when stderr is a terminal].",
-)
+@progress_option
 @engine_url_option
 @state_url_option
 @data_dir_option

@@ -19,7 +19,7 @@ from orchestrator.cli.common import (
     pipeline_option,
     pool_option,
 )
-from orchestrator.cli.wiring import engine_url_option, state_url_option
+from orchestrator.cli.wiring import engine_url_option, progress_option, state_url_option
 from orchestrator.errors import InputError
 
 __all__ = ["resume", "runs", "submit", "worker"]
@@ -80,11 +80,7 @@ def list_runs(limit: int, as_json: bool, engine_url: str | None, data_dir: str |
 @_trace_option
 @_otlp_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Show each stage on stderr as it finishes [default: when stderr is a terminal].",
-)
+@progress_option
 @engine_url_option
 @state_url_option
 @data_dir_option

@@ -22,6 +22,7 @@ __all__ = [
     "engine_url_option",
     "policy_store",
     "print_result",
+    "progress_option",
     "show_progress",
     "stage_printer",
     "state_url_option",
@@ -37,6 +38,12 @@ engine_url_option = click.option(
     "data dir].",
 )
 
+
+progress_option = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show each stage on stderr as it finishes [default: when stderr is a terminal].",
+)
 
 state_url_option = click.option(
     "--state-url",

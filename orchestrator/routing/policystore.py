@@ -41,7 +41,7 @@ from orchestrator.routing.linucb import LinUCB
 from orchestrator.routing.pheromone import PheromoneTable
 from orchestrator.routing.policy import AssignmentPolicy, RunCredit
 
-__all__ = ["Loaded", "PolicyStore", "credit_touch"]
+__all__ = ["Crediting", "Loaded", "PolicyStore", "credit_touch"]
 
 VERSION = 3  # 3: one file per arm and per intent; 2 added pheromone tables to one file
 _RUN_BUCKETS = 16
@@ -85,7 +85,38 @@ def apply_credits(policy: AssignmentPolicy, credits: Sequence[RunCredit]) -> App
     return apply
 
 
-class PolicyStore:
+class Crediting:
+    """``credit``, the same for every store: a batch of run credits as one ``update``."""
+
+    def update(
+        self,
+        pipeline: str,
+        policy: AssignmentPolicy,
+        apply: Apply,
+        *,
+        arms: Sequence[str],
+        intents: Sequence[str] = (),
+        run_ids: Sequence[str] = (),
+        credits: Sequence[RunCredit] = (),
+    ) -> int:
+        raise NotImplementedError
+
+    def credit(self, pipeline: str, policy: AssignmentPolicy, credits: Sequence[RunCredit]) -> int:
+        """Credit finished runs (each run id once, ever) in one transaction over the arms
+        and intents they used; returns the runs learned from so far (-1: queued)."""
+        arms, intents, run_ids = credit_touch(credits)
+        return self.update(
+            pipeline,
+            policy,
+            apply_credits(policy, credits),
+            arms=arms,
+            intents=intents,
+            run_ids=run_ids,
+            credits=credits,
+        )
+
+
+class PolicyStore(Crediting):
     """The JSON file store of each pipeline's policy, under ``directory``."""
 
     def __init__(self, directory: Path) -> None:
@@ -238,19 +269,6 @@ class PolicyStore:
                 fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
             yield
 
-    def credit(self, pipeline: str, policy: AssignmentPolicy, credits: Sequence[RunCredit]) -> int:
-        """Credit finished runs (each run id once, ever) in one transaction over the arms
-        and intents they used; returns the runs learned from so far."""
-        arms, intents, run_ids = credit_touch(credits)
-        return self.update(
-            pipeline,
-            policy,
-            apply_credits(policy, credits),
-            arms=arms,
-            intents=intents,
-            run_ids=run_ids,
-        )
-
     def update(
         self,
         pipeline: str,
@@ -260,6 +278,7 @@ class PolicyStore:
         arms: Sequence[str],
         intents: Sequence[str] = (),
         run_ids: Sequence[str] = (),
+        credits: Sequence[RunCredit] = (),
     ) -> int:
         """One learning transaction (see the module docstring): ``apply`` changes
         ``policy`` at ``arms`` and ``intents`` only. Returns the runs learned from so far."""

@@ -32,7 +32,7 @@ from orchestrator.redaction import redact
 from orchestrator.routing.linucb import LinUCB
 from orchestrator.routing.pheromone import PheromoneTable
 from orchestrator.routing.policy import AssignmentPolicy, RunCredit
-from orchestrator.routing.policystore import Apply, Loaded, apply_credits, credit_touch
+from orchestrator.routing.policystore import Apply, Crediting, Loaded
 
 __all__ = ["RedisPolicyStore"]
 
@@ -40,7 +40,7 @@ _CREDITED_TTL_S = 30 * 24 * 3600
 _RETRIES = 50
 
 
-class RedisPolicyStore:
+class RedisPolicyStore(Crediting):
     """Each pipeline's policy in the Redis server at ``url`` (see the module docstring)."""
 
     def __init__(self, url: str, *, prefix: str = "orch:policy", timeout_s: float = 2.0) -> None:
@@ -185,19 +185,6 @@ class RedisPolicyStore:
         return len(changed)
 
     # ----------------------------------------------------------------- writing
-
-    def credit(self, pipeline: str, policy: AssignmentPolicy, credits: Sequence[RunCredit]) -> int:
-        """Credit finished runs (each run id once, ever); see ``update``."""
-        arms, intents, run_ids = credit_touch(credits)
-        return self.update(
-            pipeline,
-            policy,
-            apply_credits(policy, credits),
-            arms=arms,
-            intents=intents,
-            run_ids=run_ids,
-            credits=credits,
-        )
 
     def update(
         self,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.durable import Engine
+from tests.crash import start_worker
 from tests.servers import postgres_server
 
 pytestmark = pytest.mark.e2e
@@ -41,24 +42,6 @@ def _env(home: Path, effects: Path, latency_s: float) -> dict[str, str]:
     }
 
 
-def _worker(env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    """`orch worker` on the payments pipeline, once it says it serves."""
-    proc = subprocess.Popen(
-        [ORCH, "worker", PAYMENTS, "--trace", "off", "--concurrency", "4", *extra],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    if "serving payments" not in line:
-        proc.kill()
-        raise RuntimeError(f"the worker did not start: {line!r} {proc.stderr.read()}")
-    return proc
-
-
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -82,7 +65,7 @@ def _killed_worker_is_taken_over(
 ) -> None:
     env = _env(home, effects, latency_s=0.8)
     extra = ("--engine-url", url) if url else ()
-    first = _worker(env, *extra)
+    first = start_worker(env, *extra)
     processes.append(first)
     with Engine(url, data_dir=home, kind="client") as client:
         handles = [
@@ -96,7 +79,7 @@ def _killed_worker_is_taken_over(
         first.send_signal(signal.SIGKILL)
         first.wait()
         killed = time.monotonic()
-        processes.append(_worker(env, *extra))  # a live worker; nobody restarts the first
+        processes.append(start_worker(env, *extra))  # a live worker; nobody restarts the first
         results = [h.result(timeout=60) for h in handles]
         took = time.monotonic() - killed
         rows = {r.run_id: r.status for r in client.runs()}
@@ -112,7 +95,7 @@ def _charged(effects: Path) -> bool:
     return (effects / "charges.log").exists()
 
 
-def test_a_killed_worker_runs_are_finished_by_a_live_worker(
+def test_a_killed_worker_runs_are_finished_by_a_livestart_worker(
     tmp_path: Path, effects: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
     _killed_worker_is_taken_over(tmp_path / "home", effects, None, processes)
@@ -149,7 +132,7 @@ def test_submit_waits_for_the_result_and_warns_when_no_worker_serves(
     )
     assert run_id in listed.stdout and "queued" in listed.stdout
     assert "no live worker serves pipeline 'payments'" in listed.stdout
-    processes.append(_worker(env))  # the queued run is taken as soon as a worker serves
+    processes.append(start_worker(env))  # the queued run is taken as soon as a worker serves
     waited = subprocess.run(
         [ORCH, "submit", PAYMENTS, "--query", "charge 4 for order 7", "--wait"],
         cwd=ROOT,
