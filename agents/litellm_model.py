@@ -93,7 +93,16 @@ class LiteLLMModel:
         self.name = profile.name
         self.profile = profile
 
-    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512) -> ModelReply:
+    structured_output = True
+    """``complete`` takes ``response_format`` (passed to the endpoint as OpenAI's)."""
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 512,
+        response_format: dict[str, Any] | None = None,
+    ) -> ModelReply:
         """One chat completion; any failure becomes ModelCallError naming the model."""
         p = self.profile
         kwargs: dict[str, Any] = {
@@ -103,6 +112,8 @@ class LiteLLMModel:
             "timeout": p.timeout_s,
             "num_retries": 0,
         }
+        if response_format is not None:  # schema-constrained decoding where it is served
+            kwargs["response_format"] = response_format
         if p.api_base:
             kwargs["api_base"] = p.api_base
         if p.api_key_env:

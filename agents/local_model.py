@@ -65,6 +65,9 @@ class LocalModel:
     """Chat completions from a local GGUF model (greedy decoding: equal prompts give
     equal answers); see the module docstring."""
 
+    structured_output = True
+    """``complete`` takes ``response_format`` (llama.cpp constrains the decoding)."""
+
     def __init__(self, profile: ModelProfile) -> None:
         self.name = profile.name
         self.profile = profile

@@ -25,11 +25,13 @@ __all__ = [
     "build_grading",
     "build_messages",
     "build_team_messages",
+    "next_of_sections",
     "parse_goal",
     "parse_reply",
     "parse_score",
     "parse_sections",
     "read_prompt",
+    "team_schema",
 ]
 
 ANSWER = "Answer the request using the facts and context you are given."
@@ -320,3 +322,32 @@ def parse_reply(text: str) -> ParsedReply:
     nexts = _NEXT.findall(text)
     answer = _CALL.sub("", _NEXT.sub("", text)).strip()
     return ParsedReply(answer=answer, next_stage=nexts[-1] if nexts else None, calls=tuple(calls))
+
+
+def team_schema(names: Sequence[str], allowed_next: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``response_format`` of a merged call: a JSON object with one non-empty string
+    per agent and, when the call may name the next stage, ``NEXT`` (one of
+    ``allowed_next``). A backend that constrains its decoding to it (llama.cpp, OpenAI and
+    others through litellm) returns sections that parse, even from a small model."""
+    props: dict[str, Any] = {n: {"type": "string", "minLength": 1} for n in names}
+    required = list(names)
+    if allowed_next:
+        props["NEXT"] = {"enum": list(allowed_next)}
+        required.append("NEXT")
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "sections",
+            "schema": {"type": "object", "properties": props, "required": required},
+        },
+    }
+
+
+def next_of_sections(text: str) -> str | None:
+    """The ``NEXT`` a schema-constrained merged reply names in its JSON, if any."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    nxt = data.get("NEXT") if isinstance(data, dict) else None
+    return nxt if isinstance(nxt, str) else None

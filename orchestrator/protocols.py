@@ -36,7 +36,10 @@ class ModelAdapter(Protocol):
     this one call, or raises ``orchestrator.errors.ModelCallError`` (``ModelUnavailable``
     for an endpoint fault another model could get around: the runtime fails over). It must
     not retry on its own (failover is the runtime's job) and must be safe to call from
-    several threads.
+    several threads. An adapter whose backend can constrain its decoding sets
+    ``structured_output = True`` and accepts ``complete(..., response_format=...)``
+    (OpenAI's ``json_object`` / ``json_schema``); merged team calls then ask for their
+    sections that way.
     """
 
     name: str

@@ -74,10 +74,13 @@ class ModelCaller:
         purpose: str = "answer",
         span: Span | None = None,
         key: str | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> tuple[ModelReply, str]:
         """One call of ``visit`` to ``model``, under ``span`` (default: the visit's) with
         idempotency key ``key`` (default: the visit's): the reply, and the model that gave
-        it (another than asked after a failover).
+        it (another than asked after a failover). ``response_format`` (OpenAI's) is passed
+        to adapters that constrain their decoding (``structured_output``); others get the
+        prompt alone.
 
         On an endpoint fault the model's breaker records it and the call is retried on the
         next best arm of the same role (the role's tool work is done) under the same
@@ -91,7 +94,9 @@ class ModelCaller:
             recorded = journal.get(visit.ctx.run_id, f"{key}:{purpose}")
             if recorded is not MISSING:
                 return self._replayed(recorded, span, purpose)
-        reply, answered = self._call(visit, model, messages, max_tokens, purpose, span, key)
+        reply, answered = self._call(
+            visit, model, messages, max_tokens, purpose, span, key, response_format
+        )
         if journal is not None:
             record = {"reply": asdict(reply), "model": answered, "arm": [visit.role, answered]}
             journal.put(visit.ctx.run_id, f"{key}:{purpose}", record)
@@ -125,6 +130,7 @@ class ModelCaller:
         purpose: str,
         span: Span,
         key: str,
+        response_format: dict[str, Any] | None = None,
     ) -> tuple[ModelReply, str]:
         """The call, failing over as ``call`` says."""
         token = CALL_KEY.set(key)
@@ -133,7 +139,9 @@ class ModelCaller:
             while True:
                 self.breakers.taken(model)
                 try:
-                    reply = self._paid_chat(visit, model, messages, max_tokens, span, purpose)
+                    reply = self._paid_chat(
+                        visit, model, messages, max_tokens, span, purpose, response_format
+                    )
                 except ModelUnavailable as exc:
                     if exc.endpoint_fault:
                         state = self.breakers.failure(model, exc.kind, str(exc))
@@ -204,11 +212,12 @@ class ModelCaller:
         max_tokens: int,
         span: Span,
         purpose: str,
+        response_format: dict[str, Any] | None = None,
     ) -> ModelReply:
         """``chat``, its expected cost reserved under the pipeline's spend cap first and
         settled to the real cost after (nothing reserved without a cap)."""
         if self.cap is None or self.ledger is None:
-            return self.chat(model, messages, max_tokens, span, purpose)
+            return self.chat(model, messages, max_tokens, span, purpose, response_format)
         profile = self.pool.profile(model)
         chars = sum(len(getattr(m, "content", "") or "") for m in messages)
         expected = Budget.expected_cost(
@@ -239,20 +248,33 @@ class ModelCaller:
             )
         cost = 0.0
         try:
-            reply = self.chat(model, messages, max_tokens, span, purpose)
+            reply = self.chat(model, messages, max_tokens, span, purpose, response_format)
             cost = reply.cost_usd
             return reply
         finally:
             self.ledger.settle(self.pipeline, held, cost)
 
     def chat(
-        self, model: str, messages: Any, max_tokens: int, parent: Span, purpose: str = "answer"
+        self,
+        model: str,
+        messages: Any,
+        max_tokens: int,
+        parent: Span,
+        purpose: str = "answer",
+        response_format: dict[str, Any] | None = None,
     ) -> ModelReply:
         """One model call under a ``chat {model}`` span, no failover."""
         chat = self.tracer.chat(parent, model=model, purpose=purpose)
         failure: RunError | None = None
+        adapter = self.pool.adapter(model)
         try:
-            reply: ModelReply = self.pool.adapter(model).complete(messages, max_tokens=max_tokens)
+            if response_format is not None and getattr(adapter, "structured_output", False):
+                shaped: Any = adapter  # the optional capability the protocol describes
+                reply: ModelReply = shaped.complete(
+                    messages, max_tokens=max_tokens, response_format=response_format
+                )
+            else:
+                reply = adapter.complete(messages, max_tokens=max_tokens)
         except OrchestratorError as exc:
             if not isinstance(exc, RunError):
                 raise

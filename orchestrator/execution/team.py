@@ -12,12 +12,19 @@ sink member's answer is the stage's answer.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from agents import ModelPool, build_messages, parse_reply
 from agents.group_judge import ModelGroupJudge
-from agents.prompts import ParsedReply, build_team_messages, parse_sections
+from agents.prompts import (
+    ParsedReply,
+    build_team_messages,
+    next_of_sections,
+    parse_sections,
+    team_schema,
+)
 from orchestrator.compound import (
     LADDER,
     Compound,
@@ -160,6 +167,10 @@ class TeamRunner:
 
         def call(part: Sequence[str], messages: Any, budget: int) -> tuple[Any, str]:
             names = "+".join(part)
+            merged = len(part) > 1  # its sections asked for under a schema, where served
+            schema = (
+                team_schema(part, allowed_next if team.sink in part else ()) if merged else None
+            )
             sub = self.tracer.agent(span, role=names, stage=stage.name, model=current[0])
             try:
                 reply, answered = self.caller.call(
@@ -170,7 +181,11 @@ class TeamRunner:
                     purpose=f"compound:{mode}" if len(part) > 1 else "answer",
                     span=sub,
                     key=f"{visit.key}:{names}",
+                    response_format=schema,
                 )
+                nxt = next_of_sections(reply.text) if merged else None
+                if nxt is not None:  # the schema's NEXT, as the reply protocol's line
+                    reply = replace(reply, text=f"{reply.text}\nNEXT: {nxt}")
             except RunError as exc:
                 RunTracer.fail(sub, str(exc))
                 raise

@@ -216,3 +216,42 @@ def test_a_team_through_a_real_http_model_falls_back_when_merging_fails(tmp_path
     assert set(result.outputs[-1]["team"]) == set("abcde")
     assert all(t for t in result.outputs[-1]["team"].values())
     assert result.outputs[-1]["group_quality"] == 0.0
+
+
+class _Shaped:
+    """A model whose backend constrains its decoding: it records the schema it was asked
+    for and answers with JSON that fits it, NEXT included (no protocol lines)."""
+
+    structured_output = True
+
+    def __init__(self) -> None:
+        self.name = "m"
+        self.formats: list[dict] = []
+
+    def complete(self, messages, *, max_tokens=512, response_format=None):  # type: ignore[no-untyped-def]
+        from orchestrator.types import ModelReply
+
+        self.formats.append(response_format)
+        schema = response_format["json_schema"]["schema"]
+        body = {
+            k: (v["enum"][0] if "enum" in v else f"{k} says ok")
+            for k, v in schema["properties"].items()
+        }
+        return ModelReply(
+            text=json.dumps(body), model="m", input_tokens=10, output_tokens=10, cost_usd=0.0
+        )
+
+
+def test_merged_calls_ask_a_constraining_backend_for_their_sections_by_schema() -> None:
+    from agents import ModelProfile
+
+    model = _Shaped()
+    pool = ModelPool([ModelProfile(name="m", backend="custom", adapter=model)])
+    with Runtime(_team_pipeline(Compound(pin="standard")), pool=pool, learn=False) as rt:
+        result = rt.run("analyse this")
+    assert result.status == "ok" and result.trail == ("work", "done"), result.error
+    (fmt,) = model.formats
+    schema = fmt["json_schema"]["schema"]
+    assert set(schema["required"]) == {*"abcde", "NEXT"}
+    assert schema["properties"]["NEXT"] == {"enum": ["done"]}
+    assert result.outputs[-1]["team"]["e"] == "e says ok"  # sections parsed, none re-run
