@@ -29,12 +29,43 @@ from agents.weights import INSTALL, gguf_path
 from orchestrator.errors import ModelCallError
 from orchestrator.types import Message, ModelReply, estimate_tokens
 
-__all__ = ["DEFAULT_WEIGHTS", "LocalModel", "loaded"]
+__all__ = ["DEFAULT_WEIGHTS", "LocalModel", "loaded", "serve_http"]
 
 DEFAULT_WEIGHTS = "qwen2.5-coder-1.5b"
 _SERVERS: dict[str, Any] = {}
 """Loaded models by GGUF path: one copy per process."""
 _LOAD_LOCK = threading.Lock()
+
+
+def _server(
+    path: Path,
+    *,
+    slots: int,
+    context: int,
+    threads: int | None,
+    aliases: set[str],
+    port: int = 0,
+) -> Any:
+    """A llama.cpp server of the GGUF file at ``path`` (HTTP on 127.0.0.1:``port`` too,
+    when ``port`` is given)."""
+    try:
+        import xllamacpp
+    except ImportError:
+        raise ModelCallError(f"backend 'local' needs xllamacpp: {INSTALL}") from None
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_parallel = slots
+    params.n_ctx = context * slots  # llama.cpp splits the context over the slots
+    n = threads or max(1, min(2, os.cpu_count() or 1))
+    params.cpuparams.n_threads = n
+    params.cpuparams_batch.n_threads = n
+    params.model_alias = aliases  # a set: a string would be split into characters
+    params.verbosity = 0
+    params.warmup = False
+    if port:
+        params.port = port
+        params.hostnames = ["127.0.0.1"]  # loopback only
+    return xllamacpp.Server(params)
 
 
 def loaded(path: Path, *, slots: int = 2, context: int = 8192, threads: int | None = None) -> Any:
@@ -43,22 +74,21 @@ def loaded(path: Path, *, slots: int = 2, context: int = 8192, threads: int | No
     with _LOAD_LOCK:
         server = _SERVERS.get(key)
         if server is None:
-            try:
-                import xllamacpp
-            except ImportError:
-                raise ModelCallError(f"backend 'local' needs xllamacpp: {INSTALL}") from None
-            params = xllamacpp.CommonParams()
-            params.model.path = key
-            params.n_parallel = slots
-            params.n_ctx = context * slots  # llama.cpp splits the context over the slots
-            n = threads or max(1, min(2, os.cpu_count() or 1))
-            params.cpuparams.n_threads = n
-            params.cpuparams_batch.n_threads = n
-            params.model_alias = {"local"}  # a set: a string would be split into characters
-            params.verbosity = 0
-            params.warmup = False
-            server = _SERVERS[key] = xllamacpp.Server(params)
+            server = _SERVERS[key] = _server(
+                path, slots=slots, context=context, threads=threads, aliases={"local"}
+            )
         return server
+
+
+def serve_http(
+    path: Path, *, port: int, aliases: set[str], slots: int = 4, context: int = 8192
+) -> tuple[Any, str]:
+    """Serve the GGUF file at ``path`` on an OpenAI-compatible endpoint on 127.0.0.1:
+    ``port`` (``/v1/chat/completions``; model names ``aliases``), so that several
+    processes share one loaded copy. Returns the server (serving while it lives) and its
+    base URL."""
+    server = _server(path, slots=slots, context=context, threads=None, aliases=aliases, port=port)
+    return server, f"{str(server.listening_address).rstrip('/')}/v1"
 
 
 class LocalModel:

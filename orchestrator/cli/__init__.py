@@ -10,12 +10,12 @@ from typing import TextIO
 
 import click
 
-from orchestrator.cli import evals, policy, run, runs, skills, trace
+from orchestrator.cli import evals, models, policy, run, runs, skills, trace
 from orchestrator.cli.common import cli
 
 __all__ = ["cli", "main"]
 
-_COMMANDS = (run, runs, skills, trace, policy, evals)
+_COMMANDS = (run, runs, skills, trace, policy, evals, models)
 """Imported for their commands, which register on ``cli``."""
 
 

@@ -123,3 +123,55 @@ def test_the_real_1_5b_model_answers_and_follows_a_schema() -> None:
     pool = ModelPool([ModelProfile(name="qwen", backend="local")])
     ran = Runtime(one_stage(), pool=pool).run("What colour is the sky?")
     assert ran.status == "ok" and ran.answer.strip(), ran.error
+
+
+def test_serving_a_pool_without_local_models_says_so(tmp_path: Path) -> None:
+    import subprocess
+
+    pool = tmp_path / "pool.toml"
+    pool.write_text('[[models]]\nname = "m"\nbackend = "offline"\n')
+    orch = str(Path(sys.executable).with_name("orch"))
+    out = subprocess.run(
+        [orch, "models", "serve", "--pool", str(pool)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and "has no local models" in out.stderr
+
+
+@pytest.mark.skipif(not HAVE_LOCAL, reason="needs the local extra (xllamacpp, the weights)")
+def test_served_models_answer_over_http_for_other_processes(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import urllib.request
+
+    from tests.servers import free_port
+
+    port, written = free_port(), tmp_path / "served.toml"
+    orch = str(Path(sys.executable).with_name("orch"))
+    proc = subprocess.Popen(
+        [orch, "models", "serve", "--port", str(port), "--write-pool", str(written)],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "Ctrl-C stops" in line:
+                break
+        assert f'api_base = "http://127.0.0.1:{port}/v1"' in written.read_text()
+        body = {
+            "model": "mini",
+            "messages": [{"role": "user", "content": "Say hi"}],
+            "max_tokens": 4,
+        }
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        reply = json.loads(urllib.request.urlopen(req, timeout=60).read())
+        assert reply["choices"][0]["message"]["content"].strip()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
