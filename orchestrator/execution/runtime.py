@@ -487,17 +487,17 @@ class Runtime:
             features=self.features,
             cost_weight=self.cost_weight,
         )
-        names = list(dict.fromkeys(name for name, _ in used))
+
+        def credit(skip: frozenset[str]) -> int:
+            self.policy.credit_recorded(used, values)
+            return 0  # recorded outcomes, not runs of this runtime
+
         if self.store is None:
             with self.policy.lock:
-                self.policy.credit_recorded(used, values)
+                credit(frozenset())
         else:
-            self.store.update(
-                self.pipeline.name,
-                self.policy,
-                lambda skip: self.policy.credit_recorded(used, values) * 0,
-                arms=names,
-            )
+            arms = list(dict.fromkeys(name for name, _ in used))
+            self.store.update(self.pipeline.name, self.policy, credit, arms=arms)
         return report
 
     def flush(self) -> None:
