@@ -7,7 +7,6 @@ import sys
 import click
 
 from orchestrator.cli.common import (
-    TRACE_MODES,
     clean_errors,
     cli,
     data_dir_option,
@@ -15,7 +14,13 @@ from orchestrator.cli.common import (
     pipeline_option,
     pool_option,
 )
-from orchestrator.cli.wiring import engine_url_option, progress_option, state_url_option
+from orchestrator.cli.wiring import (
+    engine_url_option,
+    otlp_option,
+    progress_option,
+    state_url_option,
+    trace_option,
+)
 from orchestrator.errors import InputError
 
 __all__ = ["run"]
@@ -31,20 +36,8 @@ __all__ = ["run"]
     help="Use this one litellm model string for every role "
     "(e.g. ollama/llama3.2); imports litellm only when it is called.",
 )
-@click.option(
-    "--trace",
-    "trace_mode",
-    type=click.Choice(TRACE_MODES),
-    default="jsonl",
-    show_default=True,
-    help="Where spans go: JSONL files in the data dir, the "
-    "console, an OTLP/HTTP collector, or nowhere.",
-)
-@click.option(
-    "--otlp-endpoint",
-    help="OTLP/HTTP traces endpoint for --trace otlp "
-    "[default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces].",
-)
+@trace_option
+@otlp_option
 @click.option(
     "--budget",
     type=click.FloatRange(min=0, min_open=True),

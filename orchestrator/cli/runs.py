@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from orchestrator.cli.common import (
-    TRACE_MODES,
     clean_errors,
     cli,
     data_dir_option,
@@ -19,21 +18,16 @@ from orchestrator.cli.common import (
     pipeline_option,
     pool_option,
 )
-from orchestrator.cli.wiring import engine_url_option, progress_option, state_url_option
+from orchestrator.cli.wiring import (
+    engine_url_option,
+    otlp_option,
+    progress_option,
+    state_url_option,
+    trace_option,
+)
 from orchestrator.errors import InputError
 
 __all__ = ["resume", "runs", "submit", "worker"]
-
-_trace_option = click.option(
-    "--trace",
-    "trace_mode",
-    type=click.Choice(TRACE_MODES),
-    default="jsonl",
-    show_default=True,
-    help="Where spans go: JSONL files in the data dir, the console, an OTLP/HTTP collector, "
-    "or nowhere.",
-)
-_otlp_option = click.option("--otlp-endpoint", help="OTLP/HTTP traces endpoint for --trace otlp.")
 
 
 @cli.group()
@@ -77,8 +71,8 @@ def list_runs(limit: int, as_json: bool, engine_url: str | None, data_dir: str |
 @cli.command()
 @click.argument("run_id")
 @pool_option
-@_trace_option
-@_otlp_option
+@trace_option
+@otlp_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @progress_option
 @engine_url_option
@@ -127,8 +121,8 @@ def resume(
     help="Runs this worker executes at once.",
 )
 @pool_option
-@_trace_option
-@_otlp_option
+@trace_option
+@otlp_option
 @click.option(
     "--budget",
     type=click.FloatRange(min=0, min_open=True),

@@ -15,17 +15,20 @@ from typing import Any
 
 import click
 
+from orchestrator.cli.common import TRACE_MODES
 from orchestrator.errors import InputError
 
 __all__ = [
     "Options",
     "engine_url_option",
+    "otlp_option",
     "policy_store",
     "print_result",
     "progress_option",
     "show_progress",
     "stage_printer",
     "state_url_option",
+    "trace_option",
     "wired",
 ]
 
@@ -38,6 +41,21 @@ engine_url_option = click.option(
     "data dir].",
 )
 
+
+trace_option = click.option(
+    "--trace",
+    "trace_mode",
+    type=click.Choice(TRACE_MODES),
+    default="jsonl",
+    show_default=True,
+    help="Where spans go: JSONL files in the data dir, the console, an OTLP/HTTP collector, "
+    "or nowhere.",
+)
+otlp_option = click.option(
+    "--otlp-endpoint",
+    help="OTLP/HTTP traces endpoint for --trace otlp "
+    "[default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or http://localhost:4318/v1/traces].",
+)
 
 progress_option = click.option(
     "--progress/--no-progress",

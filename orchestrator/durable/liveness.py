@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -139,13 +140,26 @@ class Liveness:
         self._write(row)
 
         def loop() -> None:
+            warned: set[str] = set()
             while not self._stop.wait(BEAT_S):
                 try:
                     self._write(row)
-                    if every is not None:
-                        every()
                 except sa.exc.SQLAlchemyError:
                     continue  # the database is away for a moment: beat again next time
+                if every is None:
+                    continue
+                try:  # a failing check must never stop the beat: a live process that
+                    every()  # stopped beating would have its runs taken while it runs them
+                except Exception as exc:  # told once, tried again at the next beat
+                    text = f"{type(exc).__name__}: {exc}"
+                    if text not in warned:
+                        warned.add(text)
+                        warnings.warn(
+                            f"the check for dead workers failed ({text}); it is tried again "
+                            "at every heartbeat",
+                            RuntimeWarning,
+                            stacklevel=1,
+                        )
 
         self._thread = threading.Thread(target=loop, name="orch-heartbeat", daemon=True)
         self._thread.start()
